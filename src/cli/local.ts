@@ -1,0 +1,126 @@
+// `cluster-ipam local up|down`: a local control plane kept by a detached supervisor process, so that `up` returns
+// while the control plane lives on, and `down` (or the supervisor's death) stops every process it started.
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, closeSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startControlPlane } from '../local/controlplane.ts';
+
+const defaultDir = () =>
+  process.env.CLUSTER_IPAM_LOCAL_DIR ??
+  join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local/state'), 'cluster-ipam/local');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function supervisorPid(dir: string): Promise<number | undefined> {
+  const pid = Number(await readFile(join(dir, 'supervisor.pid'), 'utf8').catch(() => ''));
+  return pid > 0 && alive(pid) ? pid : undefined;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, logFile: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      const log = await readFile(logFile, 'utf8').catch(() => '');
+      throw new Error(`timed out waiting for ${what}; ${logFile}:\n${log.split('\n').slice(-30).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function up(dir: string, watchPid: string | undefined): Promise<number> {
+  const kubeconfig = join(dir, 'controlplane/kubeconfig');
+  const readyFile = join(dir, 'ready');
+  if (!(await supervisorPid(dir))) {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    const logFile = join(dir, 'supervisor.log');
+    const out = openSync(logFile, 'a');
+    const serveArgs = ['local', 'serve', '--dir', dir, ...(watchPid ? ['--watch-pid', watchPid] : [])];
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...serveArgs], {
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    child.unref();
+    process.stderr.write(`local control plane starting (log: ${logFile}); the first run builds it (10-20 minutes)\n`);
+    // Generous: the first run on a machine builds the control plane from source.
+    await waitFor(
+      async () => {
+        if (existsSync(readyFile)) return true;
+        if (child.pid !== undefined && !alive(child.pid)) throw new Error(`the supervisor exited; see ${logFile}`);
+        return false;
+      },
+      45 * 60_000,
+      'the local control plane',
+      logFile,
+    );
+  }
+  process.stdout.write(`KUBECONFIG=${resolve(kubeconfig)}\n`);
+  return 0;
+}
+
+async function down(dir: string): Promise<number> {
+  const pid = await supervisorPid(dir);
+  if (pid) {
+    process.kill(pid, 'SIGTERM');
+    await waitFor(async () => !alive(pid), 60_000, `supervisor ${pid} to stop`, join(dir, 'supervisor.log'));
+  }
+  await rm(dir, { recursive: true, force: true });
+  process.stderr.write('local control plane stopped\n');
+  return 0;
+}
+
+async function serve(dir: string, watchPid: number | undefined): Promise<number> {
+  await writeFile(join(dir, 'supervisor.pid'), String(process.pid));
+  const cp = await startControlPlane({
+    dir: join(dir, 'controlplane'),
+    log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+  });
+  await writeFile(join(dir, 'ready'), cp.kubeconfigPath);
+  process.stdout.write(`ready: KUBECONFIG=${cp.kubeconfigPath}\n`);
+  await new Promise<void>((done) => {
+    // Doubles as the keep-alive: with --watch-pid (used by scripts/test.sh) we go when that process goes,
+    // even if it was killed by SIGKILL and could not call `local down`.
+    const keepAlive = setInterval(() => {
+      if (watchPid !== undefined && !alive(watchPid)) stop();
+    }, 1000);
+    const stop = () => {
+      clearInterval(keepAlive);
+      done();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await cp.stop();
+  return 0;
+}
+
+export async function localCommand(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { dir: { type: 'string' }, 'watch-pid': { type: 'string' } },
+  });
+  const dir = resolve(values.dir ?? defaultDir());
+  switch (positionals[0]) {
+    case 'up':
+      return up(dir, values['watch-pid']);
+    case 'down':
+      return down(dir);
+    case 'serve':
+      return serve(dir, values['watch-pid'] ? Number(values['watch-pid']) : undefined);
+    default:
+      process.stderr.write('usage: cluster-ipam local up|down [--dir DIR] [--watch-pid PID]\n');
+      return 2;
+  }
+}

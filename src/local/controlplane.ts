@@ -1,0 +1,270 @@
+// A real Kubernetes control plane on loopback: etcd, kube-apiserver and (for garbage collection and namespace
+// deletion) kube-controller-manager, built from Go modules by hack/build-controlplane.sh. Used by the tests and by
+// `cluster-ipam local up`.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ControlPlaneOptions {
+  /** Directory for data, certificates, logs and the kubeconfig; a fresh temporary one by default. */
+  dir?: string;
+  /** Start kube-controller-manager (garbage collector + namespace controller). Default true. */
+  gc?: boolean;
+  /** Where progress lines go (building, waiting). */
+  log?: (line: string) => void;
+}
+
+export interface ControlPlane {
+  kubeconfigPath: string;
+  server: string;
+  dir: string;
+  /** Stops kube-apiserver and starts it again on the same port; resolves when /readyz is ok. */
+  restartAPIServer(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Path of the control plane binary, building it first if this machine has none (10-20 minutes, once). */
+export async function controlPlaneBinary(): Promise<string> {
+  const fromEnv = process.env.CLUSTER_IPAM_CONTROLPLANE_BIN;
+  if (fromEnv) return fromEnv;
+  const { stdout } = await promisify(execFile)('bash', [join(repoRoot, 'hack/build-controlplane.sh')], {
+    maxBuffer: 1 << 20,
+  });
+  return stdout.trim().split('\n').at(-1)!;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+class Component {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly bin: string,
+    readonly name: string,
+    private readonly args: string[],
+    private readonly logFile: string,
+  ) {}
+
+  start(): void {
+    // Output goes straight to a file and the child is unref'd: its owner, not a pipe, decides how long we live.
+    const out = openSync(this.logFile, 'a');
+    // CONTROLPLANE_PARENT_PID makes the binary ask the kernel for SIGTERM when we die, even by SIGKILL.
+    const child = spawn(this.bin, [this.name, ...this.args], {
+      env: { ...process.env, CONTROLPLANE_PARENT_PID: String(process.pid) },
+      stdio: ['ignore', out, out],
+    });
+    closeSync(out);
+    child.unref();
+    this.child = child;
+    this.exited = new Promise((ok) => child.once('exit', () => ok()));
+    liveChildren.add(child);
+    void this.exited.then(() => liveChildren.delete(child));
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    child.ref(); // keep the event loop alive until it is gone
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+
+  async tail(lines = 30): Promise<string> {
+    const text = await readFile(this.logFile, 'utf8').catch(() => '');
+    return text.split('\n').slice(-lines).join('\n');
+  }
+}
+
+// Synchronous last resort for a normal process exit (the PDEATHSIG covers abnormal ones).
+const liveChildren = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((ok, fail) => {
+    const req = request(url, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+async function waitUntil(what: string, component: Component, check: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    if (await check().catch(() => false)) return;
+    if (!component.running)
+      throw new Error(`${component.name} exited while waiting for ${what}:\n${await component.tail()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${await component.tail()}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function kubeconfigYaml(server: string, caFile: string, token: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: local',
+    '  cluster:',
+    `    server: ${server}`,
+    `    certificate-authority: ${caFile}`,
+    'users:',
+    '- name: admin',
+    '  user:',
+    `    token: ${token}`,
+    'contexts:',
+    '- name: local',
+    '  context:',
+    '    cluster: local',
+    '    user: admin',
+    'current-context: local',
+    '',
+  ].join('\n');
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const log = opts.log ?? (() => {});
+  const bin = await controlPlaneBinary();
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cluster-ipam-cp-')));
+  if (!opts.dir) tempDirs.add(dir);
+  const certDir = join(dir, 'certs');
+  await mkdir(certDir, { recursive: true });
+  const [etcdPort, apiPort] = [await freePort(), await freePort()];
+  const token = randomBytes(24).toString('hex');
+  const saKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  });
+  await writeFile(join(dir, 'sa.key'), saKey, { mode: 0o600 });
+  await writeFile(join(dir, 'tokens.csv'), `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
+
+  const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+  const etcd = new Component(
+    bin,
+    'etcd',
+    [
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      '--listen-peer-urls=http://127.0.0.1:0',
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ],
+    join(dir, 'etcd.log'),
+  );
+  const server = `https://127.0.0.1:${apiPort}`;
+  const apiserver = new Component(
+    bin,
+    'kube-apiserver',
+    [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${certDir}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      `--service-account-issuer=${server}`,
+      `--service-account-key-file=${join(dir, 'sa.key')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--authorization-mode=RBAC',
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--disable-admission-plugins=ServiceAccount',
+      '--profiling=false',
+      '--enable-priority-and-fairness=false',
+    ],
+    join(dir, 'kube-apiserver.log'),
+  );
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  const controllerManager = new Component(
+    bin,
+    'kube-controller-manager',
+    [
+      `--kubeconfig=${kubeconfigPath}`,
+      '--controllers=garbage-collector-controller,namespace-controller',
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+    ],
+    join(dir, 'kube-controller-manager.log'),
+  );
+  const components = [controllerManager, apiserver, etcd];
+  const stop = async () => {
+    for (const c of components) await c.stop();
+    if (!opts.dir) {
+      await rm(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    }
+  };
+
+  const startAPIServer = async () => {
+    apiserver.start();
+    // The apiserver writes its self-signed serving certificate (with its CA) before it listens.
+    await waitUntil(
+      'kube-apiserver /readyz',
+      apiserver,
+      async () => {
+        const ca = await readFile(join(certDir, 'apiserver.crt'));
+        return (await httpsGet(`${server}/readyz`, ca, token)).status === 200;
+      },
+      120_000,
+    );
+  };
+
+  try {
+    log(`starting etcd on ${etcdUrl}`);
+    etcd.start();
+    await waitUntil('etcd /health', etcd, async () => (await fetch(`${etcdUrl}/health`)).ok, 60_000);
+    log(`starting kube-apiserver on ${server}`);
+    await startAPIServer();
+    await writeFile(kubeconfigPath, kubeconfigYaml(server, join(certDir, 'apiserver.crt'), token), { mode: 0o600 });
+    if (opts.gc ?? true) controllerManager.start();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  return {
+    kubeconfigPath,
+    server,
+    dir,
+    stop,
+    async restartAPIServer() {
+      await apiserver.stop();
+      await startAPIServer();
+    },
+  };
+}

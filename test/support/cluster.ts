@@ -1,0 +1,57 @@
+// One control plane per test run: `npm test` starts it and exports CLUSTER_IPAM_TEST_KUBECONFIG; a test file run
+// on its own starts a private one, torn down when the process exits. Tests isolate themselves by namespace.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { startControlPlane } from '../../src/local/controlplane.ts';
+
+let shared: Promise<string> | undefined;
+
+export function testKubeconfig(): Promise<string> {
+  const fromEnv = process.env.CLUSTER_IPAM_TEST_KUBECONFIG;
+  if (fromEnv) return Promise.resolve(fromEnv);
+  shared ??= startControlPlane().then((cp) => cp.kubeconfigPath);
+  return shared;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface KubectlOptions {
+  input?: string;
+  namespace?: string;
+  /** Throw on a non-zero exit (default true). */
+  check?: boolean;
+}
+
+/** Runs the real kubectl against the test cluster, as a user would. */
+export async function kubectl(args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
+  const kubeconfig = await testKubeconfig();
+  const fullArgs = ['--kubeconfig', kubeconfig, ...(opts.namespace ? ['-n', opts.namespace] : []), ...args];
+  const result = await new Promise<KubectlResult>((ok, fail) => {
+    const child = spawn('kubectl', fullArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', fail);
+    child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+  if ((opts.check ?? true) && result.code !== 0) {
+    throw new Error(`kubectl ${args.join(' ')} exited ${result.code}: ${result.stderr.trim()}`);
+  }
+  return result;
+}
+
+/** A fresh namespace for one test. */
+export async function testNamespace(prefix: string): Promise<string> {
+  const name = `${prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  await kubectl(['create', 'namespace', name]);
+  return name;
+}
