@@ -1,0 +1,97 @@
+// Cluster API's machine-level IPAM contract (ipam.cluster.x-k8s.io/v1beta2): IPAddressClaim and IPAddress.
+// Only v1beta2 is served: see docs/api-validation.md for why v1beta1 waits for a conversion webhook.
+import { cel, ipSchema } from './address.ts';
+import {
+  conditionsSchema,
+  immutable,
+  localObjectReferenceSchema,
+  observedGenerationSchema,
+  poolRefSchema,
+} from './common.ts';
+import { ageColumn, defineKind, type ObjectOf } from './meta.ts';
+
+export const ipamGroup = 'ipam.cluster.x-k8s.io';
+const version = 'v1beta2';
+const categories = ['cluster-api', 'cluster-ipam'] as const;
+
+const poolColumns = [
+  { name: 'Pool Name', type: 'string', jsonPath: '.spec.poolRef.name' },
+  { name: 'Pool Kind', type: 'string', jsonPath: '.spec.poolRef.kind' },
+] as const;
+
+export const ipAddressClaimKind = defineKind({
+  group: ipamGroup,
+  version,
+  kind: 'IPAddressClaim',
+  plural: 'ipaddressclaims',
+  singular: 'ipaddressclaim',
+  scope: 'Namespaced',
+  categories,
+  statusSubresource: true,
+  description: 'A request for one IP address from a pool, usually made by an infrastructure provider per machine NIC.',
+  printerColumns: [...poolColumns, ageColumn],
+  spec: {
+    type: 'object',
+    required: ['poolRef'],
+    properties: {
+      clusterName: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 63,
+        description: 'Name of the Cluster the claim belongs to.',
+      },
+      poolRef: poolRefSchema,
+    },
+    'x-kubernetes-validations': [immutable('spec')],
+  },
+  status: {
+    type: 'object',
+    properties: {
+      addressRef: { ...localObjectReferenceSchema, description: 'The IPAddress allocated for this claim.' },
+      conditions: conditionsSchema,
+      observedGeneration: observedGenerationSchema,
+    },
+  },
+});
+export type IPAddressClaim = ObjectOf<typeof ipAddressClaimKind>;
+export type IPAddressClaimSpec = IPAddressClaim['spec'];
+export type IPAddressClaimStatus = NonNullable<IPAddressClaim['status']>;
+
+export const ipAddressKind = defineKind({
+  group: ipamGroup,
+  version,
+  kind: 'IPAddress',
+  plural: 'ipaddresses',
+  singular: 'ipaddress',
+  scope: 'Namespaced',
+  categories,
+  statusSubresource: false,
+  description: 'An IP address allocated from a pool for an IPAddressClaim of the same name.',
+  printerColumns: [{ name: 'Address', type: 'string', jsonPath: '.spec.address' }, ...poolColumns, ageColumn],
+  spec: {
+    type: 'object',
+    required: ['claimRef', 'poolRef', 'address', 'prefix'],
+    properties: {
+      claimRef: { ...localObjectReferenceSchema, description: 'The IPAddressClaim this address was allocated for.' },
+      poolRef: poolRefSchema,
+      address: { ...ipSchema, minLength: 1, description: 'The IP address.' },
+      prefix: { type: 'integer', minimum: 0, maximum: 128, description: 'Prefix length of the network.' },
+      gateway: { ...ipSchema, minLength: 1, description: 'Default gateway of the network.' },
+    },
+    'x-kubernetes-validations': [
+      immutable('spec'),
+      {
+        rule: `${cel.isIPv6('self.address')} || self.prefix <= 32`,
+        fieldPath: '.prefix',
+        message: 'prefix must be at most 32 for an IPv4 address',
+      },
+      {
+        rule: `!has(self.gateway) || ${cel.isIPv6('self.gateway')} == ${cel.isIPv6('self.address')}`,
+        fieldPath: '.gateway',
+        message: 'gateway must be of the same IP family as address',
+      },
+    ],
+  },
+});
+export type IPAddress = ObjectOf<typeof ipAddressKind>;
+export type IPAddressSpec = IPAddress['spec'];
