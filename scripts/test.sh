@@ -16,7 +16,7 @@ if [ "$mode" = all ] || [ "$mode" = integration ]; then
     trap 'npx tsx src/cli/main.ts local down --dir "$dir" >/dev/null 2>&1 || true' EXIT
     trap 'exit 130' INT TERM
     started=$(date +%s)
-    line=$(npx tsx src/cli/main.ts local up --dir "$dir" --watch-pid $$ | tail -n 1)
+    line=$(npx tsx src/cli/main.ts local up --bare --dir "$dir" --watch-pid $$ | tail -n 1)
     export CLUSTER_IPAM_TEST_KUBECONFIG=${line#KUBECONFIG=}
     echo "# local control plane ready in $(( $(date +%s) - started ))s: $CLUSTER_IPAM_TEST_KUBECONFIG"
   fi

@@ -6,7 +6,18 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { controllers } from '../controllers/index.ts';
+import { KubeClient, Namespaces } from '../kube/index.ts';
 import { startControlPlane } from '../local/controlplane.ts';
+import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
+import { createLogger } from '../runtime/index.ts';
+import { startManager } from './run.ts';
+
+// The guide's in-cluster examples; the Infoblox ones need an appliance (or the simulator) to bind.
+const exampleDirs = ['option1-cidr', 'option1-ip-addresses', 'option2-inline', 'in-cluster-pools'];
+const examplesRoot = fileURLToPath(new URL('../../examples/', import.meta.url));
+const examplesNamespace = 'examples';
 
 const defaultDir = () =>
   process.env.CLUSTER_IPAM_LOCAL_DIR ??
@@ -37,7 +48,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
-async function up(dir: string, watchPid: string | undefined): Promise<number> {
+async function up(dir: string, watchPid: string | undefined, bare: boolean): Promise<number> {
   const kubeconfig = join(dir, 'controlplane/kubeconfig');
   const readyFile = join(dir, 'ready');
   if (!(await supervisorPid(dir))) {
@@ -46,6 +57,7 @@ async function up(dir: string, watchPid: string | undefined): Promise<number> {
     const logFile = join(dir, 'supervisor.log');
     const out = openSync(logFile, 'a');
     const serveArgs = ['local', 'serve', '--dir', dir, ...(watchPid ? ['--watch-pid', watchPid] : [])];
+    if (bare) serveArgs.push('--bare');
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...serveArgs], {
       detached: true,
       stdio: ['ignore', out, out],
@@ -80,19 +92,58 @@ async function down(dir: string): Promise<number> {
   return 0;
 }
 
-async function serve(dir: string, watchPid: number | undefined): Promise<number> {
+interface ServeOptions {
+  watchPid: number | undefined;
+  /** Only the control plane and the CRDs: no manager, no examples (what the tests want). */
+  bare: boolean;
+}
+
+async function serve(dir: string, opts: ServeOptions): Promise<number> {
   await writeFile(join(dir, 'supervisor.pid'), String(process.pid));
+  const logger = createLogger({ level: 'info' });
   const cp = await startControlPlane({
     dir: join(dir, 'controlplane'),
-    log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+    log: (line) => logger.info(line),
+    beforeControllerManager: async (kubeconfig) => {
+      const client = KubeClient.load({ kubeconfig });
+      try {
+        await installCRDs(client);
+      } finally {
+        client.close();
+      }
+    },
   });
+  const stopManager = new AbortController();
+  let manager: Promise<void> = Promise.resolve();
+  if (!opts.bare) {
+    const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
+    await client
+      .resource(Namespaces)
+      .apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: examplesNamespace } });
+    const managerOptions = {
+      kubeconfig: cp.kubeconfigPath,
+      namespace: examplesNamespace,
+      leaderElect: false,
+      leaderElectionId: 'cluster-ipam-leader',
+      metricsBindAddress: '127.0.0.1:8080',
+      healthProbeBindAddress: '127.0.0.1:8081',
+      workers: 4,
+      logLevel: 'info',
+      logger,
+    };
+    manager = startManager(managerOptions, controllers, stopManager.signal);
+    const files = (await Promise.all(exampleDirs.map((d) => yamlFilesIn(join(examplesRoot, d))))).flat();
+    await applyManifests(client, await readManifests(files), examplesNamespace);
+    client.close();
+    logger.info({ namespace: examplesNamespace, files: files.length }, 'examples applied');
+  }
   await writeFile(join(dir, 'ready'), cp.kubeconfigPath);
-  process.stdout.write(`ready: KUBECONFIG=${cp.kubeconfigPath}\n`);
+  logger.info(`ready: KUBECONFIG=${cp.kubeconfigPath}`);
   await new Promise<void>((done) => {
     // Doubles as the keep-alive: with --watch-pid (used by scripts/test.sh) we go when that process goes,
     // even if it was killed by SIGKILL and could not call `local down`.
     const keepAlive = setInterval(() => {
-      if (watchPid !== undefined && !alive(watchPid)) stop();
+      if (opts.watchPid !== undefined && !alive(opts.watchPid)) stop();
     }, 1000);
     const stop = () => {
       clearInterval(keepAlive);
@@ -100,7 +151,13 @@ async function serve(dir: string, watchPid: number | undefined): Promise<number>
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    manager.catch((err: unknown) => {
+      logger.error({ err }, 'the manager stopped');
+      stop();
+    });
   });
+  stopManager.abort();
+  await manager.catch(() => {});
   await cp.stop();
   return 0;
 }
@@ -109,18 +166,18 @@ export async function localCommand(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { dir: { type: 'string' }, 'watch-pid': { type: 'string' } },
+    options: { dir: { type: 'string' }, 'watch-pid': { type: 'string' }, bare: { type: 'boolean', default: false } },
   });
   const dir = resolve(values.dir ?? defaultDir());
   switch (positionals[0]) {
     case 'up':
-      return up(dir, values['watch-pid']);
+      return up(dir, values['watch-pid'], values.bare);
     case 'down':
       return down(dir);
     case 'serve':
-      return serve(dir, values['watch-pid'] ? Number(values['watch-pid']) : undefined);
+      return serve(dir, { watchPid: values['watch-pid'] ? Number(values['watch-pid']) : undefined, bare: values.bare });
     default:
-      process.stderr.write('usage: cluster-ipam local up|down [--dir DIR] [--watch-pid PID]\n');
+      process.stderr.write('usage: cluster-ipam local up|down [--dir DIR] [--watch-pid PID] [--bare]\n');
       return 2;
   }
 }

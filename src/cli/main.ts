@@ -1,16 +1,31 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
 // The `cluster-ipam` command. Each subcommand lives in its own module and is loaded only when used.
 const usage = `usage: cluster-ipam <command> [flags]
 
 commands:
+  start        run the manager against the configured cluster; with none configured, \`local up\`
   run          run the controller manager against the current kubeconfig (or in-cluster config)
-  local up     start a local control plane in the background; prints KUBECONFIG=<path> last
+  local up     start a local control plane with the CRDs, the manager and the examples in the background;
+               prints KUBECONFIG=<path> last (--bare: control plane and CRDs only)
   local down   stop it
 `;
+
+function clusterConfigured(): boolean {
+  return (
+    Boolean(process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) ||
+    existsSync(join(homedir(), '.kube/config'))
+  );
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'start':
+      return clusterConfigured() ? main(['run', ...rest]) : main(['local', 'up', ...rest]);
     case 'run':
       return (await import('./run.ts')).runCommand(rest);
     case 'local':

@@ -21,6 +21,11 @@ export interface ControlPlaneOptions {
   gc?: boolean;
   /** Where progress lines go (building, waiting). */
   log?: (line: string) => void;
+  /**
+   * Runs once the API server is ready, before kube-controller-manager starts: CRDs installed here are seen by the
+   * garbage collector at once instead of at its next 30 s rediscovery.
+   */
+  beforeControllerManager?: (kubeconfigPath: string) => Promise<void>;
 }
 
 export interface ControlPlane {
@@ -251,6 +256,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     log(`starting kube-apiserver on ${server}`);
     await startAPIServer();
     await writeFile(kubeconfigPath, kubeconfigYaml(server, join(certDir, 'apiserver.crt'), token), { mode: 0o600 });
+    await opts.beforeControllerManager?.(kubeconfigPath);
     if (opts.gc ?? true) controllerManager.start();
   } catch (err) {
     await stop();

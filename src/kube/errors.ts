@@ -1,0 +1,39 @@
+import type { Status } from './types.ts';
+
+/** A non-2xx answer of the API server (or a watch ERROR event); `message` is the server's own message. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  /** HTTP status code (or Status.code of a watch ERROR event). */
+  readonly statusCode: number;
+  /** metav1.StatusReason, e.g. `Conflict`, `NotFound`, `Expired`; '' when the server sent none. */
+  readonly reason: string;
+  /** `METHOD /path` of the failed request, for logs. */
+  readonly request: string;
+  readonly status: Status | undefined;
+
+  constructor(statusCode: number, status: Status | undefined, request: string) {
+    super(status?.message || `HTTP ${statusCode}`);
+    this.statusCode = statusCode;
+    this.reason = status?.reason ?? '';
+    this.request = request;
+    this.status = status;
+  }
+}
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof ApiError;
+}
+
+// Like apimachinery's errors.ReasonForError: the reason decides; the code only when the server sent no reason.
+function hasReason(err: unknown, reason: string, code: number): boolean {
+  if (!isApiError(err)) return false;
+  return err.reason === reason || (err.reason === '' && err.statusCode === code);
+}
+
+export const isNotFound = (err: unknown): boolean => hasReason(err, 'NotFound', 404);
+/** 409 from a stale resourceVersion (not AlreadyExists, which is also 409). */
+export const isConflict = (err: unknown): boolean => hasReason(err, 'Conflict', 409);
+export const isAlreadyExists = (err: unknown): boolean => hasReason(err, 'AlreadyExists', 409);
+export const isInvalid = (err: unknown): boolean => hasReason(err, 'Invalid', 422);
+/** 410: resourceVersion too old for a watch (`Expired`/`Gone`), or an expired `continue` token. */
+export const isGone = (err: unknown): boolean => isApiError(err) && err.statusCode === 410;

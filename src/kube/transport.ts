@@ -1,0 +1,190 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { ClusterAccess } from './config.ts';
+import { ApiError } from './errors.ts';
+import type { Status } from './types.ts';
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions {
+  query?: Query;
+  signal?: AbortSignal;
+  /** Fail with WatchIdleError when no byte arrives for this long (a silently dead connection). */
+  idleTimeoutMs?: number;
+}
+
+export class WatchIdleError extends Error {
+  override readonly name = 'WatchIdleError';
+}
+
+interface RawResponse {
+  status: number;
+  body: Buffer;
+}
+
+function parseStatus(body: Buffer): Status | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as Status;
+    return parsed && typeof parsed === 'object' ? parsed : undefined;
+  } catch {
+    return body.length ? { message: body.toString('utf8').slice(0, 512) } : undefined;
+  }
+}
+
+/** JSON over HTTP(S) to the API server with keep-alive, per-request deadlines and one retry on 401. */
+export class Transport {
+  constructor(
+    private readonly access: ClusterAccess,
+    private readonly userAgent: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.send(method, path, opts, body);
+      // A rotated token (in-cluster projected tokens, exec plugins) shows as 401: re-derive credentials once.
+      if (res.status === 401 && attempt === 0) {
+        this.access.invalidate();
+        continue;
+      }
+      if (res.status >= 200 && res.status < 300) {
+        return (res.body.length ? JSON.parse(res.body.toString('utf8')) : undefined) as T;
+      }
+      throw new ApiError(res.status, parseStatus(res.body), `${method} ${path}`);
+    }
+  }
+
+  /** A long-running GET whose body is newline-delimited JSON (a watch); resolves when the server ends it or on abort. */
+  async stream(path: string, opts: StreamOptions, onLine: (line: string) => void): Promise<void> {
+    const { agent, headers } = await this.access.connection();
+    const url = this.url(path, opts.query);
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let complete = false;
+      let idle: NodeJS.Timeout | undefined;
+      const req = (url.protocol === 'http:' ? http : https).request(url, {
+        method: 'GET',
+        agent,
+        headers: { ...headers, Accept: 'application/json', 'User-Agent': this.userAgent },
+      });
+      const finish = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        opts.signal?.removeEventListener('abort', onAbort);
+        // Destroying after a complete response could kill a socket the agent already handed to someone else.
+        if (!complete) req.destroy();
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = (): void => finish();
+      const arm = (): void => {
+        if (!opts.idleTimeoutMs) return;
+        clearTimeout(idle);
+        idle = setTimeout(
+          () => finish(new WatchIdleError(`watch ${path}: nothing received for ${opts.idleTimeoutMs} ms`)),
+          opts.idleTimeoutMs,
+        );
+      };
+      req.on('error', (err) => finish(err));
+      req.on('response', (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            complete = true;
+            if (res.statusCode === 401) this.access.invalidate();
+            finish(new ApiError(res.statusCode ?? 0, parseStatus(Buffer.concat(chunks)), `GET ${path}`));
+          });
+          res.on('error', (err) => finish(err));
+          return;
+        }
+        res.setEncoding('utf8');
+        let buffered = '';
+        res.on('data', (chunk: string) => {
+          arm();
+          buffered += chunk;
+          let start = 0;
+          for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n', start)) {
+            const line = buffered.slice(start, nl);
+            start = nl + 1;
+            if (!line.trim()) continue;
+            try {
+              onLine(line);
+            } catch (err) {
+              finish(err);
+            }
+            if (settled) return;
+          }
+          buffered = buffered.slice(start);
+        });
+        res.on('end', () => {
+          complete = true;
+          finish();
+        });
+        res.on('error', (err) => finish(err));
+        res.on('close', () => finish(new Error(`watch ${path}: connection closed before the server ended it`)));
+      });
+      if (opts.signal?.aborted) return finish();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      arm();
+      req.end();
+    });
+  }
+
+  private url(path: string, query: Query | undefined): URL {
+    const url = new URL(this.access.server + path);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url;
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions, body: Buffer | undefined) {
+    const { agent, headers } = await this.access.connection();
+    const url = this.url(path, opts.query);
+    const reqHeaders: Record<string, string> = { ...headers, Accept: 'application/json', 'User-Agent': this.userAgent };
+    if (body) {
+      reqHeaders['Content-Type'] = opts.contentType ?? 'application/json';
+      reqHeaders['Content-Length'] = String(body.length);
+    }
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = (url.protocol === 'http:' ? http : https).request(url, {
+        method,
+        agent,
+        headers: reqHeaders,
+        signal: opts.signal,
+      });
+      const timer = setTimeout(
+        () => req.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      const fail = (err: unknown): void => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      req.on('error', fail);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
+        });
+        res.on('error', fail);
+        res.on('close', () => {
+          if (!res.complete) fail(new Error(`${method} ${path}: connection closed mid-response`));
+        });
+      });
+      req.end(body);
+    });
+  }
+}

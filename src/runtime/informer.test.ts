@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ConfigMaps, WatchIdleError, type ConfigMap } from '../kube/index.ts';
+import { Informer, objectKey, splitKey } from './informer.ts';
+import { FakeListWatch, gone, until } from './testing.ts';
+
+function cm(namespace: string, name: string, data: Record<string, string> = {}): ConfigMap {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace, name }, data };
+}
+
+interface Seen {
+  adds: string[];
+  updates: string[];
+  deletes: string[];
+}
+
+function recordEvents(informer: Informer<ConfigMap>): Seen {
+  const seen: Seen = { adds: [], updates: [], deletes: [] };
+  informer.addEventHandler({
+    onAdd: (o) => seen.adds.push(objectKey(o)),
+    onUpdate: (_old, o) => seen.updates.push(objectKey(o)),
+    onDelete: (o) => seen.deletes.push(objectKey(o)),
+  });
+  return seen;
+}
+
+const fastRetry = { backoff: { initialMs: 1, maxMs: 2 } };
+
+describe('Informer', () => {
+  let server: FakeListWatch<ConfigMap>;
+  let stop: AbortController;
+  let run: Promise<void> | undefined;
+
+  beforeEach(() => {
+    server = new FakeListWatch(ConfigMaps);
+    stop = new AbortController();
+    run = undefined;
+  });
+  afterEach(async () => {
+    stop.abort();
+    await run;
+  });
+
+  function start(informer: Informer<ConfigMap>): void {
+    run = informer.run(stop.signal);
+  }
+
+  it('lists, syncs, then watches from the list resourceVersion with bookmarks and a 5-10 min timeout', async () => {
+    server.upsert(cm('a', 'one'));
+    server.upsert(cm('b', 'two'));
+    const informer = new Informer(server.client(), { idleTimeoutMs: 1234 });
+    const seen = recordEvents(informer);
+    start(informer);
+    assert.equal(await informer.waitForSync(), true);
+    assert.deepEqual(seen.adds.sort(), ['a/one', 'b/two']);
+    await until(() => server.activeWatches === 1, 'watch');
+    const w = server.watchCalls[0]!;
+    assert.equal(w.resourceVersion, '102');
+    assert.equal(w.allowWatchBookmarks, true);
+    assert.ok(w.timeoutSeconds! >= 300 && w.timeoutSeconds! <= 600);
+    assert.equal(w.idleTimeoutMs, 1234);
+  });
+
+  it('applies watch events; bookmarks move the resourceVersion the next watch resumes from', async () => {
+    const informer = new Informer(server.client(), fastRetry);
+    const seen = recordEvents(informer);
+    start(informer);
+    await until(() => server.activeWatches === 1, 'watch');
+    server.upsert(cm('a', 'x', { v: '1' }));
+    server.upsert(cm('a', 'x', { v: '2' }));
+    server.upsert(cm('a', 'y'));
+    server.remove('a/y');
+    assert.deepEqual(seen, { adds: ['a/x', 'a/y'], updates: ['a/x'], deletes: ['a/y'] });
+    assert.equal(informer.get('a/x')?.data?.v, '2');
+    assert.equal(informer.get({ namespace: 'a', name: 'y' }), undefined);
+    const rv = server.bookmark();
+    server.endWatches(); // the server's timeoutSeconds ran out
+    await until(() => server.watchCalls.length === 2, 'second watch');
+    assert.equal(server.watchCalls[1]!.resourceVersion, rv);
+    assert.equal(server.listCalls, 1, 'a clean watch end does not relist');
+  });
+
+  it('on 410 relists and synthesises the adds, updates and deletes it missed, and nothing for unchanged objects', async () => {
+    server.upsert(cm('a', 'same'));
+    server.upsert(cm('a', 'changed', { v: '1' }));
+    server.upsert(cm('a', 'deleted'));
+    const informer = new Informer(server.client(), fastRetry);
+    start(informer);
+    await informer.waitForSync();
+    await until(() => server.activeWatches === 1, 'watch');
+    const seen = recordEvents(informer);
+    seen.adds.length = 0; // the replay of existing objects to a new handler
+    // Changes the informer does not see, then the server says the watch's resourceVersion is too old.
+    server.upsert(cm('a', 'changed', { v: '2' }), true);
+    server.remove('a/deleted', true);
+    server.upsert(cm('a', 'added'), true);
+    server.endWatches(gone());
+    await until(() => server.listCalls === 2 && server.activeWatches === 1, 'relist and rewatch');
+    assert.deepEqual(seen, { adds: ['a/added'], updates: ['a/changed'], deletes: ['a/deleted'] });
+    assert.deepEqual(informer.list().map(objectKey).sort(), [...server.objects.keys()].sort());
+    assert.equal(informer.get('a/changed')?.data?.v, '2');
+    assert.equal(informer.stats.expired, 1);
+  });
+
+  it('retries every kind of failure with backoff and never gives up', async () => {
+    server.listErrors.push(new Error('connection refused'), new Error('connection reset'));
+    server.watchErrors.push(new Error('EOF'), gone(), new Error('boom'));
+    server.upsert(cm('a', 'x'));
+    const informer = new Informer(server.client(), fastRetry);
+    start(informer);
+    await informer.waitForSync();
+    await until(() => server.activeWatches === 1, 'a watch after all the failures');
+    assert.equal(server.listCalls, 4, 'two failed lists, the first good one, the relist after the 410');
+    assert.equal(informer.get('a/x')?.metadata.name, 'x');
+  });
+
+  it('a watch the idle watchdog ended is restarted at once from the same resourceVersion, without a relist', async () => {
+    const informer = new Informer(server.client(), { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    start(informer);
+    await until(() => server.activeWatches === 1, 'watch');
+    server.endWatches(new WatchIdleError('silent'));
+    await until(() => server.activeWatches === 1 && server.watchCalls.length === 2, 'rewatch without backoff');
+    assert.equal(server.watchCalls[1]!.resourceVersion, server.watchCalls[0]!.resourceVersion);
+    assert.equal(server.listCalls, 1);
+    assert.equal(informer.stats.idleRestarts, 1);
+  });
+
+  it('a watch the server closes at once without events counts as a failure (no hot loop)', async () => {
+    const informer = new Informer(server.client(), { backoff: { initialMs: 50, maxMs: 50, jitter: 0 } });
+    start(informer);
+    await until(() => server.activeWatches === 1, 'watch');
+    const t0 = Date.now();
+    server.endWatches();
+    await until(() => server.activeWatches === 1 && server.watchCalls.length === 2, 'rewatch');
+    assert.ok(Date.now() - t0 >= 45, 'waited for the backoff');
+  });
+
+  it('isolates handlers: a throwing or rejecting handler is logged, the others and the informer carry on', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const informer = new Informer(server.client(), fastRetry);
+      informer.addEventHandler({
+        onAdd: () => {
+          throw new Error('handler bug');
+        },
+      });
+      informer.addEventHandler({ onAdd: async () => Promise.reject(new Error('async handler bug')) });
+      const seen = recordEvents(informer);
+      start(informer);
+      await until(() => server.activeWatches === 1, 'watch');
+      server.upsert(cm('a', 'x'));
+      server.upsert(cm('a', 'y'));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(seen.adds, ['a/x', 'a/y']);
+      assert.equal(server.activeWatches, 1, 'the watch survived');
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('keeps secondary indexes and the namespace index up to date', async () => {
+    server.upsert({ ...cm('a', 'c1'), metadata: { namespace: 'a', name: 'c1', labels: { pool: 'p1' } } });
+    const informer = new Informer(server.client(), fastRetry);
+    informer.addIndex('byPool', (o) => (o.metadata.labels?.pool ? [o.metadata.labels.pool] : []));
+    start(informer);
+    await informer.waitForSync();
+    await until(() => server.activeWatches === 1, 'watch');
+    server.upsert({ ...cm('b', 'c2'), metadata: { namespace: 'b', name: 'c2', labels: { pool: 'p1' } } });
+    assert.deepEqual(informer.byIndex('byPool', 'p1').map(objectKey).sort(), ['a/c1', 'b/c2']);
+    server.upsert({ ...cm('a', 'c1'), metadata: { namespace: 'a', name: 'c1', labels: { pool: 'p2' } } });
+    assert.deepEqual(informer.byIndex('byPool', 'p1').map(objectKey), ['b/c2']);
+    assert.deepEqual(informer.byIndex('byPool', 'p2').map(objectKey), ['a/c1']);
+    server.remove('b/c2');
+    assert.deepEqual(informer.byIndex('byPool', 'p1'), []);
+    assert.deepEqual(informer.list('a').map(objectKey), ['a/c1']);
+    assert.equal(informer.list('b').length, 0);
+    // An index added late is built from what is already cached.
+    informer.addIndex('byName', (o) => [o.metadata.name!]);
+    assert.deepEqual(informer.byIndex('byName', 'c1').map(objectKey), ['a/c1']);
+    assert.throws(() => informer.addIndex('byName', () => []), /already exists/);
+    assert.throws(() => informer.byIndex('nope', 'x'), /no index/);
+  });
+
+  it('hands out frozen objects, so an accidental in-place edit throws instead of corrupting the cache', async () => {
+    server.upsert(cm('a', 'x', { v: '1' }));
+    const informer = new Informer(server.client(), fastRetry);
+    start(informer);
+    await informer.waitForSync();
+    const obj = informer.get('a/x')!;
+    assert.throws(() => {
+      obj.data!.v = '2';
+    }, TypeError);
+    const copy = structuredClone(obj);
+    copy.data!.v = '2';
+    assert.equal(informer.get('a/x')!.data!.v, '1');
+  });
+
+  it('waitForSync returns false when aborted before the first list', async () => {
+    server.listErrors.push(new Error('down'));
+    const informer = new Informer(server.client(), { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    start(informer);
+    const ac = new AbortController();
+    const waiting = informer.waitForSync(ac.signal);
+    ac.abort();
+    assert.equal(await waiting, false);
+    assert.equal(informer.hasSynced(), false);
+  });
+
+  it('splitKey inverts objectKey', () => {
+    assert.deepEqual(splitKey('ns/name'), { namespace: 'ns', name: 'name' });
+    assert.deepEqual(splitKey('cluster-scoped'), { namespace: '', name: 'cluster-scoped' });
+  });
+});

@@ -1,0 +1,323 @@
+import {
+  WatchIdleError,
+  isGone,
+  type KubeObject,
+  type ObjectKey,
+  type ResourceClient,
+  type WatchEvent,
+} from '../kube/index.ts';
+import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import { silentLogger, type Logger } from './log.ts';
+
+/** Callbacks may be async; a throw or a rejection is logged and never stops the informer or the process. */
+export interface EventHandler<T> {
+  onAdd?(obj: T): unknown;
+  onUpdate?(oldObj: T, newObj: T): unknown;
+  onDelete?(obj: T): unknown;
+}
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** LIST page size (default 500). */
+  pageSize?: number;
+  /** Server-side watch timeout is drawn from [min, 2×min] seconds like client-go (default 300). */
+  minWatchTimeoutSeconds?: number;
+  /**
+   * Restart a watch that received nothing, not even a bookmark, for this long (default 150 s), so a connection that
+   * died silently (no FIN, no RST) is noticed in minutes, not when TCP keep-alive gives up. The API server sends
+   * bookmarks only when the kind's resourceVersion moved, so a quiet kind is simply re-watched, cheaply, from the
+   * same resourceVersion.
+   */
+  idleTimeoutMs?: number;
+  /** Retry delays after errors (default 800 ms doubling to 30 s, with jitter, like client-go's reflector). */
+  backoff?: BackoffOptions;
+  logger?: Logger;
+}
+
+export const NAMESPACE_INDEX = 'namespace';
+
+/** client-go's MetaNamespaceKeyFunc: `namespace/name`, or `name` for cluster-scoped objects. */
+export function objectKey(obj: KubeObject): string {
+  const { namespace, name } = obj.metadata;
+  return namespace ? `${namespace}/${name}` : (name ?? '');
+}
+
+export function keyOf(key: ObjectKey): string {
+  return key.namespace ? `${key.namespace}/${key.name}` : key.name;
+}
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return slash < 0 ? { namespace: '', name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+// Cached objects are shared by every controller; freezing them turns an accidental in-place edit (which would
+// corrupt the cache until the next event) into an immediate TypeError. Mutate a structuredClone instead.
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * A reflector plus an indexed store (client-go's SharedIndexInformer): paginated LIST, then WATCH from the list's
+ * resourceVersion with bookmarks, a randomised server timeout and an idle watchdog; on 410 Gone it relists and
+ * synthesises the adds, updates and deletes it missed; every error is retried with backoff, forever.
+ */
+export class Informer<T extends KubeObject> {
+  readonly client: ResourceClient<T>;
+  private readonly opts: InformerOptions;
+  private readonly log: Logger;
+  private readonly store = new Map<string, T>();
+  private readonly indexers = new Map<string, (obj: T) => string[]>();
+  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  private readonly handlers = new Set<EventHandler<T>>();
+  private syncWaiters: (() => void)[] = [];
+  private synced = false;
+  private running = false;
+  private resourceVersion = '';
+  private expiredInARow = 0;
+  /** Counters for logs, tests and benchmarks. */
+  readonly stats = { lists: 0, watches: 0, expired: 0, idleRestarts: 0, events: 0 };
+
+  constructor(client: ResourceClient<T>, opts: InformerOptions = {}) {
+    this.client = client;
+    this.opts = opts;
+    this.log = (opts.logger ?? silentLogger).child({ informer: client.type.plural, namespace: opts.namespace });
+    this.addIndex(NAMESPACE_INDEX, (obj) => [obj.metadata.namespace ?? '']);
+  }
+
+  /** A secondary index: `fn` maps an object to the index values it is found under. */
+  addIndex(name: string, fn: (obj: T) => string[]): void {
+    if (this.indexers.has(name)) throw new Error(`index "${name}" already exists`);
+    this.indexers.set(name, fn);
+    this.indices.set(name, new Map());
+    for (const [key, obj] of this.store) this.reindex(name, fn, key, undefined, obj);
+  }
+
+  byIndex(name: string, value: string): T[] {
+    const index = this.indices.get(name);
+    if (!index) throw new Error(`no index "${name}"`);
+    return [...(index.get(value) ?? [])].map((key) => this.store.get(key)!);
+  }
+
+  /** A frozen object: clone before changing it. */
+  get(key: string | ObjectKey): T | undefined {
+    return this.store.get(typeof key === 'string' ? key : keyOf(key));
+  }
+
+  list(namespace?: string): T[] {
+    return namespace === undefined ? [...this.store.values()] : this.byIndex(NAMESPACE_INDEX, namespace);
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** Registers handlers; if the store is already filled they first get an add for every object. */
+  addEventHandler(handler: EventHandler<T>): () => void {
+    this.handlers.add(handler);
+    for (const obj of this.store.values()) this.call(handler, 'onAdd', obj);
+    return () => this.handlers.delete(handler);
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** True once the first LIST is in the store (and its adds dispatched); false if `signal` aborts first. */
+  async waitForSync(signal?: AbortSignal): Promise<boolean> {
+    if (this.synced) return true;
+    if (signal?.aborted) return false;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.syncWaiters.push(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    return this.synced;
+  }
+
+  /** Lists and watches until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.running) throw new Error(`informer for ${this.client.type.plural} is already running`);
+    this.running = true;
+    const backoff = new Backoff(this.opts.backoff ?? { initialMs: 800, maxMs: 30_000 });
+    let needList = !this.resourceVersion;
+    try {
+      while (!signal.aborted) {
+        try {
+          if (needList) {
+            await this.relist(signal);
+            needList = false;
+          }
+          await this.watchOnce(signal, backoff);
+        } catch (err) {
+          if (signal.aborted) break;
+          if (err instanceof WatchIdleError) {
+            // Not a failure: re-watch at once; if the connection is really dead the next attempt fails and backs off.
+            this.stats.idleRestarts++;
+            this.log.debug({ resourceVersion: this.resourceVersion }, 'watch silent for too long, restarting it');
+            continue;
+          }
+          if (isGone(err)) {
+            this.stats.expired++;
+            needList = true;
+            this.log.info({ resourceVersion: this.resourceVersion, reason: (err as Error).message }, 'relisting');
+            // Relist at once the first time; a server that keeps answering 410 gets the backoff.
+            if (this.expiredInARow++ === 0) continue;
+          } else {
+            this.log.warn({ err }, 'list/watch failed, retrying');
+          }
+          await sleep(backoff.next(), signal);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private listOptions() {
+    const { namespace, labelSelector, fieldSelector } = this.opts;
+    return { namespace, labelSelector, fieldSelector };
+  }
+
+  private async relist(signal: AbortSignal): Promise<void> {
+    const { items, resourceVersion } = await this.client.listAll({
+      ...this.listOptions(),
+      limit: this.opts.pageSize ?? 500,
+      signal,
+    });
+    this.stats.lists++;
+    const fresh = new Map<string, T>();
+    for (const item of items) fresh.set(objectKey(item), deepFreeze(item));
+    // The store changes as a whole before any handler runs, so handlers see one consistent snapshot.
+    const notify: (() => void)[] = [];
+    for (const [key, obj] of fresh) {
+      const old = this.store.get(key);
+      if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) continue;
+      this.put(key, obj);
+      notify.push(old ? () => this.emit('onUpdate', old, obj) : () => this.emit('onAdd', obj));
+    }
+    for (const [key, old] of this.store) {
+      if (fresh.has(key)) continue;
+      this.remove(key, old);
+      notify.push(() => this.emit('onDelete', old));
+    }
+    this.resourceVersion = resourceVersion;
+    for (const n of notify) n();
+    if (notify.length) this.log.debug({ changes: notify.length, total: this.store.size }, 'listed');
+    if (!this.synced) {
+      this.synced = true;
+      for (const wake of this.syncWaiters.splice(0)) wake();
+    }
+  }
+
+  private async watchOnce(signal: AbortSignal, backoff: Backoff): Promise<void> {
+    const min = this.opts.minWatchTimeoutSeconds ?? 300;
+    const started = Date.now();
+    let received = 0;
+    this.stats.watches++;
+    await this.client.watch(
+      {
+        ...this.listOptions(),
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.floor(min * (1 + Math.random())),
+        idleTimeoutMs: this.opts.idleTimeoutMs ?? 150_000,
+        signal,
+      },
+      (event) => {
+        if (received++ === 0) {
+          backoff.reset();
+          this.expiredInARow = 0;
+        }
+        this.apply(event);
+      },
+    );
+    // A watch the server closes at once with nothing in it (an apiserver going down) must not become a hot loop.
+    if (!received && !signal.aborted && Date.now() - started < 1000) {
+      throw new Error('watch closed immediately without any event');
+    }
+  }
+
+  private apply(event: WatchEvent<T>): void {
+    this.stats.events++;
+    const rv = event.object.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (event.type === 'BOOKMARK') return;
+    const obj = deepFreeze(event.object);
+    const key = objectKey(obj);
+    const old = this.store.get(key);
+    if (event.type === 'DELETED') {
+      if (old) this.remove(key, old);
+      this.emit('onDelete', obj);
+    } else {
+      this.put(key, obj);
+      if (old) this.emit('onUpdate', old, obj);
+      else this.emit('onAdd', obj);
+    }
+  }
+
+  private put(key: string, obj: T): void {
+    const old = this.store.get(key);
+    this.store.set(key, obj);
+    for (const [name, fn] of this.indexers) this.reindex(name, fn, key, old, obj);
+  }
+
+  private remove(key: string, old: T): void {
+    this.store.delete(key);
+    for (const [name, fn] of this.indexers) this.reindex(name, fn, key, old, undefined);
+  }
+
+  private indexValues(name: string, fn: (obj: T) => string[], obj: T | undefined): string[] {
+    if (!obj) return [];
+    try {
+      return fn(obj);
+    } catch (err) {
+      this.log.error({ err, index: name, object: objectKey(obj) }, 'index function failed');
+      return [];
+    }
+  }
+
+  private reindex(name: string, fn: (obj: T) => string[], key: string, old: T | undefined, obj: T | undefined) {
+    const index = this.indices.get(name)!;
+    const before = this.indexValues(name, fn, old);
+    const after = new Set(this.indexValues(name, fn, obj));
+    for (const value of before) {
+      if (after.has(value)) continue;
+      const keys = index.get(value);
+      keys?.delete(key);
+      if (keys?.size === 0) index.delete(value);
+    }
+    for (const value of after) {
+      let keys = index.get(value);
+      if (!keys) index.set(value, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private emit<M extends keyof EventHandler<T>>(method: M, ...args: Parameters<NonNullable<EventHandler<T>[M]>>) {
+    for (const handler of this.handlers) this.call(handler, method, ...args);
+  }
+
+  private call<M extends keyof EventHandler<T>>(
+    handler: EventHandler<T>,
+    method: M,
+    ...args: Parameters<NonNullable<EventHandler<T>[M]>>
+  ): void {
+    const fail = (err: unknown) => this.log.error({ err, handler: method }, 'event handler failed');
+    try {
+      const result = (handler[method] as ((...a: unknown[]) => unknown) | undefined)?.(...args);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+}

@@ -1,0 +1,253 @@
+import { Leases, type KubeClient, type KubeObject, type ResourceType } from '../kube/index.ts';
+import { sleep } from './backoff.ts';
+import { InformerCache, type InformerScope } from './cache.ts';
+import {
+  Controller,
+  requestFor,
+  requestForOwner,
+  type MapFunc,
+  type Predicate,
+  type Reconciler,
+} from './controller.ts';
+import { EventRecorder } from './events.ts';
+import type { Informer, InformerOptions } from './informer.ts';
+import { LeaderElector } from './leaderelection.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { RuntimeMetrics } from './metrics.ts';
+import type { RateLimiter } from './ratelimiter.ts';
+import { serve, type Serving } from './server.ts';
+
+export interface LeaderElectionOptions {
+  /** Namespace and name of the Lease. */
+  namespace: string;
+  id: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface ManagerOptions {
+  client: KubeClient;
+  logger?: Logger;
+  /** Omit (or false) to run without leader election: every replica reconciles. */
+  leaderElection?: LeaderElectionOptions | false;
+  /** `host:port`, `:port`; `0` (the default) disables. */
+  metricsBindAddress?: string;
+  healthProbeBindAddress?: string;
+  /** Workers of controllers that do not say (default 1). */
+  workers?: number;
+  /** How long a shutdown waits for in-flight reconciles before aborting them (default 30 s). */
+  gracefulShutdownTimeoutMs?: number;
+  /** Defaults for every informer (watch timeouts, watchdog, backoff). */
+  informers?: Omit<InformerOptions, keyof InformerScope | 'logger'>;
+}
+
+/** A watch of another kind whose events map to requests of the controller. */
+export interface WatchSpec<T extends KubeObject = KubeObject> {
+  type: ResourceType<T>;
+  map: MapFunc<T>;
+  predicate?: Predicate<T>;
+  scope?: InformerScope;
+}
+
+export interface ControllerSpec<T extends KubeObject> {
+  /** Unique: labels metrics and logs. */
+  name: string;
+  /** The primary kind: its events enqueue the object's own key. */
+  for: ResourceType<T>;
+  predicate?: Predicate<T>;
+  /** Watch the primary kind in one namespace (and with selectors) only; owned kinds use the same scope. */
+  scope?: InformerScope;
+  /** Kinds this controller creates: their events enqueue the controlling owner (controller owner reference). */
+  owns?: ResourceType<KubeObject>[];
+  watches?: WatchSpec<KubeObject>[];
+  workers?: number;
+  rateLimiter?: RateLimiter<string>;
+  reconcile: Reconciler;
+}
+
+/** How later issues plug their controllers into `cluster-ipam run` (see src/controllers/index.ts). */
+export interface ControllerSetup {
+  name: string;
+  setup(mgr: Manager): void | Promise<void>;
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/**
+ * controller-runtime's manager: shared caches, controllers, leader election, probes, metrics and graceful
+ * shutdown. Caches start (and become ready) on every replica so a stand-by is warm; reconciles run only on the
+ * leader. Losing the lease makes `start` reject with LeaderElectionLostError: the process should exit non-zero.
+ */
+export class Manager {
+  readonly client: KubeClient;
+  readonly logger: Logger;
+  readonly metrics = new RuntimeMetrics();
+  readonly cache: InformerCache;
+  /** Resolves when this replica becomes leader (at start without leader election). */
+  readonly elected: Promise<void>;
+  /** Resolves with the bound addresses once the HTTP endpoints listen. */
+  readonly serving: Promise<{ metrics?: string; health?: string }>;
+  private readonly opts: ManagerOptions;
+  private readonly elector: LeaderElector | undefined;
+  private readonly controllers: Controller[] = [];
+  private readonly recorders = new Map<string, EventRecorder>();
+  private resolveElected!: () => void;
+  private resolveServing!: (addresses: { metrics?: string; health?: string }) => void;
+  private started = false;
+
+  constructor(opts: ManagerOptions) {
+    this.opts = opts;
+    this.client = opts.client;
+    this.logger = opts.logger ?? silentLogger;
+    this.cache = new InformerCache(opts.client, this.logger, opts.informers);
+    this.elected = new Promise((resolve) => (this.resolveElected = resolve));
+    this.serving = new Promise((resolve) => (this.resolveServing = resolve));
+    if (opts.leaderElection) {
+      const le = opts.leaderElection;
+      this.elector = new LeaderElector({
+        client: opts.client.resource(Leases),
+        namespace: le.namespace,
+        name: le.id,
+        identity: le.identity,
+        leaseDurationMs: le.leaseDurationMs,
+        renewDeadlineMs: le.renewDeadlineMs,
+        retryPeriodMs: le.retryPeriodMs,
+        logger: this.logger,
+        onChange: (leader) => this.metrics.leaderStatus(le.id, leader),
+      });
+      this.metrics.leaderStatus(le.id, false);
+    }
+  }
+
+  get registry() {
+    return this.metrics.registry;
+  }
+
+  /** This process's leader election identity, if leader election is on. */
+  get identity(): string | undefined {
+    return this.elector?.identity;
+  }
+
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : this.started;
+  }
+
+  /** The shared informer for a kind (and scope): use it to read (get/list/byIndex) and to add indexes. */
+  informer<T extends KubeObject>(type: ResourceType<T>, scope?: InformerScope): Informer<T> {
+    return this.cache.informer(type, scope);
+  }
+
+  /** One recorder per component name, shared. */
+  eventRecorder(component = 'cluster-ipam'): EventRecorder {
+    let recorder = this.recorders.get(component);
+    if (!recorder) {
+      recorder = new EventRecorder(this.client, { component, logger: this.logger });
+      this.recorders.set(component, recorder);
+    }
+    return recorder;
+  }
+
+  addController<T extends KubeObject>(spec: ControllerSpec<T>): Controller {
+    if (this.started) throw new Error('controllers must be added before the manager starts');
+    if (this.controllers.some((c) => c.name === spec.name)) throw new Error(`duplicate controller "${spec.name}"`);
+    const workers = spec.workers ?? this.opts.workers ?? 1;
+    const controller = new Controller({
+      name: spec.name,
+      reconcile: spec.reconcile,
+      workers,
+      rateLimiter: spec.rateLimiter,
+      logger: this.logger,
+      metrics: this.metrics.controller(spec.name, workers),
+    });
+    controller.watch(this.informer(spec.for, spec.scope), requestFor, spec.predicate);
+    for (const owned of spec.owns ?? []) {
+      controller.watch(this.informer(owned, spec.scope), requestForOwner(spec.for as ResourceType<KubeObject>));
+    }
+    for (const w of spec.watches ?? []) controller.watch(this.informer(w.type, w.scope), w.map, w.predicate);
+    this.controllers.push(controller);
+    return controller;
+  }
+
+  /**
+   * Runs until `signal` aborts: then stops the queues, waits for in-flight reconciles (up to the graceful timeout),
+   * releases the lease and stops the caches. Rejects with LeaderElectionLostError if the lease is lost.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.started) throw new Error('manager already started');
+    this.started = true;
+    const stopCache = new AbortController();
+    const servers: Serving[] = [];
+    try {
+      const metrics = await serve(this.opts.metricsBindAddress ?? '0', {
+        '/metrics': async () => ({
+          status: 200,
+          body: await this.registry.metrics(),
+          contentType: this.registry.contentType,
+        }),
+      });
+      if (metrics) servers.push(metrics);
+      const health = await serve(this.opts.healthProbeBindAddress ?? '0', {
+        '/healthz': async () => ({ status: 200, body: 'ok' }),
+        '/readyz': async () =>
+          this.cache.hasSynced() ? { status: 200, body: 'ok' } : { status: 503, body: 'caches not synced' },
+      });
+      if (health) servers.push(health);
+      this.resolveServing({ metrics: metrics?.address, health: health?.address });
+      this.logger.info({ metrics: metrics?.address, health: health?.address }, 'manager starting');
+
+      this.cache.start(stopCache.signal);
+      if (this.elector && !(await this.elector.acquire(signal))) return;
+      this.resolveElected();
+      await this.runControllers(signal);
+    } finally {
+      stopCache.abort();
+      await this.cache.stopped();
+      await Promise.all(servers.map((s) => s.close()));
+      this.logger.info('manager stopped');
+    }
+  }
+
+  private async runControllers(signal: AbortSignal): Promise<void> {
+    const stopQueues = new AbortController();
+    const abortReconciles = new AbortController();
+    const stopLease = new AbortController();
+    const runs = Promise.all(this.controllers.map((c) => c.start(stopQueues.signal, abortReconciles.signal)));
+    const holding = this.elector ? this.elector.holdUntil(stopLease.signal) : aborted(stopLease.signal);
+    const lost = await Promise.race([
+      aborted(signal).then(() => undefined),
+      holding.then(
+        () => undefined,
+        (e) => e,
+      ),
+    ]);
+    if (lost) {
+      // No graceful drain: another replica may already be reconciling.
+      abortReconciles.abort();
+      stopQueues.abort();
+      this.logger.error({ err: lost }, 'leader election lost');
+      throw lost;
+    }
+    this.logger.info('shutting down: draining work queues');
+    stopQueues.abort();
+    const timeout = new AbortController();
+    const drained = await Promise.race([
+      runs.then(() => true),
+      sleep(this.opts.gracefulShutdownTimeoutMs ?? 30_000, timeout.signal).then(() => false),
+    ]);
+    timeout.abort();
+    if (!drained) {
+      this.logger.warn('graceful shutdown timed out: aborting in-flight reconciles');
+      abortReconciles.abort();
+    }
+    // Release only now: until the last reconcile ended we were still acting as leader.
+    stopLease.abort();
+    await holding.catch((err: unknown) => this.logger.warn({ err }, 'lease lost while shutting down'));
+  }
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiError, type ConfigMap, type ObjectKey, type ResourceClient } from '../kube/index.ts';
+import { addFinalizer, removeFinalizer, retryOnConflict, updateStatusWithRetry } from './writes.ts';
+
+const conflict = () =>
+  new ApiError(409, { reason: 'Conflict', code: 409, message: 'the object has been modified' }, 'PUT x');
+
+type Obj = ConfigMap & { status?: { n?: number } };
+
+/** Just the calls the helpers make, against one object with a resourceVersion like the API server's. */
+function stubClient(initial: Obj) {
+  let stored = structuredClone(initial);
+  const calls: string[] = [];
+  const client = {
+    async get(_key: ObjectKey) {
+      calls.push('get');
+      return structuredClone(stored);
+    },
+    async updateStatus(obj: Obj) {
+      calls.push('updateStatus');
+      if (obj.metadata.resourceVersion !== stored.metadata.resourceVersion) throw conflict();
+      stored = {
+        ...stored,
+        status: obj.status,
+        metadata: { ...stored.metadata, resourceVersion: String(Number(stored.metadata.resourceVersion) + 1) },
+      };
+      return structuredClone(stored);
+    },
+    async patch(_key: ObjectKey, patch: { metadata: { finalizers: string[]; resourceVersion?: string } }) {
+      calls.push('patch');
+      if (patch.metadata.resourceVersion !== stored.metadata.resourceVersion) throw conflict();
+      const resourceVersion = String(Number(stored.metadata.resourceVersion) + 1);
+      stored = { ...stored, metadata: { ...stored.metadata, finalizers: patch.metadata.finalizers, resourceVersion } };
+      return structuredClone(stored);
+    },
+  };
+  return {
+    client: client as unknown as ResourceClient<Obj>,
+    calls,
+    bump(mutate: (o: Obj) => void) {
+      mutate(stored);
+      stored.metadata.resourceVersion = String(Number(stored.metadata.resourceVersion) + 1);
+    },
+    get stored() {
+      return stored;
+    },
+  };
+}
+
+const base: Obj = { metadata: { namespace: 'ns', name: 'x', resourceVersion: '1' }, status: { n: 0 } };
+
+describe('writes', () => {
+  it('retryOnConflict retries 409s only, up to the number of steps', async () => {
+    let n = 0;
+    assert.equal(await retryOnConflict(async () => (++n < 3 ? Promise.reject(conflict()) : 'ok')), 'ok');
+    assert.equal(n, 3);
+    n = 0;
+    await assert.rejects(
+      retryOnConflict(async () => (n++, Promise.reject(conflict())), { steps: 4 }),
+      /modified/,
+    );
+    assert.equal(n, 4);
+    n = 0;
+    await assert.rejects(
+      retryOnConflict(async () => (n++, Promise.reject(new Error('other')))),
+      /other/,
+    );
+    assert.equal(n, 1);
+  });
+
+  it('updateStatusWithRetry re-reads and re-applies the mutation after a conflict, keeping the other write', async () => {
+    const s = stubClient(base);
+    const stale = structuredClone(s.stored);
+    s.bump((o) => (o.metadata.labels = { by: 'someone-else' }));
+    const result = await updateStatusWithRetry(s.client, stale, (draft) => {
+      draft.status = { n: (draft.status?.n ?? 0) + 1 };
+    });
+    assert.deepEqual(s.calls, ['updateStatus', 'get', 'updateStatus']);
+    assert.equal(result.status?.n, 1);
+    assert.deepEqual(s.stored.metadata.labels, { by: 'someone-else' });
+  });
+
+  it('updateStatusWithRetry skips the write when mutate returns false', async () => {
+    const s = stubClient(base);
+    const frozen = Object.freeze(structuredClone(s.stored));
+    assert.equal(await updateStatusWithRetry(s.client, frozen, () => false), frozen);
+    assert.deepEqual(s.calls, []);
+  });
+
+  it('finalizers: added and removed once, guarded by resourceVersion', async () => {
+    const s = stubClient(base);
+    const withF = await addFinalizer(s.client, s.stored, 'ipam.example.com/release');
+    assert.deepEqual(withF.metadata.finalizers, ['ipam.example.com/release']);
+    assert.equal(await addFinalizer(s.client, withF, 'ipam.example.com/release'), withF);
+    s.bump((o) => (o.metadata.finalizers = [...(o.metadata.finalizers ?? []), 'other/finalizer']));
+    await assert.rejects(removeFinalizer(s.client, withF, 'ipam.example.com/release'), /modified/);
+    const fresh = await s.client.get({ namespace: 'ns', name: 'x' });
+    const without = await removeFinalizer(s.client, fresh, 'ipam.example.com/release');
+    assert.deepEqual(without.metadata.finalizers, ['other/finalizer']);
+    assert.equal(await removeFinalizer(s.client, without, 'ipam.example.com/release'), without);
+  });
+});
