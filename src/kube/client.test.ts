@@ -209,6 +209,30 @@ describe('ResourceClient', () => {
     });
   });
 
+  it('retries an idempotent request once when a reused keep-alive connection turns out closed', async () => {
+    const served = new WeakSet<object>();
+    handler = (req, res) => {
+      const socket = res.socket!;
+      if (served.has(socket) && req.url.includes('stale')) {
+        socket.destroy(); // as a server closing an idle connection the moment we reuse it
+        return;
+      }
+      served.add(socket);
+      json(res, 200, { metadata: { name: 'x' } });
+    };
+    const cms = client.resource(ConfigMaps);
+    await cms.get({ namespace: 'ns', name: 'warm-up' });
+    assert.equal((await cms.get({ namespace: 'ns', name: 'stale' })).metadata.name, 'x');
+    assert.equal(seen.filter((s) => s.url.includes('stale')).length, 2, 'reset on the reused socket, then retried');
+    await cms.get({ namespace: 'ns', name: 'warm-up' });
+    await assert.rejects(
+      cms.create({ metadata: { namespace: 'stale', name: 'x' } }),
+      (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET',
+      'a POST is not repeated',
+    );
+    assert.equal(seen.filter((s) => s.url.includes('stale')).length, 3);
+  });
+
   it('gives up on a request the server does not answer in time', async () => {
     handler = () => {};
     const impatient = new KubeClient(access, { timeoutMs: 100 });

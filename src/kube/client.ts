@@ -291,7 +291,7 @@ export interface KubeClientOptions {
 export class KubeClient {
   private readonly transport: Transport;
   private readonly fieldManager: string;
-  private readonly clients = new Map<ResourceType<KubeObject>, ResourceClient<KubeObject>>();
+  private readonly clients = new Map<string, ResourceClient<KubeObject>>();
 
   constructor(
     private readonly access: ClusterAccess,
@@ -315,10 +315,11 @@ export class KubeClient {
   }
 
   resource<T extends KubeObject>(type: ResourceType<T>): ResourceClient<T> {
-    let client = this.clients.get(type);
+    const key = `${type.group}/${type.version}/${type.plural}`;
+    let client = this.clients.get(key);
     if (!client) {
       client = new ResourceClient(this.transport, type, this.fieldManager);
-      this.clients.set(type, client);
+      this.clients.set(key, client as unknown as ResourceClient<KubeObject>);
     }
     return client as unknown as ResourceClient<T>;
   }

@@ -29,6 +29,11 @@ interface RawResponse {
   body: Buffer;
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+/** The server closed an idle keep-alive connection just as we reused it: the request never got an answer. */
+class StaleSocketError extends Error {}
+
 function parseStatus(body: Buffer): Status | undefined {
   try {
     const parsed = JSON.parse(body.toString('utf8')) as Status;
@@ -49,7 +54,14 @@ export class Transport {
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     for (let attempt = 0; ; attempt++) {
-      const res = await this.send(method, path, opts, body);
+      let res: RawResponse;
+      try {
+        res = await this.send(method, path, opts, body);
+      } catch (err) {
+        // Retried once, as Go's net/http does, but only when repeating the request cannot do harm.
+        if (err instanceof StaleSocketError && attempt === 0 && IDEMPOTENT.has(method)) continue;
+        throw err instanceof StaleSocketError ? (err.cause ?? err) : err;
+      }
       // A rotated token (in-cluster projected tokens, exec plugins) shows as 401: re-derive credentials once.
       if (res.status === 401 && attempt === 0) {
         this.access.invalidate();
@@ -167,12 +179,16 @@ export class Transport {
         () => req.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)),
         this.timeoutMs,
       );
+      let answered = false;
       const fail = (err: unknown): void => {
         clearTimeout(timer);
-        reject(err);
+        const code = (err as NodeJS.ErrnoException).code;
+        const stale = req.reusedSocket && !answered && (code === 'ECONNRESET' || code === 'EPIPE');
+        reject(stale ? new StaleSocketError('stale keep-alive connection', { cause: err }) : err);
       };
       req.on('error', fail);
       req.on('response', (res) => {
+        answered = true;
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -1,4 +1,5 @@
 import type { KubeObject, ObjectKey, ResourceType } from '../kube/index.ts';
+import { aborted } from './backoff.ts';
 import { keyOf, splitKey, type Informer } from './informer.ts';
 import { silentLogger, type Logger } from './log.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -128,10 +129,7 @@ export class Controller {
       if (synced.every(Boolean)) {
         this.log.info({ workers: this.workers }, 'starting workers');
         const workers = Array.from({ length: this.workers }, () => this.work(reconcileSignal));
-        await new Promise<void>((resolve) => {
-          if (signal.aborted) resolve();
-          else signal.addEventListener('abort', () => resolve(), { once: true });
-        });
+        await aborted(signal);
         await this.queue.shutDownWithDrain();
         await Promise.all(workers);
       }

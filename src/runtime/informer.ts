@@ -38,6 +38,10 @@ export interface InformerOptions {
 
 export const NAMESPACE_INDEX = 'namespace';
 
+// Method syntax makes the parameter bivariant, so an Informer<Pool> can be passed where an Informer<KubeObject> is
+// expected (helpers that only read metadata), which a plain function type would forbid.
+type IndexFunc<T> = { index(obj: T): string[] }['index'];
+
 /** client-go's MetaNamespaceKeyFunc: `namespace/name`, or `name` for cluster-scoped objects. */
 export function objectKey(obj: KubeObject): string {
   const { namespace, name } = obj.metadata;
@@ -73,7 +77,7 @@ export class Informer<T extends KubeObject> {
   private readonly opts: InformerOptions;
   private readonly log: Logger;
   private readonly store = new Map<string, T>();
-  private readonly indexers = new Map<string, (obj: T) => string[]>();
+  private readonly indexers = new Map<string, IndexFunc<T>>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
   private readonly handlers = new Set<EventHandler<T>>();
   private syncWaiters: (() => void)[] = [];
@@ -92,7 +96,7 @@ export class Informer<T extends KubeObject> {
   }
 
   /** A secondary index: `fn` maps an object to the index values it is found under. */
-  addIndex(name: string, fn: (obj: T) => string[]): void {
+  addIndex(name: string, fn: IndexFunc<T>): void {
     if (this.indexers.has(name)) throw new Error(`index "${name}" already exists`);
     this.indexers.set(name, fn);
     this.indices.set(name, new Map());
@@ -276,7 +280,7 @@ export class Informer<T extends KubeObject> {
     for (const [name, fn] of this.indexers) this.reindex(name, fn, key, old, undefined);
   }
 
-  private indexValues(name: string, fn: (obj: T) => string[], obj: T | undefined): string[] {
+  private indexValues(name: string, fn: IndexFunc<T>, obj: T | undefined): string[] {
     if (!obj) return [];
     try {
       return fn(obj);
@@ -286,7 +290,7 @@ export class Informer<T extends KubeObject> {
     }
   }
 
-  private reindex(name: string, fn: (obj: T) => string[], key: string, old: T | undefined, obj: T | undefined) {
+  private reindex(name: string, fn: IndexFunc<T>, key: string, old: T | undefined, obj: T | undefined) {
     const index = this.indices.get(name)!;
     const before = this.indexValues(name, fn, old);
     const after = new Set(this.indexValues(name, fn, obj));

@@ -1,5 +1,6 @@
+import { setMaxListeners } from 'node:events';
 import { Leases, type KubeClient, type KubeObject, type ResourceType } from '../kube/index.ts';
-import { sleep } from './backoff.ts';
+import { aborted, sleep } from './backoff.ts';
 import { InformerCache, type InformerScope } from './cache.ts';
 import {
   Controller,
@@ -51,7 +52,8 @@ export interface WatchSpec<T extends KubeObject = KubeObject> {
   scope?: InformerScope;
 }
 
-export interface ControllerSpec<T extends KubeObject> {
+/** `W` lists the kinds of `watches`, inferred element by element so each `map` gets its own kind's type. */
+export interface ControllerSpec<T extends KubeObject, W extends readonly KubeObject[] = KubeObject[]> {
   /** Unique: labels metrics and logs. */
   name: string;
   /** The primary kind: its events enqueue the object's own key. */
@@ -61,7 +63,7 @@ export interface ControllerSpec<T extends KubeObject> {
   scope?: InformerScope;
   /** Kinds this controller creates: their events enqueue the controlling owner (controller owner reference). */
   owns?: ResourceType<KubeObject>[];
-  watches?: WatchSpec<KubeObject>[];
+  watches?: { [K in keyof W]: WatchSpec<W[K]> };
   workers?: number;
   rateLimiter?: RateLimiter<string>;
   reconcile: Reconciler;
@@ -73,11 +75,11 @@ export interface ControllerSetup {
   setup(mgr: Manager): void | Promise<void>;
 }
 
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+// These signals reach every informer, controller and in-flight request: many listeners is the design, not a leak.
+function fanOutAbortController(): AbortController {
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  return ac;
 }
 
 /**
@@ -154,7 +156,7 @@ export class Manager {
     return recorder;
   }
 
-  addController<T extends KubeObject>(spec: ControllerSpec<T>): Controller {
+  addController<T extends KubeObject, W extends readonly KubeObject[] = []>(spec: ControllerSpec<T, W>): Controller {
     if (this.started) throw new Error('controllers must be added before the manager starts');
     if (this.controllers.some((c) => c.name === spec.name)) throw new Error(`duplicate controller "${spec.name}"`);
     const workers = spec.workers ?? this.opts.workers ?? 1;
@@ -170,7 +172,9 @@ export class Manager {
     for (const owned of spec.owns ?? []) {
       controller.watch(this.informer(owned, spec.scope), requestForOwner(spec.for as ResourceType<KubeObject>));
     }
-    for (const w of spec.watches ?? []) controller.watch(this.informer(w.type, w.scope), w.map, w.predicate);
+    for (const w of (spec.watches ?? []) as readonly WatchSpec[]) {
+      controller.watch(this.informer(w.type, w.scope), w.map, w.predicate);
+    }
     this.controllers.push(controller);
     return controller;
   }
@@ -182,7 +186,7 @@ export class Manager {
   async start(signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error('manager already started');
     this.started = true;
-    const stopCache = new AbortController();
+    const stopCache = fanOutAbortController();
     const servers: Serving[] = [];
     try {
       const metrics = await serve(this.opts.metricsBindAddress ?? '0', {
@@ -215,8 +219,8 @@ export class Manager {
   }
 
   private async runControllers(signal: AbortSignal): Promise<void> {
-    const stopQueues = new AbortController();
-    const abortReconciles = new AbortController();
+    const stopQueues = fanOutAbortController();
+    const abortReconciles = fanOutAbortController();
     const stopLease = new AbortController();
     const runs = Promise.all(this.controllers.map((c) => c.start(stopQueues.signal, abortReconciles.signal)));
     const holding = this.elector ? this.elector.holdUntil(stopLease.signal) : aborted(stopLease.signal);
