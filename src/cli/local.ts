@@ -64,7 +64,9 @@ async function up(dir: string, watchPid: string | undefined, bare: boolean): Pro
     });
     closeSync(out);
     child.unref();
-    process.stderr.write(`local control plane starting (log: ${logFile}); a first run on this machine builds it first\n`);
+    process.stderr.write(
+      `local control plane starting (log: ${logFile}); a first run on this machine builds it first\n`,
+    );
     // Generous: the first run on a machine builds the control plane from source.
     await waitFor(
       async () => {
