@@ -80,6 +80,7 @@ describe('kind descriptors', () => {
       InClusterIPPool: 'ipam.cluster.x-k8s.io/v1alpha2 Namespaced',
       GlobalInClusterIPPool: 'ipam.cluster.x-k8s.io/v1alpha2 Cluster',
       InfobloxInstance: 'ipam.cluster.x-k8s.io/v1alpha1 Cluster',
+      IPAddressReservation: 'ipam.k0rdent.mirantis.com/v1alpha1 Cluster',
       InfobloxIPPool: 'ipam.cluster.x-k8s.io/v1alpha1 Namespaced',
     });
   });

@@ -4,6 +4,7 @@ import { globalInClusterIPPoolKind, inClusterIPPoolKind } from './in-cluster.ts'
 import { infobloxInstanceKind, infobloxIPPoolKind } from './infoblox.ts';
 import { clusterDeploymentKind, clusterIPAMClaimKind, clusterIPAMKind } from './k0rdent.ts';
 import type { KindDescriptor } from './meta.ts';
+import { ipAddressReservationKind } from './reservation.ts';
 
 export * from './address.ts';
 export * from './capi.ts';
@@ -13,6 +14,7 @@ export * from './in-cluster.ts';
 export * from './infoblox.ts';
 export * from './k0rdent.ts';
 export * from './meta.ts';
+export * from './reservation.ts';
 
 /** Every kind this project defines a CRD for. */
 export const kinds: readonly KindDescriptor[] = [
@@ -25,4 +27,5 @@ export const kinds: readonly KindDescriptor[] = [
   globalInClusterIPPoolKind,
   infobloxInstanceKind,
   infobloxIPPoolKind,
+  ipAddressReservationKind,
 ];

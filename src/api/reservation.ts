@@ -1,0 +1,74 @@
+// IPAddressReservation (ipam.k0rdent.mirantis.com/v1alpha1, cluster-scoped): the in-cluster provider's record that
+// one address is taken. Its name is derived from the address alone (`ipv4-10-0-0-5`), so the API server's name
+// uniqueness makes a second reservation of the same address fail with 409 AlreadyExists, whatever any cache says.
+// See docs/in-cluster-provider.md. Internal: users read it, never write it.
+import { ipSchema } from './address.ts';
+import { dnsSubdomainPattern, objectNameSchema } from './common.ts';
+import { ageColumn, defineKind, type ObjectOf } from './meta.ts';
+
+export const reservationGroup = 'ipam.k0rdent.mirantis.com';
+
+export const ipAddressReservationKind = defineKind({
+  group: reservationGroup,
+  version: 'v1alpha1',
+  kind: 'IPAddressReservation',
+  plural: 'ipaddressreservations',
+  singular: 'ipaddressreservation',
+  scope: 'Cluster',
+  categories: ['cluster-ipam'],
+  statusSubresource: false,
+  description:
+    'One address taken from an in-cluster pool, named after the address (ipv4-10-0-0-5, ipv6-2001-db8-0-0-0-0-0-1) ' +
+    'so that it can exist only once. Written by the in-cluster provider before the IPAddress; kept after release ' +
+    'for the addressReuseGracePeriodSeconds of the pool.',
+  printerColumns: [
+    { name: 'Address', type: 'string', jsonPath: '.spec.address' },
+    { name: 'Pool', type: 'string', jsonPath: '.spec.poolRef.name' },
+    { name: 'Claim Namespace', type: 'string', jsonPath: '.spec.claimRef.namespace' },
+    { name: 'Claim', type: 'string', jsonPath: '.spec.claimRef.name' },
+    { name: 'Released', type: 'date', jsonPath: '.spec.releasedAt' },
+    ageColumn,
+  ],
+  spec: {
+    type: 'object',
+    required: ['address', 'poolRef', 'claimRef'],
+    properties: {
+      address: { ...ipSchema, minLength: 1, description: 'The address, as the IPAddress carries it.' },
+      poolRef: {
+        type: 'object',
+        description: 'The pool the address was taken from.',
+        required: ['apiGroup', 'kind', 'name'],
+        properties: {
+          apiGroup: { type: 'string', maxLength: 253, pattern: dnsSubdomainPattern },
+          kind: { type: 'string', maxLength: 63 },
+          namespace: { ...objectNameSchema, maxLength: 63, description: 'Empty for a GlobalInClusterIPPool.' },
+          name: objectNameSchema,
+        },
+      },
+      claimRef: {
+        type: 'object',
+        description: 'The IPAddressClaim the address is (or was) held for.',
+        required: ['namespace', 'name', 'uid'],
+        properties: {
+          namespace: { ...objectNameSchema, maxLength: 63 },
+          name: objectNameSchema,
+          uid: { type: 'string', minLength: 1, maxLength: 64 },
+        },
+      },
+      releasedAt: {
+        type: 'string',
+        format: 'date-time',
+        description: 'When the claim let the address go; it is reused once the grace period of the pool has passed.',
+      },
+    },
+    'x-kubernetes-validations': [
+      {
+        rule: 'self.address == oldSelf.address && self.poolRef == oldSelf.poolRef && self.claimRef == oldSelf.claimRef',
+        message: 'address, poolRef and claimRef are immutable',
+      },
+      { rule: '!has(oldSelf.releasedAt) || has(self.releasedAt)', message: 'releasedAt cannot be unset' },
+    ],
+  },
+});
+export type IPAddressReservation = ObjectOf<typeof ipAddressReservationKind>;
+export type IPAddressReservationSpec = IPAddressReservation['spec'];

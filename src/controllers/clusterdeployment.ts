@@ -1,0 +1,220 @@
+// ClusterDeployment, IPAM part only: resolves the claim (by reference, or the inline claim it creates and owns),
+// refuses a claim made for another cluster, checks that the node network holds the machines the config asks for,
+// gates provisioning with the IPAMReady condition, and once bound merges ipamEnabled and the providerData entries
+// into spec.config. The rest of ClusterDeployment belongs to other controllers.
+import type { ClusterDeployment, ClusterIPAMClaim, ProviderData } from '../api/index.ts';
+import { isAlreadyExists, isNotFound } from '../kube/index.ts';
+import {
+  attachment,
+  checkNodeCapacity,
+  ClusterDeployments,
+  ClusterIPAMClaims,
+  ClusterIPAMs,
+  Conditions,
+  controlledBy,
+  describeIssues,
+  inlineClaimSpec,
+  mergeIpamConfig,
+  planClaim,
+  planOf,
+  Reasons,
+  sameJSON,
+  type Attachment,
+} from '../ipam/index.ts';
+import {
+  controllerRef,
+  removeCondition,
+  type ConditionInput,
+  type ControllerSetup,
+  type Request,
+} from '../runtime/index.ts';
+import { controllerIndex, ensureIndex, nsKey, tolerateRaces, watch, writeStatus } from './clusteripam-shared.ts';
+import { deploymentsByClaim, indexDeploymentsByClaim } from './clusteripamclaim.ts';
+
+const claimsByDeployment = 'clusterdeployment.claims';
+
+const notReady = (reason: string, message: string): ConditionInput => ({
+  type: Conditions.IPAMReady,
+  status: 'False',
+  reason,
+  message,
+});
+
+export const clusterDeploymentController: ControllerSetup = {
+  name: 'clusterdeployment-ipam',
+  setup(mgr) {
+    const deployments = indexDeploymentsByClaim(mgr);
+    const claims = mgr.informer(ClusterIPAMClaims);
+    ensureIndex(claims, claimsByDeployment, controllerIndex('ClusterDeployment'));
+    const cipams = mgr.informer(ClusterIPAMs);
+    const client = mgr.client.resource(ClusterDeployments);
+    const claimClient = mgr.client.resource(ClusterIPAMClaims);
+    const recorder = mgr.eventRecorder('cluster-ipam');
+
+    const isUsedByOthers = (claim: ClusterIPAMClaim, d: ClusterDeployment) =>
+      deployments
+        .byIndex(deploymentsByClaim, nsKey(claim.metadata.namespace, claim.metadata.name ?? ''))
+        .some((o) => o.metadata.uid !== d.metadata.uid && !o.metadata.deletionTimestamp);
+
+    /** Inline claims this deployment made and no longer uses (ref renamed, spec removed) go with their pools. */
+    async function deleteStale(d: ClusterDeployment, a: Attachment): Promise<void> {
+      const keep = a.mode === 'none' ? undefined : a.claim;
+      for (const claim of claims.byIndex(claimsByDeployment, nsKey(d.metadata.namespace, d.metadata.name ?? ''))) {
+        if (claim.metadata.name === keep || claim.metadata.deletionTimestamp) continue;
+        if (!controlledBy(claim, d.metadata.uid) || isUsedByOthers(claim, d)) continue;
+        try {
+          await claimClient.delete(
+            { namespace: claim.metadata.namespace, name: claim.metadata.name ?? '' },
+            { preconditions: { uid: claim.metadata.uid } },
+          );
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        recorder.event(d, 'Normal', 'ClaimDeleted', `deleted ClusterIPAMClaim ${claim.metadata.name}, no longer used`);
+      }
+    }
+
+    /** The inline claim, created or brought up to date; a condition when the inline spec cannot be used. */
+    async function ensureInline(
+      d: ClusterDeployment,
+      a: Extract<Attachment, { mode: 'inline' }>,
+    ): Promise<{ claim?: ClusterIPAMClaim; problem?: ConditionInput; note?: string }> {
+      const name = d.metadata.name ?? '';
+      const plan = planClaim(a.claim, inlineClaimSpec(name, a.spec), 'spec.ipamClaim.spec');
+      if (plan.errors.length > 0) return { problem: notReady(Reasons.InvalidSpec, describeIssues(plan.errors)) };
+      const claim = claims.get(nsKey(d.metadata.namespace, a.claim));
+      if (!claim) {
+        try {
+          const created = await claimClient.create({
+            apiVersion: 'k0rdent.mirantis.com/v1beta1',
+            kind: 'ClusterIPAMClaim',
+            metadata: { name: a.claim, namespace: d.metadata.namespace, ownerReferences: [controllerRef(d)] },
+            spec: inlineClaimSpec(name, a.spec),
+          });
+          recorder.event(d, 'Normal', 'ClaimCreated', `created ClusterIPAMClaim ${a.claim} from spec.ipamClaim.spec`);
+          return { claim: created };
+        } catch (err) {
+          if (isAlreadyExists(err)) return {}; // the cache lags: the claim's event brings us back
+          throw err;
+        }
+      }
+      if (!controlledBy(claim, d.metadata.uid)) {
+        // Someone else's claim of that name: used by reference (so its cluster must be this one), never rewritten.
+        return {
+          claim,
+          note: `spec.ipamClaim.spec is not applied: ClusterIPAMClaim ${a.claim} is not managed by this ClusterDeployment, so it is used by reference`,
+        };
+      }
+      const desired = inlineClaimSpec(name, a.spec, claim.spec);
+      if (sameJSON(claim.spec, desired) || claim.metadata.deletionTimestamp) return { claim };
+      return { claim: await claimClient.update({ ...structuredClone(claim), spec: desired }) };
+    }
+
+    /** IPAMReady for a resolved claim, and the providerData to merge once it is True. */
+    function evaluate(d: ClusterDeployment, name: string, claim: ClusterIPAMClaim | undefined) {
+      const self = d.metadata.name ?? '';
+      if (!claim) {
+        return {
+          ready: notReady(
+            Reasons.ClaimNotFound,
+            `ClusterIPAMClaim ${name} not found in namespace ${d.metadata.namespace}`,
+          ),
+        };
+      }
+      if (claim.spec.cluster !== self) {
+        const message = claim.spec.cluster
+          ? `ClusterIPAMClaim ${name} is for cluster "${claim.spec.cluster}" (its spec.cluster), not "${self}": ` +
+            `IPAM stopped, the claim's addresses stay with "${claim.spec.cluster}"`
+          : `ClusterIPAMClaim ${name} has no spec.cluster: set it to "${self}" to use the claim for this ClusterDeployment`;
+        return { ready: notReady(Reasons.ClaimClusterMismatch, message) };
+      }
+      if (claim.metadata.deletionTimestamp) {
+        return { ready: notReady(Reasons.ClaimDeleting, `ClusterIPAMClaim ${name} is being deleted`) };
+      }
+      const plan = planOf(claim);
+      const node = plan.networks.find((n) => n.network === 'nodeNetwork');
+      const capacity = node
+        ? checkNodeCapacity(d.spec.config, node, name, plan.provider === 'ipam-infoblox')
+        : undefined;
+      if (capacity && !capacity.ok) return { ready: notReady(capacity.reason, capacity.message) };
+
+      const claimReady = claim.status?.conditions?.find((c) => c.type === Conditions.Ready);
+      const fresh = claim.status?.observedGeneration === claim.metadata.generation;
+      const cipam = cipams.get(nsKey(claim.metadata.namespace, claim.spec.clusterIPAMRef || name));
+      const cipamBound = !!cipam && controlledBy(cipam, claim.metadata.uid) && cipam.status?.phase === 'Bound';
+      if (!(claim.status?.bound && fresh && cipamBound)) {
+        const why =
+          claimReady && fresh && claimReady.status !== 'True'
+            ? `${claimReady.reason}: ${claimReady.message}`
+            : 'waiting for the claim to be reconciled';
+        return { ready: notReady(Reasons.ClaimNotBound, `ClusterIPAMClaim ${name} is not bound yet: ${why}`) };
+      }
+      const providerData: ProviderData[] = cipam!.status?.providerData ?? [];
+      const keys = ['ipamEnabled', ...providerData.map((e) => e.name)].join(', ');
+      const details = [capacity?.message, d.spec.dryRun ? 'dry run: nothing is provisioned' : ''].filter(Boolean);
+      return {
+        ready: {
+          type: Conditions.IPAMReady,
+          status: 'True',
+          reason: Reasons.IPAMReady,
+          message: `ClusterIPAMClaim ${name} is bound; spec.config has ${keys}${details.length ? ` (${details.join('; ')})` : ''}`,
+        } satisfies ConditionInput,
+        providerData,
+      };
+    }
+
+    async function reconcile(req: Request): Promise<void> {
+      const d = deployments.get(req);
+      if (!d || d.metadata.deletionTimestamp) return; // an inline claim goes with it (owner reference)
+      const a = attachment(d);
+      await deleteStale(d, a);
+      if (a.mode === 'none') {
+        const had = d.status?.conditions?.some((c) => c.type === Conditions.IPAMReady);
+        if (had)
+          await client.patchStatus(req, {
+            metadata: { resourceVersion: d.metadata.resourceVersion },
+            status: { conditions: removeCondition(d.status?.conditions, Conditions.IPAMReady) },
+          });
+        return;
+      }
+
+      let claim = claims.get(nsKey(d.metadata.namespace, a.claim));
+      let problem: ConditionInput | undefined;
+      let note: string | undefined;
+      if (a.mode === 'inline') ({ claim, problem, note } = await ensureInline(d, a));
+      const { ready, providerData } = problem
+        ? { ready: problem, providerData: undefined }
+        : evaluate(d, a.claim, claim);
+      if (note) ready.message = `${ready.message}. Note: ${note}`;
+
+      // One spec write: the inline claim's name into ipamClaim.ref, and once bound the IPAM values into config.
+      const ref = a.mode === 'inline' && !problem && d.spec.ipamClaim?.ref !== a.claim ? a.claim : undefined;
+      const config = providerData ? mergeIpamConfig(d.spec.config, providerData) : undefined;
+      let current = d;
+      if (ref || config) {
+        const copy = structuredClone(d);
+        if (ref) copy.spec.ipamClaim = { ...copy.spec.ipamClaim, ref };
+        if (config) copy.spec.config = config;
+        current = await client.update(copy);
+      }
+      await writeStatus(client, recorder, current, [ready]);
+    }
+
+    mgr.addController({
+      name: 'clusterdeployment-ipam',
+      for: ClusterDeployments,
+      owns: [ClusterIPAMClaims],
+      watches: [
+        watch(ClusterIPAMClaims, (c) => usersOf(c.metadata.namespace, c.metadata.name ?? '')),
+        watch(ClusterIPAMs, (c) => usersOf(c.metadata.namespace, c.spec.clusterIPAMClaimRefs || c.metadata.name || '')),
+      ],
+      reconcile: tolerateRaces((req) => reconcile(req)),
+    });
+
+    function usersOf(namespace: string | undefined, claim: string): Request[] {
+      return deployments
+        .byIndex(deploymentsByClaim, nsKey(namespace, claim))
+        .map((d) => ({ namespace: d.metadata.namespace ?? '', name: d.metadata.name ?? '' }));
+    }
+  },
+};

@@ -1,0 +1,259 @@
+// ClusterIPAM: once its claim is admitted (valid, no blocking overlap), creates and updates the provider pool of each
+// of the claim's address spaces (owned by the claim), deletes pools it no longer needs, and reports providerData and
+// phase: Bound when every pool is Ready at its provider for its current generation.
+import {
+  ipamGroup,
+  type ClusterIPAMClaim,
+  type InClusterIPPool,
+  type InfobloxIPPool,
+  type ProviderData,
+} from '../api/index.ts';
+import { isAlreadyExists, isNotFound, type ResourceClient } from '../kube/index.ts';
+import {
+  chooseInstance,
+  ClusterIPAMClaims,
+  ClusterIPAMs,
+  Conditions,
+  controlledBy,
+  desiredPoolSpec,
+  InClusterIPPools,
+  InfobloxInstances,
+  infobloxInstanceAnnotation,
+  InfobloxIPPools,
+  managedFields,
+  planOf,
+  poolKindFor,
+  poolReadiness,
+  providerEntry,
+  Reasons,
+  specMatches,
+  withManaged,
+  type NetworkPlan,
+  type PoolKind,
+  type ProviderPool,
+} from '../ipam/index.ts';
+import { controllerRef, type ConditionInput, type ControllerSetup, type Request } from '../runtime/index.ts';
+import {
+  controllerIndex,
+  currentCondition,
+  ensureIndex,
+  nsKey,
+  tolerateRaces,
+  watch,
+  writeStatus,
+} from './clusteripam-shared.ts';
+import { poolLookup } from './clusteripamclaim.ts';
+
+export interface ClusterIPAMControllerOptions {
+  /**
+   * The InfobloxInstance for claims that name none, when several exist. Defaults to the environment variable
+   * CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE.
+   */
+  defaultInfobloxInstance?: string;
+}
+
+const poolsByClaim = 'clusteripam.pools-by-claim';
+
+/** The claim has been checked at its current generation and may use its addresses; or why not. */
+function admission(claim: ClusterIPAMClaim): { admitted: boolean; pending: boolean; message: string } {
+  const valid = currentCondition(claim, Conditions.Valid);
+  const available = currentCondition(claim, Conditions.AddressSpaceAvailable);
+  if (!valid || !available) return { admitted: false, pending: true, message: '' };
+  const refused = [valid, available].find((c) => c.status !== 'True');
+  return refused
+    ? { admitted: false, pending: false, message: `${refused.reason}: ${refused.message}` }
+    : { admitted: true, pending: false, message: '' };
+}
+
+export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): ControllerSetup {
+  return {
+    name: 'clusteripam',
+    setup(mgr) {
+      const defaultInstance = opts.defaultInfobloxInstance ?? process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE;
+      const cipams = mgr.informer(ClusterIPAMs);
+      const claims = mgr.informer(ClusterIPAMClaims);
+      const instances = mgr.informer(InfobloxInstances);
+      const inCluster = mgr.informer(InClusterIPPools);
+      const infoblox = mgr.informer(InfobloxIPPools);
+      ensureIndex(inCluster, poolsByClaim, controllerIndex('ClusterIPAMClaim'));
+      ensureIndex(infoblox, poolsByClaim, controllerIndex('ClusterIPAMClaim'));
+      const poolNamed = poolLookup(mgr);
+      const client = mgr.client.resource(ClusterIPAMs);
+      const poolClients = {
+        InClusterIPPool: mgr.client.resource(InClusterIPPools) as ResourceClient<ProviderPool>,
+        InfobloxIPPool: mgr.client.resource(InfobloxIPPools) as ResourceClient<ProviderPool>,
+      };
+      const recorder = mgr.eventRecorder('cluster-ipam');
+
+      const pending = (reason: string, message: string): ConditionInput => ({
+        type: Conditions.Ready,
+        status: 'False',
+        reason,
+        message,
+      });
+
+      /** Creates or updates one pool; a condition when it cannot. */
+      async function ensurePool(
+        claim: ClusterIPAMClaim,
+        kind: PoolKind,
+        network: NetworkPlan,
+        instance: string | undefined,
+      ): Promise<ConditionInput | undefined> {
+        const desired = desiredPoolSpec(kind, network, instance);
+        const existing = poolNamed(kind, claim.metadata.namespace, network.poolName);
+        const what = `${kind} ${network.poolName}`;
+        if (!existing) {
+          const pool = {
+            apiVersion: `${ipamGroup}/${kind === 'InfobloxIPPool' ? 'v1alpha1' : 'v1alpha2'}`,
+            kind,
+            metadata: {
+              name: network.poolName,
+              namespace: claim.metadata.namespace,
+              ownerReferences: [controllerRef(claim)],
+            },
+            spec: desired,
+          } as ProviderPool;
+          try {
+            await poolClients[kind].create(pool);
+          } catch (err) {
+            if (!isAlreadyExists(err)) throw err; // else the cache lags: its event brings us back
+          }
+          return undefined;
+        }
+        if (!controlledBy(existing, claim.metadata.uid)) {
+          const ofClaim = existing.metadata.ownerReferences?.some((r) => r.controller && r.kind === 'ClusterIPAMClaim');
+          return ofClaim && existing.metadata.deletionTimestamp
+            ? pending(Reasons.PoolDeleting, `${what} of an earlier claim of this name is being deleted`)
+            : pending(Reasons.PoolNameTaken, `${what} exists and is not owned by this claim: rename one of them`);
+        }
+        if (existing.metadata.deletionTimestamp) {
+          // Its finalizer holds it while machines still have addresses from it; it is recreated once gone.
+          return pending(Reasons.PoolDeleting, `${what} is being deleted; it is recreated once gone`);
+        }
+        const fields = managedFields[kind];
+        if (!specMatches(existing.spec, desired, fields)) {
+          const copy = structuredClone(existing);
+          await poolClients[kind].update({ ...copy, spec: withManaged(copy.spec, desired, fields) } as ProviderPool);
+        }
+        return undefined;
+      }
+
+      async function reconcile(req: Request): Promise<void> {
+        const cipam = cipams.get(req);
+        if (!cipam || cipam.metadata.deletionTimestamp) return;
+        const ns = cipam.metadata.namespace;
+        const claimName = cipam.spec.clusterIPAMClaimRefs || cipam.metadata.name || '';
+        const claim = claims.get(nsKey(ns, claimName));
+        const setPhase = (ready: ConditionInput, providerData?: ProviderData[]) =>
+          writeStatus(client, recorder, cipam, [ready], {
+            phase: ready.status === 'True' ? 'Bound' : 'Pending',
+            ...(providerData ? { providerData } : {}),
+          });
+        if (!claim || !controlledBy(cipam, claim.metadata.uid)) {
+          await setPhase(pending(Reasons.ClaimNotFound, `ClusterIPAMClaim ${claimName} not found`));
+          return;
+        }
+        const gate = admission(claim);
+        if (gate.pending) return; // the claim's controller has not judged this generation yet: its status event returns us
+        if (!gate.admitted) {
+          await setPhase(
+            pending(Reasons.ClaimNotAdmitted, `ClusterIPAMClaim ${claimName} is not admitted: ${gate.message}`),
+          );
+          return;
+        }
+
+        const plan = planOf(claim);
+        const kind = poolKindFor(plan.provider);
+        let instance: string | undefined;
+        if (kind === 'InfobloxIPPool') {
+          const node = plan.networks[0] && poolNamed(kind, ns, plan.networks[0].poolName);
+          const choice = chooseInstance({
+            annotation: claim.metadata.annotations?.[infobloxInstanceAnnotation],
+            current:
+              node && controlledBy(node, claim.metadata.uid) ? (node as InfobloxIPPool).spec.instance.name : undefined,
+            defaultInstance,
+            instances: instances.list().map((i) => i.metadata.name ?? ''),
+          });
+          if (!choice.name) {
+            await setPhase(pending(choice.reason, choice.message));
+            return;
+          }
+          instance = choice.name;
+        }
+
+        const problems: ConditionInput[] = [];
+        for (const network of plan.networks) {
+          const problem = await ensurePool(claim, kind, network, instance);
+          if (problem) problems.push(problem);
+        }
+        // Pools the claim no longer asks for (a network removed, the provider changed) go; their finalizers keep
+        // them while machines still hold addresses from them.
+        const wanted = new Set(plan.networks.map((n) => `${kind}/${n.poolName}`));
+        const owned = [
+          ...inCluster.byIndex(poolsByClaim, nsKey(ns, claimName)),
+          ...infoblox.byIndex(poolsByClaim, nsKey(ns, claimName)),
+        ];
+        for (const pool of owned as (InClusterIPPool | InfobloxIPPool)[]) {
+          if (wanted.has(`${pool.kind}/${pool.metadata.name}`) || pool.metadata.deletionTimestamp) continue;
+          if (!controlledBy(pool, claim.metadata.uid)) continue;
+          await poolClients[pool.kind as PoolKind]
+            .delete({ namespace: ns, name: pool.metadata.name ?? '' }, { preconditions: { uid: pool.metadata.uid } })
+            .catch((err: unknown) => {
+              if (!isNotFound(err)) throw err;
+            });
+        }
+
+        const readiness = plan.networks.map((n) => {
+          const pool = poolNamed(kind, ns, n.poolName);
+          const ok =
+            pool &&
+            controlledBy(pool, claim.metadata.uid) &&
+            specMatches(pool.spec, desiredPoolSpec(kind, n, instance), managedFields[kind]);
+          return {
+            n,
+            r: ok ? poolReadiness(pool) : { ready: false, why: `waiting for ${kind} ${n.poolName} to be written` },
+          };
+        });
+        const providerData = readiness.map(({ n, r }) => providerEntry(n, kind, r.ready));
+        const notReady = readiness.filter(({ r }) => !r.ready);
+        const ready: ConditionInput =
+          problems[0] ??
+          (notReady.length > 0
+            ? pending(Reasons.PoolNotReady, notReady.map(({ r }) => r.why).join('; '))
+            : {
+                type: Conditions.Ready,
+                status: 'True',
+                reason: Reasons.Bound,
+                message: `every pool is ready: ${readiness.map(({ n }) => `${n.entry} = ${kind} ${n.poolName}`).join(', ')}`,
+              });
+        await setPhase(ready, providerData);
+      }
+
+      mgr.addController({
+        name: 'clusteripam',
+        for: ClusterIPAMs,
+        watches: [
+          watch(ClusterIPAMClaims, (c) => [{ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }]),
+          ...[InClusterIPPools, InfobloxIPPools].map((type) =>
+            watch(type as typeof InClusterIPPools, (p) =>
+              controllerIndex('ClusterIPAMClaim')(p).map((key) => {
+                const [namespace = '', name = ''] = key.split('/');
+                return { namespace, name };
+              }),
+            ),
+          ),
+          watch(InfobloxInstances, () =>
+            cipams
+              .list()
+              .filter((c) => c.spec.provider === 'ipam-infoblox')
+              .map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' })),
+          ),
+        ],
+        reconcile: tolerateRaces((req) => reconcile(req)),
+      });
+    },
+  };
+}
+
+/** With the default options (the default Infoblox instance from the environment). */
+export const clusterIPAMControllerSetup: ControllerSetup = clusterIPAMController();

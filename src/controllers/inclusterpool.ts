@@ -1,0 +1,178 @@
+// InClusterIPPool and GlobalInClusterIPPool: the ProtectPool finalizer while addresses come from the pool, status
+// counts, the Ready condition (validation errors naming the fields; warnings such as a gateway outside the subnet
+// or an overlap with another pool, also as Events), and the reservations' grace periods (providers/in-cluster).
+import type { Condition } from '../api/index.ts';
+import { isConflict, isNotFound, type KubeObject, type ResourceType } from '../kube/index.ts';
+import {
+  GlobalInClusterIPPools,
+  IPAddresses,
+  IPAddressReservations,
+  InClusterIPPools,
+  inClusterProvider,
+  protectPoolFinalizer,
+  type InClusterProvider,
+} from '../providers/in-cluster/provider.ts';
+import { poolKey, tryParseAddress, type PoolKind } from '../providers/in-cluster/names.ts';
+import {
+  overlapsWith,
+  poolCondition,
+  poolCounts,
+  PoolReasons,
+  type PoolModel,
+  type PoolObject,
+} from '../providers/in-cluster/pools.ts';
+import {
+  addFinalizer,
+  hasFinalizer,
+  patchStatus,
+  removeFinalizer,
+  setCondition,
+  type ControllerSetup,
+  type ReconcileContext,
+  type Request,
+  type Result,
+  type WatchSpec,
+} from '../runtime/index.ts';
+import { notStatusOnly, sameJSON } from './ipaddressclaim.ts';
+
+export interface InClusterPoolControllerOptions {
+  /** Count-only status changes are written at most this often per pool (default 1 s): they follow every claim. */
+  countsIntervalMs?: number;
+}
+
+const types: Record<PoolKind, ResourceType<PoolObject>> = {
+  InClusterIPPool: InClusterIPPools,
+  GlobalInClusterIPPool: GlobalInClusterIPPools,
+};
+
+export function inClusterPoolController(opts: InClusterPoolControllerOptions = {}): ControllerSetup {
+  const interval = opts.countsIntervalMs ?? 1000;
+  return {
+    name: 'inclusterippool',
+    setup(mgr) {
+      const provider = inClusterProvider(mgr);
+      const recorder = mgr.eventRecorder('cluster-ipam');
+      const lastCountsWrite = new Map<string, number>();
+      const lastWarnings = new Map<string, string>();
+
+      for (const kind of ['InClusterIPPool', 'GlobalInClusterIPPool'] as const) {
+        const toPool = (ref: { kind?: string; name?: string; namespace?: string } | undefined, ns?: string) =>
+          ref?.kind === kind && ref.name
+            ? [{ namespace: kind === 'InClusterIPPool' ? (ns ?? '') : '', name: ref.name }]
+            : [];
+        const everyPool = () =>
+          provider.poolInformers[kind]
+            .list()
+            .map((p) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name ?? '' }));
+        mgr.addController({
+          name: kind.toLowerCase(),
+          for: types[kind],
+          predicate: notStatusOnly,
+          watches: [
+            {
+              type: IPAddresses,
+              map: (a: KubeObject) => {
+                const spec = (a as { spec?: { poolRef?: { kind?: string; name?: string } } }).spec;
+                return toPool(spec?.poolRef, a.metadata.namespace);
+              },
+            },
+            {
+              type: IPAddressReservations,
+              map: (r: KubeObject) => {
+                const ref = (r as { spec?: { poolRef?: { kind?: string; name?: string; namespace?: string } } }).spec
+                  ?.poolRef;
+                return toPool(ref, ref?.namespace);
+              },
+            },
+            // Overlap warnings of every pool depend on the others' addresses.
+            { type: InClusterIPPools, predicate: specChanged, map: everyPool },
+            { type: GlobalInClusterIPPools, predicate: specChanged, map: everyPool },
+          ] as WatchSpec[],
+          reconcile: (req, ctx) => reconcile(kind, req, ctx),
+        });
+      }
+
+      async function reconcile(kind: PoolKind, req: Request, ctx: ReconcileContext): Promise<Result | void> {
+        try {
+          return await reconcilePool(kind, req, ctx);
+        } catch (err) {
+          if (isConflict(err)) return { requeue: true };
+          if (isNotFound(err)) return {};
+          throw err;
+        }
+      }
+
+      async function reconcilePool(kind: PoolKind, req: Request, ctx: ReconcileContext): Promise<Result | void> {
+        const key = poolKey(kind, req.namespace, req.name);
+        let pool = provider.poolByKey(key);
+        const sweepAgain = await provider.sweep(key, pool, ctx.signal);
+        const later: Result | undefined = sweepAgain ? { requeueAfter: sweepAgain } : undefined;
+        if (!pool) {
+          lastCountsWrite.delete(key);
+          lastWarnings.delete(key);
+          return later;
+        }
+        const client = provider.poolClient(kind);
+        const model = provider.syncPool(pool);
+        const addresses = provider.addressesOf(key);
+        const reservations = provider.reservationsOf(key);
+
+        if (pool.metadata.deletionTimestamp) {
+          if (addresses.length === 0 && reservations.length === 0) {
+            provider.poolOverlays[kind].record(await removeFinalizer(client, pool, protectPoolFinalizer));
+            return;
+          }
+        } else if ((addresses.length > 0 || reservations.length > 0) && !hasFinalizer(pool, protectPoolFinalizer)) {
+          pool = provider.poolOverlays[kind].record(await addFinalizer(client, pool, protectPoolFinalizer));
+        }
+
+        const inUse = addresses.flatMap((a) => tryParseAddress(a.spec.address) ?? []);
+        const counts = poolCounts(model.pool, inUse);
+        const overlaps = overlapsWith(model, allModels(provider));
+        const cond = poolCondition(pool, model, counts, overlaps);
+        const conditions = setCondition(
+          (pool.status?.conditions ?? []) as Condition[],
+          { type: 'Ready', ...cond },
+          pool.metadata.generation,
+        );
+        const status = {
+          ...pool.status,
+          ...(counts ? { ipAddresses: counts } : {}),
+          conditions,
+          observedGeneration: pool.metadata.generation,
+        };
+        if (sameJSON(status, pool.status ?? {})) return later;
+
+        const before = pool.status?.conditions?.find((c) => c.type === 'Ready');
+        const countsOnly = before?.status === cond.status && before.reason === cond.reason;
+        const since = Date.now() - (lastCountsWrite.get(key) ?? 0);
+        if (countsOnly && since < interval) return { requeueAfter: Math.min(interval - since, sweepAgain ?? Infinity) };
+        const written = provider.poolOverlays[kind].record(await patchStatus(client, pool, status));
+        lastCountsWrite.set(key, Date.now());
+
+        if (cond.status === 'False' && before?.reason !== cond.reason && cond.reason !== PoolReasons.Deleting) {
+          recorder.event(written, 'Warning', cond.reason, cond.message);
+        }
+        const warnings = cond.reason === PoolReasons.ReadyWithWarnings ? cond.message.replace(/^[^;]*; /, '') : '';
+        if (warnings && lastWarnings.get(key) !== warnings)
+          recorder.event(written, 'Warning', 'PoolWarnings', warnings);
+        lastWarnings.set(key, warnings);
+        return later;
+      }
+    },
+  };
+}
+
+/** Spec changes and deletions (which change what overlaps what). */
+function specChanged(event: { type: string; object: KubeObject; old?: KubeObject }): boolean {
+  return event.type !== 'update' || event.old?.metadata.generation !== event.object.metadata.generation;
+}
+
+function allModels(provider: InClusterProvider): PoolModel[] {
+  return (['InClusterIPPool', 'GlobalInClusterIPPool'] as const).flatMap((kind) =>
+    provider.poolInformers[kind]
+      .list()
+      .filter((p) => !p.metadata.deletionTimestamp)
+      .map((p) => provider.models.of(p)),
+  );
+}

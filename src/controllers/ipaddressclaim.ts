@@ -1,0 +1,329 @@
+// IPAddressClaim → IPAddress, for every claim whose pool belongs to one of our providers (Cluster API's IPAM
+// contract, spec 02): finalizers, the IPAddress (named after the claim, owned by claim and pool), the claim's
+// status and Ready condition, pause, and release on deletion. The provider decides the address (providers/).
+//
+// Deletion order: the IPAddress goes first (finalizer removed, deleted), then the provider releases the address,
+// then the claim's finalizer goes. The contract lists the release first; doing it last means an address is never
+// free while an IPAddress still carries it, so a new claim can never get an address that a machine being deleted
+// still shows.
+import type { IPAddress, IPAddressClaim } from '../api/index.ts';
+import { isAlreadyExists, isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
+import { ClusterLookup } from '../providers/clusters.ts';
+import {
+  allocationOf,
+  ClaimReasons,
+  claimStatus,
+  clusterOf,
+  ipAddressFor,
+  ipAddressMetadataPatch,
+  isClaimsIPAddress,
+  pausedBy,
+  protectAddressFinalizer,
+  releaseAddressFinalizer,
+  type ClaimOutcome,
+} from '../providers/claims.ts';
+import {
+  GlobalInClusterIPPools,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+  InClusterIPPools,
+  inClusterProvider,
+  Index,
+} from '../providers/in-cluster/provider.ts';
+import { keyOfPool } from '../providers/in-cluster/pools.ts';
+import { tryParseAddress } from '../providers/in-cluster/names.ts';
+import { Overlay } from '../providers/overlay.ts';
+import type { Allocation, IPAMProvider } from '../providers/types.ts';
+import {
+  hasFinalizer,
+  patchStatus,
+  removeFinalizer,
+  addFinalizer,
+  type ControllerSetup,
+  type Manager,
+  type ReconcileContext,
+  type Request,
+  type Result,
+  type WatchSpec,
+} from '../runtime/index.ts';
+
+export interface IPAddressClaimControllerOptions {
+  /** Concurrent reconciles (default: the manager's). */
+  workers?: number;
+  /** The providers to serve (default: in-cluster). */
+  providers?: (mgr: Manager) => IPAMProvider[];
+}
+
+const clusterIndex = 'ipaddressclaim.cluster';
+
+export const sameJSON = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** Skips status-only updates (our own writes, mostly): anything else may change what to do. */
+export function notStatusOnly(event: { type: string; object: KubeObject; old?: KubeObject }): boolean {
+  if (event.type !== 'update' || !event.old) return true;
+  const a = event.old.metadata;
+  const b = event.object.metadata;
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    !sameJSON(a.annotations, b.annotations) ||
+    !sameJSON(a.labels, b.labels) ||
+    !sameJSON(a.finalizers, b.finalizers)
+  );
+}
+
+export function ipAddressClaimController(opts: IPAddressClaimControllerOptions = {}): ControllerSetup {
+  return {
+    name: 'ipaddressclaim',
+    setup(mgr) {
+      const inCluster = inClusterProvider(mgr);
+      const providers = opts.providers?.(mgr) ?? [inCluster];
+      const claims = new Overlay(mgr.informer(IPAddressClaims));
+      const ipAddresses = new Overlay(mgr.informer(IPAddresses));
+      const claimInformer = mgr.informer(IPAddressClaims);
+      claimInformer.addIndex(clusterIndex, (c) => {
+        const cluster = clusterOf(c);
+        return cluster ? [`${c.metadata.namespace}/${cluster}`] : [];
+      });
+      const claimClient = mgr.client.resource(IPAddressClaims);
+      const ipClient = mgr.client.resource(IPAddresses);
+      const recorder = mgr.eventRecorder('cluster-ipam');
+      const requests = (list: readonly IPAddressClaim[]): Request[] =>
+        list.map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }));
+
+      const controller = mgr.addController({
+        name: 'ipaddressclaim',
+        for: IPAddressClaims,
+        predicate: notStatusOnly,
+        owns: [IPAddresses],
+        workers: opts.workers,
+        watches: [
+          // A pool that changes (grows, unpauses, becomes valid, goes away) concerns its claims still waiting or
+          // being deleted; the others are done.
+          {
+            type: InClusterIPPools,
+            predicate: notStatusOnly,
+            map: (p: KubeObject) => requests(pending(keyOfPool(p))),
+          },
+          {
+            type: GlobalInClusterIPPools,
+            predicate: notStatusOnly,
+            map: (p: KubeObject) => requests(pending(keyOfPool(p))),
+          },
+          // A reservation deleted frees its address: the claims waiting in any pool holding it try again at once.
+          {
+            type: IPAddressReservations,
+            predicate: (e) => e.type === 'delete',
+            map: (r: KubeObject) => {
+              const address = tryParseAddress((r as { spec?: { address?: string } }).spec?.address);
+              if (!address) return [];
+              return requests(inCluster.book.poolsContaining(address).flatMap((k) => inCluster.waitingClaims(k)));
+            },
+          },
+        ] as WatchSpec[],
+        reconcile,
+      });
+      const clusters = new ClusterLookup(mgr, (namespace, name) => {
+        for (const req of requests(claimInformer.byIndex(clusterIndex, `${namespace}/${name}`))) {
+          controller.enqueue(req);
+        }
+      });
+
+      function pending(poolKey: string): IPAddressClaim[] {
+        return claimInformer
+          .byIndex(Index.pool, poolKey)
+          .filter((c) => !c.status?.addressRef?.name || c.metadata.deletionTimestamp !== undefined);
+      }
+
+      async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
+        try {
+          return await reconcileClaim(req, ctx);
+        } catch (err) {
+          // Another writer got there first, or our cache lags our own write: look again from the newer object.
+          if (isConflict(err)) return { requeue: true };
+          if (isNotFound(err)) return {};
+          throw err;
+        }
+      }
+
+      async function reconcileClaim(req: Request, ctx: ReconcileContext): Promise<Result | void> {
+        const key = `${req.namespace}/${req.name}`;
+        let claim = claims.get(key);
+        if (!claim) return releaseOrphan(req, ctx);
+        const provider = providers.find((p) => p.handles(claim!.spec.poolRef));
+        if (!provider) return;
+        const pool = provider.pool(claim);
+        // The Cluster is read only when there is something to do: while Cluster API is absent each read is a GET.
+        const clusterName = clusterOf(claim);
+        const settled = isSettled(claim, ipAddresses.get(key));
+        const cluster =
+          clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
+        const paused = pausedBy(claim, pool, cluster);
+        if (paused !== undefined) {
+          // Nothing is allocated or released; the condition says why (on a claim being deleted too).
+          if (hasFinalizer(claim, releaseAddressFinalizer) || !claim.metadata.deletionTimestamp) {
+            await writeStatus(claim, { paused });
+          }
+          return;
+        }
+
+        if (claim.metadata.deletionTimestamp) return release(claim, provider, pool, ctx);
+        if (!hasFinalizer(claim, releaseAddressFinalizer)) {
+          claim = claims.record(await addFinalizer(claimClient, claim, releaseAddressFinalizer));
+        }
+
+        const ipa = ipAddresses.get(key);
+        if (ipa && !isClaimsIPAddress(ipa, claim)) {
+          const message = ipa.metadata.deletionTimestamp
+            ? `IPAddress ${req.name} of an earlier claim of this name is being deleted`
+            : `IPAddress ${req.name} exists and belongs to another claim`;
+          return writeStatus(claim, { ready: { status: 'False', reason: 'AllocationFailed', message } });
+        }
+        const kindName = `${claim.spec.poolRef.kind} ${claim.spec.poolRef.name}`;
+        if (!pool) {
+          if (ipa) return writeStatus(claim, ready(req.name));
+          return writeStatus(claim, {
+            ready: { status: 'False', reason: 'PoolNotReady', message: `${kindName} not found` },
+          });
+        }
+        if (!ipa) {
+          const readiness = provider.poolReadiness(pool);
+          if (!readiness.ready) {
+            return writeStatus(claim, {
+              ready: { status: 'False', reason: 'PoolNotReady', message: readiness.message },
+            });
+          }
+        }
+
+        const existing = ipa ? allocationOf(ipa) : undefined;
+        const result = await provider.allocate(claim, pool, existing, ctx.signal);
+        if ('failed' in result) {
+          if (existing && result.failed === 'AllocationFailed') {
+            ctx.log.error({ address: existing.address, reason: result.message }, 'duplicate address');
+            recorder.event(claim, 'Warning', 'DuplicateAddress', result.message);
+          }
+          await writeStatus(claim, { ready: { status: 'False', reason: result.failed, message: result.message } });
+          return result.retryAfterMs ? { requeueAfter: result.retryAfterMs } : undefined;
+        }
+
+        if (!ipa) {
+          await createIPAddress(claim, provider, pool, result.allocated, ctx);
+        } else {
+          const patch = ipAddressMetadataPatch(ipa, claim, pool);
+          if (patch) ipAddresses.record(await ipClient.patch({ namespace: req.namespace, name: req.name }, patch));
+        }
+        return writeStatus(claim, ready(req.name));
+      }
+
+      /** Allocated, reported, not paused, not being deleted: a reconcile has nothing to write. */
+      function isSettled(claim: IPAddressClaim, ipa: IPAddress | undefined): boolean {
+        const conditions = claim.status?.conditions ?? [];
+        return (
+          !claim.metadata.deletionTimestamp &&
+          hasFinalizer(claim, releaseAddressFinalizer) &&
+          ipa !== undefined &&
+          isClaimsIPAddress(ipa, claim) &&
+          claim.status?.addressRef?.name === claim.metadata.name &&
+          conditions.some((c) => c.type === 'Ready' && c.status === 'True') &&
+          !conditions.some((c) => c.type === 'Paused' && c.status === 'True')
+        );
+      }
+
+      function ready(name: string): ClaimOutcome {
+        return {
+          addressRef: name,
+          ready: { status: 'True', reason: ClaimReasons.AddressAllocated, message: `IPAddress ${name} allocated` },
+        };
+      }
+
+      async function createIPAddress(
+        claim: IPAddressClaim,
+        provider: IPAMProvider,
+        pool: KubeObject,
+        allocation: Allocation,
+        ctx: ReconcileContext,
+      ): Promise<void> {
+        try {
+          ipAddresses.record(await ipClient.create(ipAddressFor(claim, pool, allocation)));
+          return;
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+        }
+        // Written by an earlier attempt our cache has not shown yet, or by another replica, or by someone else.
+        const live = ipAddresses.record(
+          await ipClient.get({ namespace: claim.metadata.namespace, name: claim.metadata.name! }),
+        );
+        if (!isClaimsIPAddress(live, claim))
+          throw new Error(`IPAddress ${claim.metadata.name} belongs to another claim`);
+        if (live.spec.address !== allocation.address) {
+          // Another replica answered the claim first: its address stands, ours goes back at once.
+          ctx.log.info({ kept: live.spec.address, released: allocation.address }, 'claim answered by another replica');
+          await provider.release(claim, pool, allocation, ctx.signal);
+        }
+      }
+
+      /** Writes the status if it changes; records an Event when Ready turns False with a new reason. */
+      async function writeStatus(claim: IPAddressClaim, outcome: ClaimOutcome): Promise<void> {
+        const status = claimStatus(claim, outcome);
+        if (sameJSON(status, claim.status ?? {})) return;
+        const written = claims.record(await patchStatus(claimClient, claim, status));
+        const before = claim.status?.conditions?.find((c) => c.type === 'Ready');
+        const r = outcome.ready;
+        if (r && r.status === 'False' && before?.reason !== r.reason) {
+          recorder.event(written, 'Warning', r.reason, r.message);
+        }
+      }
+
+      async function release(
+        claim: IPAddressClaim,
+        provider: IPAMProvider,
+        pool: KubeObject | undefined,
+        ctx: ReconcileContext,
+      ): Promise<void> {
+        if (!hasFinalizer(claim, releaseAddressFinalizer)) return;
+        const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
+        const ipa = ipAddresses.get(key);
+        const allocation = ipa && isClaimsIPAddress(ipa, claim) ? allocationOf(ipa) : undefined;
+        if (ipa && allocation) await deleteIPAddress(ipa);
+        await provider.release(claim, pool, allocation, ctx.signal);
+        claims.record(await removeFinalizer(claimClient, claim, releaseAddressFinalizer));
+      }
+
+      async function deleteIPAddress(ipa: IPAddress): Promise<void> {
+        const key = { namespace: ipa.metadata.namespace, name: ipa.metadata.name! };
+        try {
+          if (hasFinalizer(ipa, protectAddressFinalizer))
+            ipa = await removeFinalizer(ipClient, ipa, protectAddressFinalizer);
+          await ipClient.delete(key, { preconditions: { uid: ipa.metadata.uid } });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        ipAddresses.forget(`${key.namespace}/${key.name}`);
+      }
+
+      /**
+       * The claim is gone but its IPAddress is being deleted (the garbage collector found its owner gone: the
+       * claim's finalizer was removed by hand). Nothing else would ever release that address.
+       */
+      async function releaseOrphan(req: Request, ctx: ReconcileContext): Promise<void> {
+        const ipa = ipAddresses.get(`${req.namespace}/${req.name}`);
+        if (!ipa?.metadata.deletionTimestamp || !hasFinalizer(ipa, protectAddressFinalizer)) return;
+        const owner = ipa.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
+        const provider = providers.find((p) => p.handles(ipa.spec.poolRef));
+        if (!owner || !provider) return;
+        const claim = {
+          apiVersion: ipa.apiVersion,
+          kind: 'IPAddressClaim',
+          metadata: { namespace: req.namespace, name: owner.name, uid: owner.uid },
+          spec: { poolRef: ipa.spec.poolRef },
+        } as IPAddressClaim;
+        const pool = provider.pool(claim);
+        const allocation = allocationOf(ipa);
+        await deleteIPAddress(ipa);
+        await provider.release(claim, pool, allocation, ctx.signal);
+        ctx.log.info({ address: allocation.address }, 'released the address of a claim deleted without release');
+      }
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ClusterDeployment } from '../api/index.ts';
+import { planClaim } from './claim.ts';
+import { attachment, checkNodeCapacity, inlineClaimSpec, mergeIpamConfig } from './deployment.ts';
+
+const deployment = (ipamClaim: ClusterDeployment['spec']['ipamClaim']): ClusterDeployment => ({
+  apiVersion: 'k0rdent.mirantis.com/v1beta1',
+  kind: 'ClusterDeployment',
+  metadata: { name: 'prod' },
+  spec: { template: 't', ipamClaim },
+});
+
+const inline = { provider: 'in-cluster', nodeNetwork: { cidr: '10.0.0.0/24' } } as const;
+
+describe('attachment', () => {
+  it('reads the two documented modes', () => {
+    assert.deepEqual(attachment(deployment({ ref: 'c' })), { mode: 'ref', claim: 'c' });
+    assert.deepEqual(attachment(deployment({ spec: inline })), { mode: 'inline', claim: 'prod-ipam', spec: inline });
+    assert.deepEqual(attachment(deployment(undefined)), { mode: 'none' });
+  });
+
+  it('treats ref plus spec as an inline claim of that name', () => {
+    assert.deepEqual(attachment(deployment({ ref: 'prod-ipam', spec: inline })).mode, 'inline');
+    assert.deepEqual(attachment(deployment({ ref: 'mine', spec: inline })), {
+      mode: 'inline',
+      claim: 'mine',
+      spec: inline,
+    });
+  });
+});
+
+describe('inlineClaimSpec', () => {
+  it('binds the claim to the deployment and keeps the clusterIPAMRef the controller wrote', () => {
+    assert.deepEqual(inlineClaimSpec('prod', { ...inline, cluster: 'someone-else' }), { ...inline, cluster: 'prod' });
+    assert.deepEqual(inlineClaimSpec('prod', inline, { ...inline, cluster: 'prod', clusterIPAMRef: 'prod-ipam' }), {
+      ...inline,
+      cluster: 'prod',
+      clusterIPAMRef: 'prod-ipam',
+    });
+  });
+});
+
+describe('mergeIpamConfig', () => {
+  const entry = {
+    name: 'ipPool',
+    config: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'prod-ipam' },
+    ready: true,
+  };
+
+  it('adds ipamEnabled and one key per entry, touching nothing else', () => {
+    const config = { controlPlaneNumber: 3, vsphere: { server: 'vc' } };
+    assert.deepEqual(mergeIpamConfig(config, [entry]), { ...config, ipamEnabled: true, ipPool: entry });
+  });
+
+  it('is idempotent: nothing to write once merged, whatever the key order', () => {
+    const merged = mergeIpamConfig({ a: 1 }, [entry])!;
+    const reordered = {
+      ipPool: {
+        ready: true,
+        config: { name: 'prod-ipam', kind: 'InClusterIPPool', apiGroup: 'ipam.cluster.x-k8s.io' },
+        name: 'ipPool',
+      },
+      ...merged,
+    };
+    assert.equal(mergeIpamConfig(merged, [entry]), undefined);
+    assert.equal(mergeIpamConfig(reordered, [entry]), undefined);
+  });
+
+  it('corrects a stale value', () => {
+    assert.deepEqual(mergeIpamConfig({ ipamEnabled: false }, []), { ipamEnabled: true });
+  });
+});
+
+describe('checkNodeCapacity', () => {
+  const node = planClaim('c', {
+    provider: 'in-cluster',
+    nodeNetwork: { ipAddresses: ['10.0.0.10-10.0.0.15'], prefix: 24 },
+  }).networks[0]!;
+
+  it('says exactly how many addresses are missing, counting one for a rolling update', () => {
+    const r = checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 5 }, node, 'c', false);
+    assert.equal(r.ok, false);
+    assert.equal(
+      r.message,
+      'spec.config asks for 3 control plane + 5 worker machines plus 1 for a rolling update: 9 addresses, but the ' +
+        'node network of ClusterIPAMClaim c (spec.nodeNetwork: 10.0.0.10-10.0.0.15) has 6 usable: 3 addresses missing',
+    );
+  });
+
+  it('passes when the network holds them all, and when the config does not say', () => {
+    assert.equal(checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 2 }, node, 'c', false).ok, true);
+    assert.equal(checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 3 }, node, 'c', false).ok, false);
+    assert.deepEqual(checkNodeCapacity({ other: 1 }, node, 'c', false), { ok: true, message: '' });
+    assert.equal(checkNodeCapacity(undefined, node, 'c', false).ok, true);
+  });
+
+  it('refuses a machine count that is not a whole number', () => {
+    const r = checkNodeCapacity({ workersNumber: '5' }, node, 'c', false);
+    assert.deepEqual(r, {
+      ok: false,
+      reason: 'InvalidConfig',
+      message: 'spec.config.workersNumber: "5" is not a whole number of machines',
+    });
+  });
+
+  it('calls an Infoblox network size an upper bound', () => {
+    const r = checkNodeCapacity({ controlPlaneNumber: 1 }, node, 'c', true);
+    assert.match(r.message, /has at most 6 usable$/);
+  });
+});

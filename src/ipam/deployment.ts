@@ -1,0 +1,107 @@
+// The IPAM side of a ClusterDeployment (spec 01 §1.3): which claim it uses, the inline claim it asks for, whether its
+// node network holds the machines it wants, and the values merged into spec.config once bound. Pure.
+import type { ClusterDeployment, ClusterIPAMClaimSpec, ProviderData } from '../api/index.ts';
+import { checkCapacity } from '../core/index.ts';
+import type { NetworkPlan } from './claim.ts';
+import { sameJSON } from './json.ts';
+
+export type InlineClaimSpec = NonNullable<NonNullable<ClusterDeployment['spec']['ipamClaim']>['spec']>;
+
+export type Attachment =
+  | { readonly mode: 'none' }
+  | { readonly mode: 'ref'; readonly claim: string }
+  | { readonly mode: 'inline'; readonly claim: string; readonly spec: InlineClaimSpec };
+
+export const inlineClaimName = (deployment: string): string => `${deployment}-ipam`;
+
+/**
+ * With an inline spec the deployment manages the claim: it is named by `ref` when the user gave one (the name the
+ * controller writes back, or one the user chose), else `<deployment>-ipam`. So a deployment with both `ref` and
+ * `spec` — the normal state once the controller has written `ref` — is just an inline one.
+ */
+export function attachment(d: ClusterDeployment): Attachment {
+  const ic = d.spec.ipamClaim;
+  if (ic?.spec) return { mode: 'inline', claim: ic.ref || inlineClaimName(d.metadata.name ?? ''), spec: ic.spec };
+  if (ic?.ref) return { mode: 'ref', claim: ic.ref };
+  return { mode: 'none' };
+}
+
+/** The inline claim's spec: the deployment's, for the deployment, keeping the clusterIPAMRef the controller wrote. */
+export function inlineClaimSpec(
+  deployment: string,
+  inline: InlineClaimSpec,
+  current?: ClusterIPAMClaimSpec,
+): ClusterIPAMClaimSpec {
+  // cluster and clusterIPAMRef are not the user's to set here: the claim is this deployment's.
+  const { cluster: _cluster, clusterIPAMRef: _ref, ...rest } = inline;
+  return {
+    ...rest,
+    cluster: deployment,
+    ...(current?.clusterIPAMRef ? { clusterIPAMRef: current.clusterIPAMRef } : {}),
+  };
+}
+
+/**
+ * `spec.config` with `ipamEnabled: true` and `<entry.name>: <entry>` for each providerData entry, other keys
+ * untouched; undefined when it already has them (so a bound deployment is written once).
+ */
+export function mergeIpamConfig(
+  config: Readonly<Record<string, unknown>> | undefined,
+  entries: readonly ProviderData[],
+): Record<string, unknown> | undefined {
+  const values: Record<string, unknown> = { ipamEnabled: true };
+  for (const e of entries) values[e.name] = e;
+  const current = config ?? {};
+  if (Object.entries(values).every(([k, v]) => sameJSON(current[k], v))) return undefined;
+  return { ...current, ...values };
+}
+
+export type CapacityResult =
+  | { readonly ok: true; readonly message: string }
+  | { readonly ok: false; readonly reason: 'InsufficientAddresses' | 'InvalidConfig'; readonly message: string };
+
+const counted = [
+  { key: 'controlPlaneNumber', what: 'control plane' },
+  { key: 'workersNumber', what: 'worker' },
+] as const;
+
+/**
+ * Does the node network hold every machine `config` asks for plus one, which a rolling update creates before it
+ * deletes? Checked only when the config says how many machines it wants. For Infoblox the network's usable size is
+ * an upper bound: the appliance may have handed out some of it already.
+ */
+export function checkNodeCapacity(
+  config: Readonly<Record<string, unknown>> | undefined,
+  node: NetworkPlan,
+  claim: string,
+  infoblox: boolean,
+): CapacityResult {
+  const parts: string[] = [];
+  let machines = 0;
+  for (const { key, what } of counted) {
+    const value = config?.[key];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      return {
+        ok: false,
+        reason: 'InvalidConfig',
+        message: `spec.config.${key}: ${JSON.stringify(value)} is not a whole number of machines`,
+      };
+    }
+    machines += value;
+    parts.push(`${value} ${what}`);
+  }
+  if (parts.length === 0) return { ok: true, message: '' };
+  const needed = machines + 1;
+  const capacity = checkCapacity(node.pool.usable, needed);
+  const usable = `${infoblox ? 'at most ' : ''}${capacity.available} usable`;
+  const ask = `spec.config asks for ${parts.join(' + ')} machines plus 1 for a rolling update: ${needed} addresses`;
+  if (capacity.ok) return { ok: true, message: `${ask}; the node network has ${usable}` };
+  return {
+    ok: false,
+    reason: 'InsufficientAddresses',
+    message:
+      `${ask}, but the node network of ClusterIPAMClaim ${claim} (${node.path}: ${node.pool.addresses}) has ` +
+      `${usable}: ${capacity.shortfall} address${capacity.shortfall === 1n ? '' : 'es'} missing`,
+  };
+}

@@ -1,0 +1,116 @@
+// The kinds the cluster IPAM workflow reads and writes, and the names (annotations, finalizer, conditions) it defines.
+// Type-only imports keep this module free of the Kubernetes client: the pure logic in src/ipam imports it too.
+import {
+  clusterDeploymentKind,
+  clusterIPAMClaimKind,
+  clusterIPAMKind,
+  globalInClusterIPPoolKind,
+  inClusterIPPoolKind,
+  infobloxInstanceKind,
+  infobloxIPPoolKind,
+  type ClusterDeployment,
+  type ClusterIPAM,
+  type ClusterIPAMClaim,
+  type GlobalInClusterIPPool,
+  type InClusterIPPool,
+  type InfobloxInstance,
+  type InfobloxIPPool,
+} from '../api/index.ts';
+import type { ResourceType } from '../kube/index.ts';
+
+export const ClusterIPAMClaims: ResourceType<ClusterIPAMClaim> = clusterIPAMClaimKind;
+export const ClusterIPAMs: ResourceType<ClusterIPAM> = clusterIPAMKind;
+export const ClusterDeployments: ResourceType<ClusterDeployment> = clusterDeploymentKind;
+export const InClusterIPPools: ResourceType<InClusterIPPool> = inClusterIPPoolKind;
+export const GlobalInClusterIPPools: ResourceType<GlobalInClusterIPPool> = globalInClusterIPPoolKind;
+export const InfobloxIPPools: ResourceType<InfobloxIPPool> = infobloxIPPoolKind;
+export const InfobloxInstances: ResourceType<InfobloxInstance> = infobloxInstanceKind;
+
+/** On a claim: `"true"` lets it bind although its addresses overlap another claim's or a pool's (still reported). */
+export const allowOverlapAnnotation = 'k0rdent.mirantis.com/allow-overlap';
+/** On a claim: the InfobloxInstance its InfobloxIPPools use. */
+export const infobloxInstanceAnnotation = 'k0rdent.mirantis.com/infoblox-instance';
+/** On every claim: removed on deletion only once no live ClusterDeployment references the claim. */
+export const claimInUseFinalizer = 'k0rdent.mirantis.com/cluster-ipam-claim-in-use';
+
+export const Conditions = {
+  /** Claim, ClusterIPAM: bound (True) or why not (False). */
+  Ready: 'Ready',
+  /** Claim: the spec is usable; False names the fields at fault. */
+  Valid: 'Valid',
+  /** Claim: no other claim or pool holds these addresses (or overlap is allowed). */
+  AddressSpaceAvailable: 'AddressSpaceAvailable',
+  /** ClusterDeployment: the provisioning gate. */
+  IPAMReady: 'IPAMReady',
+} as const;
+
+export const Reasons = {
+  // Ready / IPAMReady, True
+  Bound: 'Bound',
+  IPAMReady: 'IPAMReady',
+  // Valid
+  Valid: 'Valid',
+  ValidWithWarnings: 'ValidWithWarnings',
+  InvalidSpec: 'InvalidSpec',
+  // AddressSpaceAvailable
+  NoOverlap: 'NoOverlap',
+  HoldsAddressSpace: 'HoldsAddressSpace',
+  OverlapAllowed: 'OverlapAllowed',
+  Overlap: 'Overlap',
+  // claim Ready, False
+  ClusterIPAMNameTaken: 'ClusterIPAMNameTaken',
+  WaitingForClusterIPAM: 'WaitingForClusterIPAM',
+  DeletionBlocked: 'DeletionBlocked',
+  // ClusterIPAM Ready, False (mirrored on the claim)
+  ClaimNotFound: 'ClaimNotFound',
+  ClaimNotAdmitted: 'ClaimNotAdmitted',
+  PoolNameTaken: 'PoolNameTaken',
+  PoolDeleting: 'PoolDeleting',
+  PoolNotReady: 'PoolNotReady',
+  NoInfobloxInstance: 'NoInfobloxInstance',
+  InfobloxInstanceNotFound: 'InfobloxInstanceNotFound',
+  InfobloxInstanceAmbiguous: 'InfobloxInstanceAmbiguous',
+  // ClusterDeployment IPAMReady, False
+  ClaimClusterMismatch: 'ClaimClusterMismatch',
+  ClaimNotManaged: 'ClaimNotManaged',
+  ClaimNotBound: 'ClaimNotBound',
+  ClaimDeleting: 'ClaimDeleting',
+  InsufficientAddresses: 'InsufficientAddresses',
+  InvalidConfig: 'InvalidConfig',
+} as const;
+
+// Reasons a user must act on. The other False reasons are progress (waiting for a pool, for the claim) and show in
+// conditions only: an Event for each would bury the ones that matter.
+const problems = new Set<string>([
+  Reasons.InvalidSpec,
+  Reasons.Overlap,
+  Reasons.ClusterIPAMNameTaken,
+  Reasons.DeletionBlocked,
+  Reasons.PoolNameTaken,
+  Reasons.NoInfobloxInstance,
+  Reasons.InfobloxInstanceNotFound,
+  Reasons.InfobloxInstanceAmbiguous,
+  Reasons.ClaimClusterMismatch,
+  Reasons.ClaimNotFound,
+  Reasons.ClaimDeleting,
+  Reasons.InsufficientAddresses,
+  Reasons.InvalidConfig,
+]);
+
+export interface EventSpec {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+}
+
+/** The Event a condition's new status and reason deserve, if any. */
+export function eventFor(cond: { type: string; status: string; reason: string }): EventSpec | undefined {
+  if (cond.type === Conditions.AddressSpaceAvailable && cond.status === 'True' && cond.reason !== Reasons.NoOverlap) {
+    return { type: 'Warning', reason: Reasons.Overlap }; // the claim that keeps the addresses hears of the overlap too
+  }
+  if (cond.status === 'True') {
+    return cond.type === Conditions.Ready || cond.type === Conditions.IPAMReady
+      ? { type: 'Normal', reason: cond.reason }
+      : undefined;
+  }
+  return problems.has(cond.reason) ? { type: 'Warning', reason: cond.reason } : undefined;
+}

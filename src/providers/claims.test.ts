@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IPAddressClaim } from '../api/index.ts';
+import { claimStatus, ipAddressMetadataPatch, ownerReferences, pausedBy } from './claims.ts';
+
+const claim = (extra: Partial<IPAddressClaim['metadata']> = {}): IPAddressClaim => ({
+  apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+  kind: 'IPAddressClaim',
+  metadata: { name: 'm', namespace: 'ns', uid: 'claim-uid', generation: 1, ...extra },
+  spec: { poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'p' } },
+});
+const pool = {
+  apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+  kind: 'InClusterIPPool',
+  metadata: { name: 'p', namespace: 'ns', uid: 'pool-uid' },
+};
+
+describe('claims', () => {
+  it('are paused by their annotation, their pool, or a paused Cluster; never by a missing one', () => {
+    const paused = { 'cluster.x-k8s.io/paused': '' };
+    assert.match(pausedBy(claim({ annotations: paused }), pool, undefined)!, /the claim has/);
+    assert.match(
+      pausedBy(claim(), { ...pool, metadata: { ...pool.metadata, annotations: paused } }, undefined)!,
+      /InClusterIPPool p/,
+    );
+    assert.match(
+      pausedBy(claim(), pool, { kind: 'Cluster', metadata: { name: 'c' }, spec: { paused: true } } as never)!,
+      /Cluster c/,
+    );
+    assert.equal(
+      pausedBy(claim(), pool, { kind: 'Cluster', metadata: { name: 'c' }, spec: { paused: false } } as never),
+      undefined,
+    );
+    assert.equal(pausedBy(claim(), pool, undefined), undefined);
+  });
+
+  it('own their IPAddress with the pool, keeping unrelated owner references', () => {
+    const unrelated = { apiVersion: 'example.com/v1', kind: 'Thing', name: 't', uid: 'thing-uid' };
+    const refs = ownerReferences([unrelated], claim(), pool);
+    assert.deepEqual(refs, [
+      unrelated,
+      {
+        apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+        kind: 'IPAddressClaim',
+        name: 'm',
+        uid: 'claim-uid',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+      {
+        apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+        kind: 'InClusterIPPool',
+        name: 'p',
+        uid: 'pool-uid',
+        controller: false,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    const ipa = {
+      metadata: {
+        name: 'm',
+        resourceVersion: '7',
+        finalizers: ['ipam.cluster.x-k8s.io/ProtectAddress'],
+        ownerReferences: refs,
+      },
+      spec: {},
+    } as never;
+    assert.equal(ipAddressMetadataPatch(ipa, claim(), pool), undefined, 'nothing to change');
+  });
+
+  it('keep the Ready transition time while the status holds, and write Paused only when it matters', () => {
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const ready = { status: 'False', reason: 'PoolExhausted', message: 'full' } as const;
+    const s1 = claimStatus(claim(), { ready }, t0);
+    assert.equal(s1.conditions?.length, 1);
+    const s2 = claimStatus({ ...claim(), status: s1 }, { ready: { ...ready, message: 'still full' } }, new Date());
+    assert.equal(s2.conditions?.[0]?.lastTransitionTime, '2026-01-01T00:00:00Z');
+    const p = claimStatus({ ...claim(), status: s2 }, { paused: 'the claim has the annotation' });
+    assert.deepEqual(
+      p.conditions?.map((c) => [c.type, c.status]),
+      [
+        ['Ready', 'False'],
+        ['Paused', 'True'],
+      ],
+    );
+    const unpaused = claimStatus(
+      { ...claim(), status: p },
+      { addressRef: 'm', ready: { status: 'True', reason: 'AddressAllocated', message: '' } },
+    );
+    assert.deepEqual(
+      unpaused.conditions?.map((c) => [c.type, c.status]),
+      [
+        ['Ready', 'True'],
+        ['Paused', 'False'],
+      ],
+    );
+    assert.deepEqual(unpaused.addressRef, { name: 'm' });
+  });
+});

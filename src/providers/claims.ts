@@ -1,0 +1,155 @@
+// What the Cluster API IPAM contract asks of every provider, as pure functions: pause, the IPAddress object (name,
+// owner references, finalizer, label, spec), and the claim's status.
+import { ipAddressKind, ipamGroup, type IPAddress, type IPAddressClaim } from '../api/index.ts';
+import type { Condition, KubeObject, OwnerReference } from '../kube/index.ts';
+import { setCondition } from '../runtime/index.ts';
+import type { Allocation, FailureReason } from './types.ts';
+
+export const releaseAddressFinalizer = 'ipam.cluster.x-k8s.io/ReleaseAddress';
+export const protectAddressFinalizer = 'ipam.cluster.x-k8s.io/ProtectAddress';
+export const clusterNameLabel = 'cluster.x-k8s.io/cluster-name';
+export const pausedAnnotation = 'cluster.x-k8s.io/paused';
+
+export const ClaimReasons = {
+  AddressAllocated: 'AddressAllocated',
+  Paused: 'Paused',
+  NotPaused: 'NotPaused',
+} as const;
+
+/** The claim's Cluster: `spec.clusterName`, else the cluster-name label. */
+export function clusterOf(claim: IPAddressClaim): string | undefined {
+  return claim.spec.clusterName || claim.metadata.labels?.[clusterNameLabel] || undefined;
+}
+
+export const hasPausedAnnotation = (obj: KubeObject | undefined): boolean =>
+  obj?.metadata.annotations?.[pausedAnnotation] !== undefined;
+
+/** A Cluster is paused by `spec.paused: true` or the annotation. */
+export function isClusterPaused(cluster: (KubeObject & { spec?: { paused?: boolean } }) | undefined): boolean {
+  return cluster?.spec?.paused === true || hasPausedAnnotation(cluster);
+}
+
+/** What pauses the claim, in words; undefined if nothing does. A missing Cluster never pauses. */
+export function pausedBy(
+  claim: IPAddressClaim,
+  pool: KubeObject | undefined,
+  cluster: KubeObject | undefined,
+): string | undefined {
+  if (hasPausedAnnotation(claim)) return `the claim has the ${pausedAnnotation} annotation`;
+  if (hasPausedAnnotation(pool)) return `${pool!.kind} ${pool!.metadata.name} has the ${pausedAnnotation} annotation`;
+  if (isClusterPaused(cluster)) return `Cluster ${cluster!.metadata.name} is paused`;
+  return undefined;
+}
+
+const ownerRef = (obj: KubeObject, controller: boolean): OwnerReference => ({
+  apiVersion: obj.apiVersion!,
+  kind: obj.kind!,
+  name: obj.metadata.name!,
+  uid: obj.metadata.uid!,
+  controller,
+  blockOwnerDeletion: true,
+});
+
+/** The claim (controller) and the pool (not controller), both blocking deletion; unrelated references are kept. */
+export function ownerReferences(
+  existing: readonly OwnerReference[] | undefined,
+  claim: IPAddressClaim,
+  pool: KubeObject | undefined,
+): OwnerReference[] {
+  const ours = [ownerRef(claim, true), ...(pool ? [ownerRef(pool, false)] : [])];
+  const same = (a: OwnerReference, b: OwnerReference) =>
+    a.uid === b.uid ||
+    (a.kind === b.kind && a.name === b.name && a.apiVersion.split('/')[0] === b.apiVersion.split('/')[0]);
+  const kept = (existing ?? []).filter((r) => !ours.some((o) => same(o, r)));
+  return [...kept, ...ours];
+}
+
+export function ipAddressFor(claim: IPAddressClaim, pool: KubeObject, allocation: Allocation): IPAddress {
+  const cluster = claim.metadata.labels?.[clusterNameLabel];
+  return {
+    apiVersion: `${ipAddressKind.group}/${ipAddressKind.version}`,
+    kind: 'IPAddress',
+    metadata: {
+      name: claim.metadata.name,
+      namespace: claim.metadata.namespace,
+      finalizers: [protectAddressFinalizer],
+      ownerReferences: ownerReferences(undefined, claim, pool),
+      ...(cluster ? { labels: { [clusterNameLabel]: cluster } } : {}),
+    },
+    spec: {
+      address: allocation.address,
+      prefix: allocation.prefix,
+      ...(allocation.gateway ? { gateway: allocation.gateway } : {}),
+      poolRef: { apiGroup: claim.spec.poolRef.apiGroup ?? ipamGroup, kind: pool.kind!, name: pool.metadata.name! },
+      claimRef: { name: claim.metadata.name! },
+    },
+  };
+}
+
+/** Whether the IPAddress was written for this claim (the claim as controller, by uid). */
+export function isClaimsIPAddress(ipa: IPAddress, claim: IPAddressClaim): boolean {
+  return ipa.metadata.ownerReferences?.some((r) => r.controller && r.uid === claim.metadata.uid) ?? false;
+}
+
+export function allocationOf(ipa: IPAddress): Allocation {
+  const a: Allocation = { address: ipa.spec.address, prefix: ipa.spec.prefix };
+  if (ipa.spec.gateway) a.gateway = ipa.spec.gateway;
+  return a;
+}
+
+/**
+ * The metadata patch an existing IPAddress of the claim needs (finalizer, owner references, cluster label), with
+ * its resourceVersion so a concurrent change fails with 409; undefined if it has all of it.
+ */
+export function ipAddressMetadataPatch(ipa: IPAddress, claim: IPAddressClaim, pool: KubeObject | undefined) {
+  const meta: Record<string, unknown> = {};
+  const finalizers = ipa.metadata.finalizers ?? [];
+  if (!finalizers.includes(protectAddressFinalizer)) meta.finalizers = [...finalizers, protectAddressFinalizer];
+  const refs = ownerReferences(ipa.metadata.ownerReferences, claim, pool);
+  const byUid = (list: readonly OwnerReference[]) => JSON.stringify([...list].sort((a, b) => (a.uid < b.uid ? -1 : 1)));
+  if (byUid(refs) !== byUid(ipa.metadata.ownerReferences ?? [])) meta.ownerReferences = refs;
+  const cluster = claim.metadata.labels?.[clusterNameLabel];
+  if (cluster && ipa.metadata.labels?.[clusterNameLabel] !== cluster) meta.labels = { [clusterNameLabel]: cluster };
+  if (Object.keys(meta).length === 0) return undefined;
+  return { metadata: { ...meta, resourceVersion: ipa.metadata.resourceVersion } };
+}
+
+export type ClaimStatus = NonNullable<IPAddressClaim['status']>;
+
+export interface ClaimOutcome {
+  /** The IPAddress's name once allocated. */
+  addressRef?: string;
+  /** Left as it is when absent (paused). */
+  ready?: { status: 'True' | 'False'; reason: FailureReason | typeof ClaimReasons.AddressAllocated; message: string };
+  /** Why the claim is paused; a Paused condition is written then, and set False (if present) when not. */
+  paused?: string;
+}
+
+/** The claim's status for an outcome; conditions keep their lastTransitionTime while their status holds. */
+export function claimStatus(claim: IPAddressClaim, outcome: ClaimOutcome, now = new Date()): ClaimStatus {
+  const generation = claim.metadata.generation;
+  const before = (claim.status?.conditions ?? []) as Condition[];
+  let conditions = before;
+  if (outcome.paused !== undefined) {
+    conditions = setCondition(
+      conditions,
+      { type: 'Paused', status: 'True', reason: ClaimReasons.Paused, message: outcome.paused },
+      generation,
+      now,
+    );
+  } else {
+    if (before.some((c) => c.type === 'Paused' && c.status === 'True')) {
+      conditions = setCondition(
+        conditions,
+        { type: 'Paused', status: 'False', reason: ClaimReasons.NotPaused },
+        generation,
+        now,
+      );
+    }
+    if (outcome.ready) conditions = setCondition(conditions, { type: 'Ready', ...outcome.ready }, generation, now);
+  }
+  const status: ClaimStatus = { ...claim.status, conditions };
+  const ref = outcome.addressRef ?? claim.status?.addressRef?.name;
+  if (ref) status.addressRef = { name: ref };
+  return status;
+}

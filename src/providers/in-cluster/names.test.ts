@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseAddress } from '../../core/index.ts';
+import { isInClusterPoolRef, poolKey, poolTitle, reservationName } from './names.ts';
+
+describe('reservation names', () => {
+  it('are a function of the address alone, one per address, and valid DNS subdomains', () => {
+    assert.equal(reservationName(parseAddress('10.0.0.5')), 'ipv4-10-0-0-5');
+    assert.equal(reservationName(parseAddress('2001:db8::1')), 'ipv6-2001-db8-0-0-0-0-0-1');
+    assert.equal(reservationName(parseAddress('2001:0DB8:0:0::1')), 'ipv6-2001-db8-0-0-0-0-0-1');
+    assert.equal(reservationName(parseAddress('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff')).length, 44);
+    for (const text of ['0.0.0.0', '255.255.255.255', '::', 'fd00::a:b']) {
+      assert.match(reservationName(parseAddress(text)), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    }
+  });
+});
+
+describe('pool references', () => {
+  it('recognise only the in-cluster kinds of ipam.cluster.x-k8s.io', () => {
+    assert.ok(isInClusterPoolRef({ apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'p' }));
+    assert.ok(isInClusterPoolRef({ apiGroup: 'ipam.cluster.x-k8s.io', kind: 'GlobalInClusterIPPool', name: 'p' }));
+    assert.ok(!isInClusterPoolRef({ apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InfobloxIPPool', name: 'p' }));
+    assert.ok(!isInClusterPoolRef({ apiGroup: 'ipam.example.com', kind: 'InClusterIPPool', name: 'p' }));
+  });
+
+  it('key namespaced pools by namespace, global ones not', () => {
+    assert.equal(poolKey('InClusterIPPool', 'ns', 'p'), 'InClusterIPPool/ns/p');
+    assert.equal(poolKey('GlobalInClusterIPPool', 'ns', 'p'), 'GlobalInClusterIPPool//p');
+    assert.equal(poolTitle('InClusterIPPool/ns/p'), 'InClusterIPPool ns/p');
+    assert.equal(poolTitle('GlobalInClusterIPPool//p'), 'GlobalInClusterIPPool p');
+  });
+});

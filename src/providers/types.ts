@@ -1,0 +1,66 @@
+// What the IPAddressClaim controller needs from an IPAM provider (in-cluster now, Infoblox next). The controller does
+// everything the Cluster API contract asks of any provider: finalizers, the IPAddress object, owner references,
+// the claim's status, pause and deletion order. A provider only says which pools it serves, whether a pool can
+// allocate, and keeps its own record of which address belongs to which claim.
+import type { IPAddressClaim } from '../api/index.ts';
+import type { KubeObject } from '../kube/index.ts';
+
+/** IPAddressClaim.spec.poolRef */
+export interface PoolRef {
+  apiGroup: string;
+  kind: string;
+  name: string;
+}
+
+/** The part of an IPAddress's spec that the provider decides. */
+export interface Allocation {
+  address: string;
+  prefix: number;
+  gateway?: string;
+}
+
+/** The Ready=False reasons of the contract. */
+export type FailureReason = 'AllocationFailed' | 'PoolNotReady' | 'PoolExhausted';
+
+export type AllocateResult =
+  | { allocated: Allocation }
+  | {
+      failed: FailureReason;
+      /** For the claim's Ready condition: which pool, and why, in words a user acts on. */
+      message: string;
+      /** When a retry may succeed without any event bringing the claim back (e.g. a grace period ends). */
+      retryAfterMs?: number;
+    };
+
+export type PoolReadiness = { ready: true } | { ready: false; message: string };
+
+export interface IPAMProvider {
+  readonly name: string;
+  /** Whether claims with this poolRef are this provider's; others are ignored. */
+  handles(ref: PoolRef): boolean;
+  /** The pool a claim names, from the cache; undefined if it does not exist. It owns the claim's IPAddress. */
+  pool(claim: IPAddressClaim): KubeObject | undefined;
+  /** Whether the pool can hand out addresses at all (valid, not being deleted). */
+  poolReadiness(pool: KubeObject): PoolReadiness;
+  /**
+   * The claim's address. Idempotent per claim: until released, a claim gets the same allocation every time.
+   * `existing` is the allocation of an IPAddress already written for the claim: the provider must record it as the
+   * claim's (or fail with AllocationFailed if the address belongs to someone else), never change it.
+   */
+  allocate(
+    claim: IPAddressClaim,
+    pool: KubeObject,
+    existing: Allocation | undefined,
+    signal: AbortSignal,
+  ): Promise<AllocateResult>;
+  /**
+   * Gives the claim's address back. Called after the claim's IPAddress is gone, with its allocation if it existed.
+   * Idempotent; `pool` is undefined if the pool no longer exists.
+   */
+  release(
+    claim: IPAddressClaim,
+    pool: KubeObject | undefined,
+    allocation: Allocation | undefined,
+    signal: AbortSignal,
+  ): Promise<void>;
+}

@@ -1,0 +1,216 @@
+// What is left behind by a crash, a restart, the reference provider or a second replica: the in-use state is
+// rebuilt from the API on start-up, interrupted allocations are finished with the address already reserved,
+// IPAddresses without a reservation are adopted (and duplicates reported), reservations of vanished claims are
+// released, and two managers reconciling the same claims at once never hand out one address twice.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
+import { KubeClient } from '../../src/kube/index.ts';
+import { testKubeconfig, testNamespace } from '../support/cluster.ts';
+import { waitFor } from '../support/wait.ts';
+import {
+  claimObject,
+  createClaim,
+  createPool,
+  eventsFor,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+  readyOf,
+  reservationsOfPool,
+  startInCluster,
+  suffix,
+  waitForAddress,
+  waitForReason,
+  waitGone,
+  type Harness,
+} from './in-cluster-support.ts';
+
+describe('in-cluster provider: recovery', () => {
+  const running: Harness[] = [];
+  const start = async (workers = 4) => {
+    const h = await startInCluster(workers, { staleAfterMs: 1000 });
+    running.push(h);
+    return h;
+  };
+  const stop = async (h: Harness) => {
+    running.splice(running.indexOf(h), 1);
+    await h.stop();
+  };
+  after(async () => {
+    for (const h of running) await h.stop();
+  });
+
+  it('a restarted manager keeps every allocation and continues from the API, not from memory', async () => {
+    const ns = await testNamespace('ic-restart');
+    let h = await start();
+    await createPool(h.client, ns, 'p', { addresses: ['10.220.0.1-10.220.0.20'], prefix: 24 });
+    for (const m of ['a', 'b', 'c']) await createClaim(h.client, ns, m, 'p');
+    const before = await Promise.all(['a', 'b', 'c'].map((m) => waitForAddress(h.client, ns, m)));
+    await stop(h);
+
+    h = await start();
+    for (const m of ['d', 'e']) await createClaim(h.client, ns, m, 'p');
+    const fresh = await Promise.all(['d', 'e'].map((m) => waitForAddress(h.client, ns, m)));
+    assert.deepEqual(fresh.map((a) => a.spec.address).sort(), ['10.220.0.4', '10.220.0.5']);
+    for (const old of before) {
+      const now = await h.client.resource(IPAddresses).get({ namespace: ns, name: old.metadata.name! });
+      assert.equal(now.metadata.uid, old.metadata.uid);
+      assert.equal(now.spec.address, old.spec.address);
+    }
+    await stop(h);
+  });
+
+  it('finishes an allocation interrupted after its reservation, adopts bare IPAddresses, reports duplicates', async () => {
+    const ns = await testNamespace('ic-crash');
+    const pool = `p-${suffix()}`;
+    const client = KubeClient.load({ kubeconfig: await testKubeconfig() });
+    const poolObj = await createPool(client, ns, pool, { addresses: ['10.220.1.1-10.220.1.20'], prefix: 24 });
+    // The claims are paused while the scene is set: no manager (other test files run theirs) touches them.
+    const paused = { annotations: { 'cluster.x-k8s.io/paused': 'true' } };
+    const [x, y, z] = await Promise.all(
+      ['x', 'y', 'z', 'w'].map((m) => createClaim(client, ns, m, pool, 'InClusterIPPool', paused)),
+    );
+    // Interrupted: the reservation of .7 was written for claim x, its IPAddress never was.
+    await client.resource(IPAddressReservations).create(reservation('10.220.1.7', ns, pool, 'x', x!.metadata.uid!));
+    // Written by the reference provider: an IPAddress for claim y, without a reservation ...
+    await client
+      .resource(IPAddresses)
+      .create(bareIPAddress(ns, 'y', pool, poolObj.metadata.uid!, y!.metadata.uid!, '10.220.1.1'));
+    // ... and one for z carrying the same address: a duplicate the reference provider could produce.
+    await client
+      .resource(IPAddresses)
+      .create(bareIPAddress(ns, 'z', pool, poolObj.metadata.uid!, z!.metadata.uid!, '10.220.1.1'));
+
+    const h = await start();
+    const unpause = (m: string) =>
+      client.resource(IPAddressClaims).patch(
+        { namespace: ns, name: m },
+        {
+          metadata: { annotations: { 'cluster.x-k8s.io/paused': null } },
+        },
+      );
+    for (const m of ['x', 'y', 'w']) await unpause(m);
+    assert.equal((await waitForAddress(client, ns, 'x')).spec.address, '10.220.1.7');
+    assert.equal((await waitForAddress(client, ns, 'y')).spec.address, '10.220.1.1');
+    // w gets the lowest address nobody holds: not .1 (y's and z's IPAddresses), not .7 (x's reservation).
+    assert.equal((await waitForAddress(client, ns, 'w')).spec.address, '10.220.1.2');
+    const adopted = await client.resource(IPAddressReservations).get({ name: 'ipv4-10-220-1-1' });
+    assert.equal(adopted.spec.claimRef.uid, y!.metadata.uid);
+
+    await unpause('z');
+    const dup = await waitForReason(client, ns, 'z', 'AllocationFailed');
+    assert.match(
+      readyOf(dup)!.message,
+      new RegExp(`duplicate address: .* 10\\.220\\.1\\.1, which is reserved for IPAddressClaim ${ns}/y`),
+    );
+    await waitFor(async () => (await eventsFor(client, ns, 'z')).some((e) => e.reason === 'DuplicateAddress'), {
+      what: 'a DuplicateAddress event',
+    });
+    client.close();
+    await stop(h);
+  });
+
+  it('releases a reservation whose claim vanished without an IPAddress', async () => {
+    const ns = await testNamespace('ic-stale');
+    const h = await start();
+    const pool = `p-${suffix()}`;
+    await createPool(h.client, ns, pool, { addresses: ['10.220.2.1'], prefix: 24 });
+    // A claim that no longer exists (force-deleted between its reservation and its IPAddress).
+    await h.client
+      .resource(IPAddressReservations)
+      .create(reservation('10.220.2.1', ns, pool, 'vanished', 'no-such-uid'));
+    await createClaim(h.client, ns, 'next', pool);
+    assert.equal((await waitForAddress(h.client, ns, 'next', 60_000)).spec.address, '10.220.2.1');
+    await stop(h);
+  });
+
+  it('two managers serving the same claims at once (a leader hand-over) never hand out one address twice', async () => {
+    const ns = await testNamespace('ic-replicas');
+    const [a, b] = [await start(8), await start(8)];
+    const pool = 'shared';
+    await createPool(a.client, ns, pool, { addresses: ['10.220.3.0/24'], prefix: 24 });
+    const claims = Array.from({ length: 200 }, (_, i) => claimObject(ns, `m-${i}`, pool));
+    await Promise.all(claims.map((c, i) => (i % 2 ? a : b).client.resource(IPAddressClaims).create(c)));
+    const all = await waitFor(
+      async () => {
+        const { items } = await a.client.resource(IPAddresses).listAll({ namespace: ns });
+        return items.length === claims.length ? items : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500, what: '200 IPAddresses' },
+    );
+    const addresses = all.map((i: IPAddress) => i.spec.address);
+    assert.equal(new Set(addresses).size, addresses.length, 'duplicate addresses');
+    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === claims.length, {
+      what: 'one reservation per claim',
+    });
+    // Every reservation is the one of the IPAddress of the claim it names: the losing replica's went back.
+    for (const r of await reservationsOfPool(a.client, pool)) {
+      const ipa = all.find((i) => i.metadata.name === r.spec.claimRef.name);
+      assert.equal(r.spec.address, ipa?.spec.address, `reservation ${r.metadata.name}`);
+    }
+    await Promise.all(
+      claims.map((c) => a.client.resource(IPAddressClaims).delete({ namespace: ns, name: c.metadata.name! })),
+    );
+    await waitGone(
+      () => a.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm-199' }),
+      'the claims',
+      60_000,
+    );
+    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === 0, { what: 'no reservation left' });
+  });
+});
+
+function reservation(address: string, ns: string, pool: string, claim: string, uid: string): IPAddressReservation {
+  return {
+    apiVersion: 'ipam.k0rdent.mirantis.com/v1alpha1',
+    kind: 'IPAddressReservation',
+    metadata: { name: `ipv4-${address.replaceAll('.', '-')}` },
+    spec: {
+      address,
+      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', namespace: ns, name: pool },
+      claimRef: { namespace: ns, name: claim, uid },
+    },
+  };
+}
+
+function bareIPAddress(
+  ns: string,
+  name: string,
+  pool: string,
+  poolUid: string,
+  claimUid: string,
+  address: string,
+): IPAddress {
+  return {
+    apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+    kind: 'IPAddress',
+    metadata: {
+      namespace: ns,
+      name,
+      ownerReferences: [
+        {
+          apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+          kind: 'IPAddressClaim',
+          name,
+          uid: claimUid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+        {
+          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+          kind: 'InClusterIPPool',
+          name: pool,
+          uid: poolUid,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      address,
+      prefix: 24,
+      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: pool },
+      claimRef: { name },
+    },
+  };
+}

@@ -1,0 +1,166 @@
+// Shared by the in-cluster provider's integration tests: a manager running the claim and pool controllers, and
+// small builders for pools and claims. Names are unique per test (namespaces, or a random suffix for cluster-scoped
+// objects) because other test files run managers against the same control plane.
+import { randomBytes } from 'node:crypto';
+import type { IPAddress, IPAddressClaim, IPAddressReservation, InClusterIPPoolSpec } from '../../src/api/index.ts';
+import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts';
+import { ipAddressClaimController } from '../../src/controllers/ipaddressclaim.ts';
+import { Events, KubeClient, isNotFound, type Condition, type CoreEvent } from '../../src/kube/index.ts';
+import {
+  GlobalInClusterIPPools,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+  InClusterIPPools,
+  inClusterProvider,
+  type InClusterProviderOptions,
+} from '../../src/providers/in-cluster/provider.ts';
+import type { ControllerSetup, Manager } from '../../src/runtime/index.ts';
+import type { PoolObject } from '../../src/providers/in-cluster/pools.ts';
+import { testKubeconfig } from '../support/cluster.ts';
+import { startTestManager, type TestManager } from '../support/manager.ts';
+import { waitFor } from '../support/wait.ts';
+
+export { GlobalInClusterIPPools, IPAddressClaims, IPAddresses, IPAddressReservations, InClusterIPPools };
+
+export const suffix = (): string => randomBytes(3).toString('hex');
+
+export interface Harness {
+  client: KubeClient;
+  manager: TestManager;
+  stop(): Promise<void>;
+}
+
+export async function startInCluster(
+  workers = 4,
+  opts: InClusterProviderOptions = {},
+  extra: ControllerSetup[] = [],
+): Promise<Harness> {
+  const configure = { name: 'in-cluster-options', setup: (mgr: Manager) => void inClusterProvider(mgr, opts) };
+  const setups = [configure, ipAddressClaimController(), inClusterPoolController(), ...extra];
+  const manager = await startTestManager(setups, { workers });
+  const client = KubeClient.load({ kubeconfig: await testKubeconfig() });
+  return {
+    client,
+    manager,
+    async stop() {
+      await manager.stop();
+      client.close();
+    },
+  };
+}
+
+export async function createPool(
+  client: KubeClient,
+  namespace: string | undefined,
+  name: string,
+  spec: InClusterIPPoolSpec,
+  annotations?: Record<string, string>,
+): Promise<PoolObject> {
+  const global = namespace === undefined;
+  const type = global ? GlobalInClusterIPPools : InClusterIPPools;
+  return client.resource(type).create({
+    apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+    kind: global ? 'GlobalInClusterIPPool' : 'InClusterIPPool',
+    metadata: { name, ...(global ? {} : { namespace }), ...(annotations ? { annotations } : {}) },
+    spec,
+  });
+}
+
+export function claimObject(
+  namespace: string,
+  name: string,
+  pool: string,
+  kind = 'InClusterIPPool',
+  extra: { labels?: Record<string, string>; annotations?: Record<string, string>; clusterName?: string } = {},
+): IPAddressClaim {
+  return {
+    apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+    kind: 'IPAddressClaim',
+    metadata: {
+      name,
+      namespace,
+      ...(extra.labels ? { labels: extra.labels } : {}),
+      ...(extra.annotations ? { annotations: extra.annotations } : {}),
+    },
+    spec: {
+      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind, name: pool },
+      ...(extra.clusterName ? { clusterName: extra.clusterName } : {}),
+    },
+  };
+}
+
+export async function createClaim(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  pool: string,
+  kind = 'InClusterIPPool',
+  extra: Parameters<typeof claimObject>[4] = {},
+): Promise<IPAddressClaim> {
+  return client.resource(IPAddressClaims).create(claimObject(namespace, name, pool, kind, extra));
+}
+
+export async function getOrUndefined<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** The claim's IPAddress once the claim reports it (Ready and addressRef). */
+export async function waitForAddress(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  timeoutMs = 30_000,
+): Promise<IPAddress> {
+  return waitFor(
+    async () => {
+      const claim = await client.resource(IPAddressClaims).get({ namespace, name });
+      if (claim.status?.addressRef?.name !== name || readyOf(claim)?.status !== 'True') return undefined;
+      return client.resource(IPAddresses).get({ namespace, name });
+    },
+    { timeoutMs, what: `an IPAddress for claim ${namespace}/${name}` },
+  );
+}
+
+export function readyOf(obj: { status?: { conditions?: readonly Condition[] } }): Condition | undefined {
+  return obj.status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+export function conditionOf(obj: { status?: { conditions?: readonly Condition[] } }, type: string) {
+  return obj.status?.conditions?.find((c) => c.type === type);
+}
+
+/** The claim once its Ready condition has `reason`. */
+export async function waitForReason(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  reason: string,
+): Promise<IPAddressClaim> {
+  return waitFor(
+    async () => {
+      const claim = await client.resource(IPAddressClaims).get({ namespace, name });
+      return readyOf(claim)?.reason === reason ? claim : undefined;
+    },
+    { what: `claim ${namespace}/${name} to report ${reason}` },
+  );
+}
+
+export async function waitGone(read: () => Promise<unknown>, what: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(async () => (await getOrUndefined(read())) === undefined, { what: `${what} to be gone`, timeoutMs });
+}
+
+export async function reservationsOfPool(client: KubeClient, poolName: string): Promise<IPAddressReservation[]> {
+  const { items } = await client.resource(IPAddressReservations).listAll();
+  return items.filter((r) => r.spec.poolRef.name === poolName);
+}
+
+export async function eventsFor(client: KubeClient, namespace: string, name: string): Promise<CoreEvent[]> {
+  const { items } = await client.resource(Events).listAll({ namespace });
+  return items.filter((e) => e.involvedObject.name === name);
+}
