@@ -56,6 +56,7 @@ export interface IPAddressClaimControllerOptions {
 }
 
 const clusterIndex = 'ipaddressclaim.cluster';
+const poolTypes = { InClusterIPPool: InClusterIPPools, GlobalInClusterIPPool: GlobalInClusterIPPools };
 
 export const sameJSON = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
@@ -147,6 +148,18 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         }
       }
 
+      // Pause must not rest on a fresh cache (a pool paused a moment before a claim appears, as `clusterctl move`
+      // does): before allocating or releasing, the pool is read from the API. Reads are cheap next to the writes.
+      async function freshPool<T extends KubeObject>(pool: T | undefined, signal: AbortSignal): Promise<T | undefined> {
+        const type = pool && poolTypes[pool.kind as keyof typeof poolTypes];
+        if (!pool || !type) return pool;
+        const key = { namespace: pool.metadata.namespace, name: pool.metadata.name! };
+        return (await mgr.client
+          .resource(type)
+          .get(key, { signal })
+          .catch(() => pool)) as unknown as T;
+      }
+
       async function reconcileClaim(req: Request, ctx: ReconcileContext): Promise<Result | void> {
         const key = `${req.namespace}/${req.name}`;
         let claim = claims.get(key);
@@ -159,7 +172,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const settled = isSettled(claim, ipAddresses.get(key));
         const cluster =
           clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-        const paused = pausedBy(claim, pool, cluster);
+        const paused = pausedBy(claim, settled ? pool : await freshPool(pool, ctx.signal), cluster);
         if (paused !== undefined) {
           // Nothing is allocated or released; the condition says why (on a claim being deleted too).
           if (hasFinalizer(claim, releaseAddressFinalizer) || !claim.metadata.deletionTimestamp) {
