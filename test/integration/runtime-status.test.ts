@@ -252,9 +252,16 @@ describe('a controller on a real API server', () => {
     assert.equal(readyAgain.lastTransitionTime, ready.lastTransitionTime, 'status stayed True');
     assert.equal(readyAgain.message, 'value 8');
 
-    await mgr.eventRecorder('runtime-test').flush();
-    const events = await client.resource(Events).list({ namespace });
-    const observed = events.items.filter((e) => e.involvedObject.name === 'w3' && e.reason === 'Observed');
+    // The reconcile records its event after the status write the test saw: await it rather than read once.
+    const observed = await waitFor(
+      async () => {
+        await mgr.eventRecorder('runtime-test').flush();
+        const events = await client.resource(Events).list({ namespace });
+        const mine = events.items.filter((e) => e.involvedObject.name === 'w3' && e.reason === 'Observed');
+        return mine.length >= 2 ? mine : undefined;
+      },
+      { what: 'the events of both reconciles' },
+    );
     assert.deepEqual(observed.map((e) => e.message).sort(), ['observed value 7', 'observed value 8']);
     assert.equal(observed[0]!.source?.component, 'runtime-test');
   });
