@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigMaps, KubeClient, Namespaces } from '../src/kube/index.ts';
 import { freePort, startControlPlane } from '../src/local/controlplane.ts';
-import { IPAddressClaims, IPAddresses, InClusterIPPools } from '../src/providers/in-cluster/provider.ts';
+import { IPAddressClaims, IPAddresses, InClusterIPPools } from '../src/api/index.ts';
 
 const { values } = parseArgs({
   options: {

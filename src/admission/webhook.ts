@@ -5,10 +5,11 @@
 import { once } from 'node:events';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { IPAddresses, IPAddressReservations } from '../api/index.ts';
 import { resourceType, isNotFound, type KubeObject } from '../kube/index.ts';
 import { poolKey, tryParseAddress } from '../providers/in-cluster/names.ts';
 import type { PoolObject } from '../providers/in-cluster/pools.ts';
-import { inClusterProvider, IPAddresses, IPAddressReservations } from '../providers/in-cluster/provider.ts';
+import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import type { ControllerSetup, Manager } from '../runtime/index.ts';
 import type { Address } from '../core/index.ts';
 import { selfSignedServingCertificate, type ServingCertificate } from './certs.ts';

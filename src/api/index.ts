@@ -15,6 +15,7 @@ export * from './infoblox.ts';
 export * from './k0rdent.ts';
 export * from './meta.ts';
 export * from './reservation.ts';
+export * from './resources.ts';
 
 /** Every kind this project defines a CRD for. */
 export const kinds: readonly KindDescriptor[] = [

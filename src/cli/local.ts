@@ -9,9 +9,10 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { controllers } from '../controllers/index.ts';
 import { KubeClient, Namespaces } from '../kube/index.ts';
-import { startControlPlane } from '../local/controlplane.ts';
+import { freePort, startControlPlane } from '../local/controlplane.ts';
 import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
 import { createLogger } from '../runtime/index.ts';
+import { poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { startManager } from './run.ts';
 
 // The guide's in-cluster examples; the Infoblox ones need an appliance (or the simulator) to bind.
@@ -122,6 +123,11 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
     await client
       .resource(Namespaces)
       .apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: examplesNamespace } });
+    // The pools' webhook on loopback, so the local product refuses shrinking or deleting a pool in use as a real
+    // deployment does.
+    const webhookPort = await freePort();
+    let webhookSetUp!: (w: PoolWebhook) => void;
+    const webhook = new Promise<PoolWebhook>((ok) => (webhookSetUp = ok));
     const managerOptions = {
       kubeconfig: cp.kubeconfigPath,
       namespace: examplesNamespace,
@@ -131,13 +137,18 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
       healthProbeBindAddress: '127.0.0.1:8081',
       workers: 4,
       logLevel: 'info',
+      webhookBindAddress: `127.0.0.1:${webhookPort}`,
+      webhookUrl: `https://127.0.0.1:${webhookPort}${poolWebhookPath}`,
       logger,
+      onWebhook: webhookSetUp,
     };
     manager = startManager(managerOptions, controllers, stopManager.signal);
     const files = (await Promise.all(exampleDirs.map((d) => yamlFilesIn(join(examplesRoot, d))))).flat();
     await applyManifests(client, await readManifests(files), examplesNamespace);
     client.close();
     logger.info({ namespace: examplesNamespace, files: files.length }, 'examples applied');
+    // Ready means the webhook is registered too. A manager that failed is reported below.
+    await Promise.race([webhook.then((w) => w.ready), manager]).catch(() => {});
   }
   await writeFile(join(dir, 'ready'), cp.kubeconfigPath);
   logger.info(`ready: KUBECONFIG=${cp.kubeconfigPath}`);

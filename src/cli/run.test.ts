@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { UsageError, parseRunArgs } from './run.ts';
+import { UsageError, parseRunArgs, readServingCertificate } from './run.ts';
 
 describe('cluster-ipam run flags', () => {
   it('has controller-runtime-like defaults', () => {
@@ -13,6 +16,10 @@ describe('cluster-ipam run flags', () => {
       healthProbeBindAddress: ':8081',
       workers: 4,
       logLevel: 'info',
+      webhookBindAddress: ':9443',
+      webhookService: undefined,
+      webhookUrl: undefined,
+      webhookCertDir: undefined,
     });
   });
 
@@ -55,6 +62,59 @@ describe('cluster-ipam run flags', () => {
       ['positional'],
     ]) {
       assert.throws(() => parseRunArgs(args), UsageError, args.join(' '));
+    }
+  });
+
+  it('reads the webhook flags', () => {
+    const inCluster = parseRunArgs([
+      '--webhook-service',
+      'ipam-system/cluster-ipam-webhook',
+      '--webhook-cert-dir=/certs',
+    ]);
+    assert.deepEqual(inCluster?.webhookService, { namespace: 'ipam-system', name: 'cluster-ipam-webhook' });
+    assert.equal(inCluster?.webhookBindAddress, ':9443');
+    assert.equal(inCluster?.webhookCertDir, '/certs');
+    assert.equal(inCluster?.webhookUrl, undefined);
+    const local = parseRunArgs(['--webhook-bind-address=127.0.0.1:9444', '--webhook-url', 'https://127.0.0.1:9444']);
+    assert.equal(local?.webhookBindAddress, '127.0.0.1:9444');
+    assert.equal(local?.webhookUrl, 'https://127.0.0.1:9444/validate-ipam-cluster-x-k8s-io-v1alpha2-pools');
+    assert.equal(
+      parseRunArgs(['--webhook-url=https://h.example:8443/custom'])?.webhookUrl,
+      'https://h.example:8443/custom',
+    );
+    assert.equal(parseRunArgs(['--webhook-bind-address', '0'])?.webhookBindAddress, '0');
+  });
+
+  it('names the webhook flag at fault', () => {
+    for (const [args, flag] of [
+      [['--webhook-bind-address', '9443'], '--webhook-bind-address'],
+      [['--webhook-service', 'just-a-name'], '--webhook-service'],
+      [['--webhook-service', 'a/b/c'], '--webhook-service'],
+      [['--webhook-url', 'not a url'], '--webhook-url'],
+      [['--webhook-url', 'http://127.0.0.1:9443'], '--webhook-url'],
+      [['--webhook-url=https://h:1', '--webhook-service=a/b'], '--webhook-service'],
+      [['--webhook-bind-address=0', '--webhook-service=a/b'], '--webhook-bind-address'],
+      [['--webhook-cert-dir'], '--webhook-cert-dir'],
+    ] as const) {
+      assert.throws(
+        () => parseRunArgs([...args]),
+        (err: Error) => err instanceof UsageError && err.message.includes(flag),
+        args.join(' '),
+      );
+    }
+  });
+
+  it('reads a mounted certificate, or none, and refuses a partial one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'run-certs-'));
+    try {
+      assert.equal(await readServingCertificate(dir), undefined);
+      await writeFile(join(dir, 'tls.crt'), 'CERT');
+      await writeFile(join(dir, 'tls.key'), 'KEY');
+      await assert.rejects(readServingCertificate(dir), /ca\.crt missing/);
+      await writeFile(join(dir, 'ca.crt'), 'CA');
+      assert.deepEqual(await readServingCertificate(dir), { caPem: 'CA', certPem: 'CERT', keyPem: 'KEY' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

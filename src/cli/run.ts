@@ -1,5 +1,9 @@
 // `cluster-ipam run`: the controller manager.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ServingCertificate } from '../admission/certs.ts';
+import { inClusterPoolWebhook, poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { controllers } from '../controllers/index.ts';
 import { KubeClient, inClusterNamespace } from '../kube/index.ts';
 import {
@@ -25,6 +29,16 @@ flags:
   --metrics-bind-address ADDR         /metrics on [host]:port, 0 disables (default :8080)
   --health-probe-bind-address ADDR    /healthz and /readyz on [host]:port, 0 disables (default :8081)
   --workers N                         concurrent reconciles per controller (default 4)
+  --webhook-bind-address ADDR         the in-cluster pools' validating webhook (HTTPS) on [host]:port, 0 disables
+                                      (default :9443); it is served and registered (ValidatingWebhookConfiguration
+                                      cluster-ipam-in-cluster-pools, failurePolicy Fail) only when
+                                      --webhook-service or --webhook-url says how the API server reaches it
+  --webhook-service NAMESPACE/NAME    in the cluster: the Service (port 443) in front of the webhook port
+  --webhook-url URL                   outside the cluster: the https URL the API server calls, e.g.
+                                      https://127.0.0.1:9443 (the webhook path is added when the URL has none)
+  --webhook-cert-dir DIR              serve tls.crt/tls.key from DIR and register ca.crt as the caBundle (e.g. a
+                                      cert-manager Secret mounted there; read at start, restart to rotate); when
+                                      DIR holds none of them, or without the flag, a CA is made at start
   --log-level LEVEL                   trace, debug, info, warn, error (default info)
   -h, --help
 `;
@@ -40,6 +54,11 @@ export interface RunOptions {
   healthProbeBindAddress: string;
   workers: number;
   logLevel: string;
+  /** The pools' webhook: served only with `webhookService` or `webhookUrl` (absent: no webhook). */
+  webhookBindAddress?: string;
+  webhookService?: { namespace: string; name: string };
+  webhookUrl?: string;
+  webhookCertDir?: string;
 }
 
 export class UsageError extends Error {}
@@ -65,6 +84,10 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
         'health-probe-bind-address': { type: 'string', default: ':8081' },
         workers: { type: 'string', default: '4' },
         'log-level': { type: 'string', default: 'info' },
+        'webhook-bind-address': { type: 'string', default: ':9443' },
+        'webhook-service': { type: 'string' },
+        'webhook-url': { type: 'string' },
+        'webhook-cert-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -83,6 +106,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const webhook = parseWebhookFlags(values);
   return {
     kubeconfig: values.kubeconfig,
     namespace: values.namespace || inClusterNamespace() || 'cluster-ipam-system',
@@ -92,13 +116,102 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     healthProbeBindAddress: values['health-probe-bind-address'],
     workers,
     logLevel: values['log-level'],
+    ...webhook,
   };
+}
+
+function parseWebhookFlags(values: {
+  'webhook-bind-address': string;
+  'webhook-service'?: string;
+  'webhook-url'?: string;
+  'webhook-cert-dir'?: string;
+}): Pick<RunOptions, 'webhookBindAddress' | 'webhookService' | 'webhookUrl' | 'webhookCertDir'> {
+  const bindAddress = values['webhook-bind-address'];
+  let bind;
+  try {
+    bind = parseBindAddress(bindAddress);
+  } catch (err) {
+    throw new UsageError(`--webhook-bind-address: ${(err as Error).message}`);
+  }
+  const serviceFlag = values['webhook-service'];
+  const urlFlag = values['webhook-url'];
+  if (serviceFlag !== undefined && urlFlag !== undefined) {
+    throw new UsageError('--webhook-service and --webhook-url exclude each other');
+  }
+  if (!bind && (serviceFlag !== undefined || urlFlag !== undefined)) {
+    throw new UsageError(
+      `--webhook-bind-address=${bindAddress} disables the webhook that --webhook-service or --webhook-url registers`,
+    );
+  }
+  let service: RunOptions['webhookService'];
+  if (serviceFlag !== undefined) {
+    const [namespace, name, ...rest] = serviceFlag.split('/');
+    if (!namespace || !name || rest.length) throw new UsageError('--webhook-service must be NAMESPACE/NAME');
+    service = { namespace, name };
+  }
+  let url: string | undefined;
+  if (urlFlag !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(urlFlag);
+    } catch {
+      throw new UsageError(`--webhook-url: "${urlFlag}" is not a URL`);
+    }
+    // The API server calls webhooks over HTTPS only.
+    if (parsed.protocol !== 'https:') throw new UsageError('--webhook-url must be an https:// URL');
+    if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = poolWebhookPath;
+    url = parsed.toString();
+  }
+  return {
+    webhookBindAddress: bindAddress,
+    webhookService: service,
+    webhookUrl: url,
+    webhookCertDir: values['webhook-cert-dir'],
+  };
+}
+
+/** tls.crt, tls.key and ca.crt from `dir`; undefined when none is there (a CA is made then). */
+export async function readServingCertificate(dir: string): Promise<ServingCertificate | undefined> {
+  const names = ['ca.crt', 'tls.crt', 'tls.key'];
+  const [caPem, certPem, keyPem] = await Promise.all(
+    names.map((n) =>
+      readFile(join(dir, n), 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      }),
+    ),
+  );
+  if (caPem === undefined && certPem === undefined && keyPem === undefined) return undefined;
+  if (caPem === undefined || certPem === undefined || keyPem === undefined) {
+    const missing = names.filter((_, i) => [caPem, certPem, keyPem][i] === undefined);
+    throw new Error(`--webhook-cert-dir ${dir}: ${missing.join(', ')} missing (want ${names.join(', ')}, or none)`);
+  }
+  return { caPem, certPem, keyPem };
+}
+
+/** The pools' webhook the options ask for, if any (see the usage of --webhook-*). */
+export async function poolWebhookFor(opts: RunOptions, signal: AbortSignal): Promise<PoolWebhook | undefined> {
+  const bind = parseBindAddress(opts.webhookBindAddress ?? '0');
+  if (!bind || (!opts.webhookService && !opts.webhookUrl)) return undefined;
+  const certificate = opts.webhookCertDir ? await readServingCertificate(opts.webhookCertDir) : undefined;
+  return inClusterPoolWebhook({
+    host: bind.host,
+    port: bind.port,
+    service: opts.webhookService,
+    url: opts.webhookUrl,
+    // The self-made certificate must name the host the API server dials, not the bind address.
+    hosts: opts.webhookUrl ? [new URL(opts.webhookUrl).hostname.replace(/^\[(.*)\]$/, '$1')] : undefined,
+    certificate,
+    signal,
+  });
 }
 
 export interface StartOptions extends RunOptions {
   logger?: Logger;
   /** Passed through to the manager (tests tune informer watchdogs and lease timings here). */
   manager?: Partial<ManagerOptions>;
+  /** Called with the pools' webhook once set up (when the options ask for one). */
+  onWebhook?: (webhook: PoolWebhook) => void;
 }
 
 /**
@@ -122,7 +235,9 @@ export async function startManager(
       workers: opts.workers,
       ...opts.manager,
     });
-    for (const setup of setups) {
+    const webhook = await poolWebhookFor(opts, signal);
+    if (webhook) opts.onWebhook?.(webhook);
+    for (const setup of webhook ? [...setups, webhook] : setups) {
       await setup.setup(mgr);
       logger.info({ controller: setup.name }, 'controller set up');
     }

@@ -2,14 +2,18 @@
 // refuses a claim made for another cluster, checks that the node network holds the machines the config asks for,
 // gates provisioning with the IPAMReady condition, and once bound merges ipamEnabled and the providerData entries
 // into spec.config. The rest of ClusterDeployment belongs to other controllers.
-import type { ClusterDeployment, ClusterIPAMClaim, ProviderData } from '../api/index.ts';
+import {
+  ClusterDeployments,
+  ClusterIPAMClaims,
+  ClusterIPAMs,
+  type ClusterDeployment,
+  type ClusterIPAMClaim,
+  type ProviderData,
+} from '../api/index.ts';
 import { isAlreadyExists, isNotFound } from '../kube/index.ts';
 import {
   attachment,
   checkNodeCapacity,
-  ClusterDeployments,
-  ClusterIPAMClaims,
-  ClusterIPAMs,
   Conditions,
   controlledBy,
   describeIssues,
@@ -27,8 +31,9 @@ import {
   type ConditionInput,
   type ControllerSetup,
   type Request,
+  tolerateRaces,
 } from '../runtime/index.ts';
-import { controllerIndex, ensureIndex, nsKey, tolerateRaces, watch, writeStatus } from './clusteripam-shared.ts';
+import { controllerIndex, ensureIndex, nsKey, watch, writeStatus } from './clusteripam-shared.ts';
 import { deploymentsByClaim, indexDeploymentsByClaim } from './clusteripamclaim.ts';
 
 const claimsByDeployment = 'clusterdeployment.claims';

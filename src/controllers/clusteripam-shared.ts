@@ -1,7 +1,7 @@
 // Glue the three cluster IPAM reconcilers share: informer indexes, status writes that also record an Event per
-// condition transition, and conflict handling. The decisions themselves live in src/ipam (pure).
+// condition transition. Conflict handling is tolerateRaces in src/runtime. The decisions themselves live in src/ipam (pure).
 import type { Condition } from '../api/index.ts';
-import { isConflict, isNotFound, type KubeObject, type ResourceClient, type ResourceType } from '../kube/index.ts';
+import type { KubeObject, ResourceClient, ResourceType } from '../kube/index.ts';
 import { eventFor, sameJSON } from '../ipam/index.ts';
 import {
   patchStatus,
@@ -9,7 +9,6 @@ import {
   type ConditionInput,
   type EventRecorder,
   type Informer,
-  type Reconciler,
   type Request,
   type WatchSpec,
 } from '../runtime/index.ts';
@@ -35,23 +34,6 @@ export function controllerIndex(kind: string) {
   return (obj: KubeObject): string[] => {
     const ref = obj.metadata.ownerReferences?.find((r) => r.controller && r.kind === kind);
     return ref ? [nsKey(obj.metadata.namespace, ref.name)] : [];
-  };
-}
-
-/**
- * Races with other writers are not errors: a 409 means another writer (a second manager, or our own previous write
- * still on its way to the cache) got there first, so reconcile again from the newer object; a 404 on a write means
- * the object was deleted meanwhile, and its delete event brings the controller back if anything is left to do.
- */
-export function tolerateRaces(reconcile: Reconciler): Reconciler {
-  return async (req, ctx) => {
-    try {
-      return await reconcile(req, ctx);
-    } catch (err) {
-      if (isConflict(err)) return { requeue: true };
-      if (isNotFound(err)) return {};
-      throw err;
-    }
   };
 }
 

@@ -2,6 +2,11 @@
 // of the claim's address spaces (owned by the claim), deletes pools it no longer needs, and reports providerData and
 // phase: Bound when every pool is Ready at its provider for its current generation.
 import {
+  ClusterIPAMClaims,
+  ClusterIPAMs,
+  InClusterIPPools,
+  InfobloxInstances,
+  InfobloxIPPools,
   ipamGroup,
   type ClusterIPAMClaim,
   type InClusterIPPool,
@@ -11,15 +16,10 @@ import {
 import { isAlreadyExists, isNotFound, type ResourceClient } from '../kube/index.ts';
 import {
   chooseInstance,
-  ClusterIPAMClaims,
-  ClusterIPAMs,
   Conditions,
   controlledBy,
   desiredPoolSpec,
-  InClusterIPPools,
-  InfobloxInstances,
   infobloxInstanceAnnotation,
-  InfobloxIPPools,
   managedFields,
   planOf,
   poolKindFor,
@@ -32,16 +32,14 @@ import {
   type PoolKind,
   type ProviderPool,
 } from '../ipam/index.ts';
-import { controllerRef, type ConditionInput, type ControllerSetup, type Request } from '../runtime/index.ts';
 import {
-  controllerIndex,
-  currentCondition,
-  ensureIndex,
-  nsKey,
+  controllerRef,
+  type ConditionInput,
+  type ControllerSetup,
+  type Request,
   tolerateRaces,
-  watch,
-  writeStatus,
-} from './clusteripam-shared.ts';
+} from '../runtime/index.ts';
+import { controllerIndex, currentCondition, ensureIndex, nsKey, watch, writeStatus } from './clusteripam-shared.ts';
 import { poolLookup } from './clusteripamclaim.ts';
 
 export interface ClusterIPAMControllerOptions {

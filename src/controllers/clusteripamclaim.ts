@@ -1,22 +1,25 @@
 // ClusterIPAMClaim: validates the claim, admits its address spaces (no overlap with other claims or pools), creates
 // its ClusterIPAM, writes spec.clusterIPAMRef and mirrors status.bound. Protects a claim that a live ClusterDeployment
 // still uses from deletion. Decisions are src/ipam's; this file reads the cache and writes.
-import type { ClusterIPAM, ClusterIPAMClaim } from '../api/index.ts';
+import {
+  ClusterDeployments,
+  ClusterIPAMClaims,
+  ClusterIPAMs,
+  GlobalInClusterIPPools,
+  InClusterIPPools,
+  InfobloxIPPools,
+  type ClusterIPAM,
+  type ClusterIPAMClaim,
+} from '../api/index.ts';
 import { isAlreadyExists } from '../kube/index.ts';
 import {
   attachment,
   claimHolder,
   claimInUseFinalizer,
-  ClusterDeployments,
-  ClusterIPAMClaims,
-  ClusterIPAMs,
   Conditions,
   controlledBy,
   describeConflicts,
   describeIssues,
-  GlobalInClusterIPPools,
-  InClusterIPPools,
-  InfobloxIPPools,
   judge,
   overlaps,
   allowOverlapAnnotation,
@@ -41,8 +44,9 @@ import {
   type ControllerSetup,
   type Manager,
   type Request,
+  tolerateRaces,
 } from '../runtime/index.ts';
-import { ensureIndex, nsKey, tolerateRaces, watch, writeStatus } from './clusteripam-shared.ts';
+import { ensureIndex, nsKey, watch, writeStatus } from './clusteripam-shared.ts';
 
 /** Deployments by `namespace/claim` they attach (by ref, or the inline claim they manage). */
 export const deploymentsByClaim = 'clusteripam.claim';

@@ -1,26 +1,16 @@
 // InClusterIPPool and GlobalInClusterIPPool: the ProtectPool finalizer while addresses come from the pool, status
 // counts, the Ready condition (validation errors naming the fields; warnings such as a gateway outside the subnet
 // or an overlap with another pool, also as Events), and the reservations' grace periods (providers/in-cluster).
-import type { Condition } from '../api/index.ts';
-import { isConflict, isNotFound, type KubeObject, type ResourceType } from '../kube/index.ts';
+import { IPAddresses, IPAddressReservations, type Condition } from '../api/index.ts';
+import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
 import {
-  GlobalInClusterIPPools,
-  IPAddresses,
-  IPAddressReservations,
-  InClusterIPPools,
   inClusterProvider,
+  poolTypes,
   protectPoolFinalizer,
   type InClusterProvider,
 } from '../providers/in-cluster/provider.ts';
 import { poolKey, tryParseAddress, type PoolKind } from '../providers/in-cluster/names.ts';
-import {
-  overlapsWith,
-  poolCondition,
-  poolCounts,
-  PoolReasons,
-  type PoolModel,
-  type PoolObject,
-} from '../providers/in-cluster/pools.ts';
+import { overlapsWith, poolCondition, poolCounts, PoolReasons, type PoolModel } from '../providers/in-cluster/pools.ts';
 import {
   addFinalizer,
   hasFinalizer,
@@ -39,11 +29,6 @@ export interface InClusterPoolControllerOptions {
   /** Count-only status changes are written at most this often per pool (default 1 s): they follow every claim. */
   countsIntervalMs?: number;
 }
-
-const types: Record<PoolKind, ResourceType<PoolObject>> = {
-  InClusterIPPool: InClusterIPPools,
-  GlobalInClusterIPPool: GlobalInClusterIPPools,
-};
 
 export function inClusterPoolController(opts: InClusterPoolControllerOptions = {}): ControllerSetup {
   const interval = opts.countsIntervalMs ?? 1000;
@@ -66,7 +51,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
             .map((p) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name ?? '' }));
         mgr.addController({
           name: kind.toLowerCase(),
-          for: types[kind],
+          for: poolTypes[kind],
           predicate: notStatusOnly,
           watches: [
             {
@@ -85,8 +70,8 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
               },
             },
             // Overlap warnings of every pool depend on the others' addresses.
-            { type: InClusterIPPools, predicate: specChanged, map: everyPool },
-            { type: GlobalInClusterIPPools, predicate: specChanged, map: everyPool },
+            { type: poolTypes.InClusterIPPool, predicate: specChanged, map: everyPool },
+            { type: poolTypes.GlobalInClusterIPPool, predicate: specChanged, map: everyPool },
           ] as WatchSpec[],
           reconcile: (req, ctx) => reconcile(kind, req, ctx),
         });

@@ -6,8 +6,14 @@
 // then the claim's finalizer goes. The contract lists the release first; doing it last means an address is never
 // free while an IPAddress still carries it, so a new claim can never get an address that a machine being deleted
 // still shows.
-import type { IPAddress, IPAddressClaim } from '../api/index.ts';
-import { isAlreadyExists, isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
+import {
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+  type IPAddress,
+  type IPAddressClaim,
+} from '../api/index.ts';
+import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup } from '../providers/clusters.ts';
 import {
   allocationOf,
@@ -22,15 +28,7 @@ import {
   releaseAddressFinalizer,
   type ClaimOutcome,
 } from '../providers/claims.ts';
-import {
-  GlobalInClusterIPPools,
-  IPAddressClaims,
-  IPAddresses,
-  IPAddressReservations,
-  InClusterIPPools,
-  inClusterProvider,
-  Index,
-} from '../providers/in-cluster/provider.ts';
+import { inClusterProvider, Index, poolTypes } from '../providers/in-cluster/provider.ts';
 import { keyOfPool } from '../providers/in-cluster/pools.ts';
 import { tryParseAddress } from '../providers/in-cluster/names.ts';
 import { Overlay } from '../providers/overlay.ts';
@@ -38,6 +36,7 @@ import type { Allocation, IPAMProvider } from '../providers/types.ts';
 import {
   hasFinalizer,
   patchStatus,
+  tolerateRaces,
   removeFinalizer,
   addFinalizer,
   type ControllerSetup,
@@ -56,7 +55,6 @@ export interface IPAddressClaimControllerOptions {
 }
 
 const clusterIndex = 'ipaddressclaim.cluster';
-const poolTypes = { InClusterIPPool: InClusterIPPools, GlobalInClusterIPPool: GlobalInClusterIPPools };
 
 export const sameJSON = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
@@ -103,12 +101,12 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           // A pool that changes (grows, unpauses, becomes valid, goes away) concerns its claims still waiting or
           // being deleted; the others are done.
           {
-            type: InClusterIPPools,
+            type: poolTypes.InClusterIPPool,
             predicate: notStatusOnly,
             map: (p: KubeObject) => requests(pending(keyOfPool(p))),
           },
           {
-            type: GlobalInClusterIPPools,
+            type: poolTypes.GlobalInClusterIPPool,
             predicate: notStatusOnly,
             map: (p: KubeObject) => requests(pending(keyOfPool(p))),
           },
@@ -123,7 +121,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
             },
           },
         ] as WatchSpec[],
-        reconcile,
+        reconcile: tolerateRaces(reconcileClaim),
       });
       const clusters = new ClusterLookup(mgr, (namespace, name) => {
         for (const req of requests(claimInformer.byIndex(clusterIndex, `${namespace}/${name}`))) {
@@ -135,17 +133,6 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         return claimInformer
           .byIndex(Index.pool, poolKey)
           .filter((c) => !c.status?.addressRef?.name || c.metadata.deletionTimestamp !== undefined);
-      }
-
-      async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
-        try {
-          return await reconcileClaim(req, ctx);
-        } catch (err) {
-          // Another writer got there first, or our cache lags our own write: look again from the newer object.
-          if (isConflict(err)) return { requeue: true };
-          if (isNotFound(err)) return {};
-          throw err;
-        }
       }
 
       // Pause must not rest on a fresh cache (a pool paused a moment before a claim appears, as `clusterctl move`

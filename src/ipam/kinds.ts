@@ -1,30 +1,5 @@
-// The kinds the cluster IPAM workflow reads and writes, and the names (annotations, finalizer, conditions) it defines.
-// Type-only imports keep this module free of the Kubernetes client: the pure logic in src/ipam imports it too.
-import {
-  clusterDeploymentKind,
-  clusterIPAMClaimKind,
-  clusterIPAMKind,
-  globalInClusterIPPoolKind,
-  inClusterIPPoolKind,
-  infobloxInstanceKind,
-  infobloxIPPoolKind,
-  type ClusterDeployment,
-  type ClusterIPAM,
-  type ClusterIPAMClaim,
-  type GlobalInClusterIPPool,
-  type InClusterIPPool,
-  type InfobloxInstance,
-  type InfobloxIPPool,
-} from '../api/index.ts';
-import type { ResourceType } from '../kube/index.ts';
-
-export const ClusterIPAMClaims: ResourceType<ClusterIPAMClaim> = clusterIPAMClaimKind;
-export const ClusterIPAMs: ResourceType<ClusterIPAM> = clusterIPAMKind;
-export const ClusterDeployments: ResourceType<ClusterDeployment> = clusterDeploymentKind;
-export const InClusterIPPools: ResourceType<InClusterIPPool> = inClusterIPPoolKind;
-export const GlobalInClusterIPPools: ResourceType<GlobalInClusterIPPool> = globalInClusterIPPoolKind;
-export const InfobloxIPPools: ResourceType<InfobloxIPPool> = infobloxIPPoolKind;
-export const InfobloxInstances: ResourceType<InfobloxInstance> = infobloxInstanceKind;
+// The names (annotations, finalizer, conditions, reasons) the cluster IPAM workflow defines. The resource handles of
+// its kinds are in src/api/resources.ts.
 
 /** On a claim: `"true"` lets it bind although its addresses overlap another claim's or a pool's (still reported). */
 export const allowOverlapAnnotation = 'k0rdent.mirantis.com/allow-overlap';

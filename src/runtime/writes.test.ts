@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApiError, type ConfigMap, type ObjectKey, type ResourceClient } from '../kube/index.ts';
-import { addFinalizer, removeFinalizer, retryOnConflict, updateStatusWithRetry } from './writes.ts';
+import type { ReconcileContext } from './controller.ts';
+import { addFinalizer, removeFinalizer, retryOnConflict, tolerateRaces, updateStatusWithRetry } from './writes.ts';
 
 const conflict = () =>
   new ApiError(409, { reason: 'Conflict', code: 409, message: 'the object has been modified' }, 'PUT x');
@@ -99,5 +100,17 @@ describe('writes', () => {
     const without = await removeFinalizer(s.client, fresh, 'ipam.example.com/release');
     assert.deepEqual(without.metadata.finalizers, ['other/finalizer']);
     assert.equal(await removeFinalizer(s.client, without, 'ipam.example.com/release'), without);
+  });
+
+  it('tolerateRaces requeues on 409, ends on 404, passes results and other errors through', async () => {
+    const ctx = {} as ReconcileContext;
+    const req = { namespace: 'ns', name: 'x' };
+    const failing = (err: unknown) => tolerateRaces(() => Promise.reject(err));
+    assert.deepEqual(await failing(conflict())(req, ctx), { requeue: true });
+    const gone = new ApiError(404, { reason: 'NotFound', code: 404, message: 'not found' }, 'PATCH x');
+    assert.deepEqual(await failing(gone)(req, ctx), {});
+    const forbidden = new ApiError(403, { reason: 'Forbidden', code: 403, message: 'no' }, 'PATCH x');
+    await assert.rejects(failing(forbidden)(req, ctx) as Promise<unknown>, ApiError);
+    assert.deepEqual(await tolerateRaces(() => ({ requeueAfter: 5 }))(req, ctx), { requeueAfter: 5 });
   });
 });

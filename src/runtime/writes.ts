@@ -1,5 +1,6 @@
-import { isConflict, type KubeObject, type ResourceClient } from '../kube/index.ts';
+import { isConflict, isNotFound, type KubeObject, type ResourceClient } from '../kube/index.ts';
 import { jittered, sleep } from './backoff.ts';
+import type { Reconciler } from './controller.ts';
 
 export interface RetryOptions {
   /** Attempts in all (default 5). */
@@ -21,6 +22,23 @@ export async function retryOnConflict<T>(fn: () => Promise<T>, opts: RetryOption
       await sleep(jittered(delayMs * factor ** (attempt - 1), jitter));
     }
   }
+}
+
+/**
+ * Races with other writers are not errors: a 409 means another writer (a second manager, or our own previous write
+ * still on its way to the cache) got there first, so reconcile again from the newer object; a 404 on a write means
+ * the object was deleted meanwhile, and its delete event brings the controller back if anything is left to do.
+ */
+export function tolerateRaces(reconcile: Reconciler): Reconciler {
+  return async (req, ctx) => {
+    try {
+      return await reconcile(req, ctx);
+    } catch (err) {
+      if (isConflict(err)) return { requeue: true };
+      if (isNotFound(err)) return {};
+      throw err;
+    }
+  };
 }
 
 function keyOfObject(obj: KubeObject) {

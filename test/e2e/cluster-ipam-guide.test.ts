@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { ClusterIPAMs } from '../../src/ipam/kinds.ts';
+import { ClusterIPAMs } from '../../src/api/index.ts';
 import { KubeClient } from '../../src/kube/index.ts';
 import { kubectl, testKubeconfig, testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';

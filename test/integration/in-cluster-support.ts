@@ -2,17 +2,23 @@
 // small builders for pools and claims. Names are unique per test (namespaces, or a random suffix for cluster-scoped
 // objects) because other test files run managers against the same control plane.
 import { randomBytes } from 'node:crypto';
-import type { IPAddress, IPAddressClaim, IPAddressReservation, InClusterIPPoolSpec } from '../../src/api/index.ts';
-import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts';
-import { ipAddressClaimController } from '../../src/controllers/ipaddressclaim.ts';
-import { Events, KubeClient, isNotFound, type Condition, type CoreEvent } from '../../src/kube/index.ts';
 import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
   IPAddressReservations,
   InClusterIPPools,
+  type IPAddress,
+  type IPAddressClaim,
+  type IPAddressReservation,
+  type InClusterIPPoolSpec,
+} from '../../src/api/index.ts';
+import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts';
+import { ipAddressClaimController } from '../../src/controllers/ipaddressclaim.ts';
+import { Events, KubeClient, isNotFound, type Condition, type CoreEvent } from '../../src/kube/index.ts';
+import {
   inClusterProvider,
+  poolTypes,
   type InClusterProviderOptions,
 } from '../../src/providers/in-cluster/provider.ts';
 import type { ControllerSetup, Manager } from '../../src/runtime/index.ts';
@@ -58,7 +64,7 @@ export async function createPool(
   annotations?: Record<string, string>,
 ): Promise<PoolObject> {
   const global = namespace === undefined;
-  const type = global ? GlobalInClusterIPPools : InClusterIPPools;
+  const type = poolTypes[global ? 'GlobalInClusterIPPool' : 'InClusterIPPool'];
   return client.resource(type).create({
     apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
     kind: global ? 'GlobalInClusterIPPool' : 'InClusterIPPool',

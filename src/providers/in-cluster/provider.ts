@@ -21,10 +21,11 @@
 // contract requires of any provider) = 4. Release: reservation delete (or release mark) + IPAddress finalizer
 // removal + IPAddress delete + claim finalizer removal = 4.
 import {
-  globalInClusterIPPoolKind,
-  inClusterIPPoolKind,
-  ipAddressClaimKind,
-  ipAddressKind,
+  GlobalInClusterIPPools,
+  InClusterIPPools,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
   ipAddressReservationKind,
   ipamGroup,
   type IPAddress,
@@ -47,11 +48,11 @@ import { AddressBook, type ReservationInfo } from './book.ts';
 import { isInClusterPoolRef, poolKey, poolTitle, reservationName, tryParseAddress, type PoolKind } from './names.ts';
 import { keyOfPool, PoolModels, poolProblem, type PoolModel, type PoolObject } from './pools.ts';
 
-export const IPAddressClaims: ResourceType<IPAddressClaim> = ipAddressClaimKind;
-export const IPAddresses: ResourceType<IPAddress> = ipAddressKind;
-export const IPAddressReservations: ResourceType<IPAddressReservation> = ipAddressReservationKind;
-export const InClusterIPPools: ResourceType<PoolObject> = inClusterIPPoolKind as ResourceType<PoolObject>;
-export const GlobalInClusterIPPools: ResourceType<PoolObject> = globalInClusterIPPoolKind as ResourceType<PoolObject>;
+/** The two pool kinds, seen as what they share (PoolObject). */
+export const poolTypes: Readonly<Record<PoolKind, ResourceType<PoolObject>>> = {
+  InClusterIPPool: InClusterIPPools as ResourceType<PoolObject>,
+  GlobalInClusterIPPool: GlobalInClusterIPPools as ResourceType<PoolObject>,
+};
 
 export const protectPoolFinalizer = 'ipam.cluster.x-k8s.io/ProtectPool';
 
@@ -130,8 +131,8 @@ export class InClusterProvider implements IPAMProvider {
     this.ipAddresses = mgr.informer(IPAddresses);
     this.reservations = mgr.informer(IPAddressReservations);
     this.poolInformers = {
-      InClusterIPPool: mgr.informer(InClusterIPPools),
-      GlobalInClusterIPPool: mgr.informer(GlobalInClusterIPPools),
+      InClusterIPPool: mgr.informer(poolTypes.InClusterIPPool),
+      GlobalInClusterIPPool: mgr.informer(poolTypes.GlobalInClusterIPPool),
     };
     this.poolOverlays = {
       InClusterIPPool: new Overlay(this.poolInformers.InClusterIPPool),
@@ -139,8 +140,8 @@ export class InClusterProvider implements IPAMProvider {
     };
     this.reservationClient = mgr.client.resource(IPAddressReservations);
     this.poolClients = {
-      InClusterIPPool: mgr.client.resource(InClusterIPPools),
-      GlobalInClusterIPPool: mgr.client.resource(GlobalInClusterIPPools),
+      InClusterIPPool: mgr.client.resource(poolTypes.InClusterIPPool),
+      GlobalInClusterIPPool: mgr.client.resource(poolTypes.GlobalInClusterIPPool),
     };
 
     addIndex(this.claims, Index.pool, (c) => refKey(c.spec?.poolRef, c.metadata.namespace));

@@ -1,0 +1,32 @@
+// The typed resource handles of every kind, for the client, informers and watches: one place, so the controllers,
+// providers, webhook and tests agree. A type-only import keeps src/api free of the Kubernetes client (src/ipam, which
+// is pure, imports these too); a kind descriptor is already a valid ResourceType at run time.
+import type { ResourceType } from '../kube/index.ts';
+import { ipAddressClaimKind, ipAddressKind, type IPAddress, type IPAddressClaim } from './capi.ts';
+import {
+  globalInClusterIPPoolKind,
+  inClusterIPPoolKind,
+  type GlobalInClusterIPPool,
+  type InClusterIPPool,
+} from './in-cluster.ts';
+import { infobloxInstanceKind, infobloxIPPoolKind, type InfobloxInstance, type InfobloxIPPool } from './infoblox.ts';
+import {
+  clusterDeploymentKind,
+  clusterIPAMClaimKind,
+  clusterIPAMKind,
+  type ClusterDeployment,
+  type ClusterIPAM,
+  type ClusterIPAMClaim,
+} from './k0rdent.ts';
+import { ipAddressReservationKind, type IPAddressReservation } from './reservation.ts';
+
+export const ClusterIPAMClaims: ResourceType<ClusterIPAMClaim> = clusterIPAMClaimKind;
+export const ClusterIPAMs: ResourceType<ClusterIPAM> = clusterIPAMKind;
+export const ClusterDeployments: ResourceType<ClusterDeployment> = clusterDeploymentKind;
+export const IPAddressClaims: ResourceType<IPAddressClaim> = ipAddressClaimKind;
+export const IPAddresses: ResourceType<IPAddress> = ipAddressKind;
+export const IPAddressReservations: ResourceType<IPAddressReservation> = ipAddressReservationKind;
+export const InClusterIPPools: ResourceType<InClusterIPPool> = inClusterIPPoolKind;
+export const GlobalInClusterIPPools: ResourceType<GlobalInClusterIPPool> = globalInClusterIPPoolKind;
+export const InfobloxIPPools: ResourceType<InfobloxIPPool> = infobloxIPPoolKind;
+export const InfobloxInstances: ResourceType<InfobloxInstance> = infobloxInstanceKind;
