@@ -1,18 +1,21 @@
 // Starts the controller manager in the test process against the test cluster, with the CRDs installed.
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startManager, type StartOptions } from '../../src/cli/run.ts';
+import { KubeClient } from '../../src/kube/index.ts';
+import { installCRDs as installProductCRDs } from '../../src/local/install.ts';
 import type { ControllerSetup } from '../../src/runtime/index.ts';
-import { kubectl, testKubeconfig } from './cluster.ts';
+import { testKubeconfig } from './cluster.ts';
 
-const crdDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'deploy/crds');
 let crdsInstalled: Promise<void> | undefined;
 
-/** Applies deploy/crds once per process and waits until every CRD is Established. */
+/** Installs our CRDs once per process, as `local up` does, and waits until every one is Established. */
 export function installCRDs(): Promise<void> {
   crdsInstalled ??= (async () => {
-    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', crdDir]);
-    await kubectl(['wait', '--for', 'condition=Established', '--timeout=60s', '-f', crdDir]);
+    const client = KubeClient.load({ kubeconfig: await testKubeconfig() });
+    try {
+      await installProductCRDs(client);
+    } finally {
+      client.close();
+    }
   })();
   return crdsInstalled;
 }
