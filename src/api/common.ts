@@ -3,6 +3,7 @@
 import type { FromKubeSchema } from './meta.ts';
 
 export const dnsSubdomainPattern = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const dnsLabelPattern = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
 /** The name of another object (a DNS subdomain, like metadata.name). */
 export const objectNameSchema = {
