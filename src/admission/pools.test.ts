@@ -40,4 +40,24 @@ describe('reviewPool', () => {
       assert.match(!v.allowed ? v.message : '', /spec\.addresses\[0\]: .*starts after it ends/);
     }
   });
+
+  it('refuses moving a pool to another address domain while it has allocations, and an invalid domain name', () => {
+    const blue = { 'ipam.k0rdent.mirantis.com/address-domain': 'blue' };
+    const v = reviewPool('UPDATE', pool(['10.0.0.0/24'], blue), pool(['10.0.0.0/24']), held);
+    assert.match(
+      !v.allowed ? v.message : '',
+      /cannot move from the address domain of namespace ns to address domain blue while it has 2 allocated/,
+    );
+    assert.deepEqual(reviewPool('UPDATE', pool(['10.0.0.0/24'], blue), pool(['10.0.0.0/24']), []), { allowed: true });
+    const bad = reviewPool(
+      'CREATE',
+      pool(['10.0.0.0/24'], { 'ipam.k0rdent.mirantis.com/address-domain': 'Blue_1' }),
+      undefined,
+      [],
+    );
+    assert.match(
+      !bad.allowed ? bad.message : '',
+      /metadata\.annotations\[ipam\.k0rdent\.mirantis\.com\/address-domain\]: "Blue_1" is not a valid domain name/,
+    );
+  });
 });

@@ -1,9 +1,13 @@
 // What the admission webhook decides about an InClusterIPPool / GlobalInClusterIPPool change, pure: the rules of
 // spec 03 §3.2 that a CRD schema cannot express.
 // - create/update: the spec validates (e.g. an IPv6 range that ends before it starts, which CEL cannot order);
-// - update: no allocated address falls outside the new usable set (shrink under live allocations);
+// - create/update: the address-domain annotation names a valid domain;
+// - update: no allocated address falls outside the new usable set (shrink under live allocations), and the pool
+//   does not change address domain while it has allocations (spec 03 §3.4);
 // - delete: refused while addresses are allocated from the pool, unless the pool carries
 //   ipam.cluster.x-k8s.io/skip-validate-delete-webhook (moves between management clusters).
+import { addressDomain, domainIssue, domainTitle } from '../api/index.ts';
+import { sameJSON } from '../ipam/index.ts';
 import { checkPoolShrink, formatAddress, validatePool, type Address } from '../core/index.ts';
 import type { PoolObject } from '../providers/in-cluster/pools.ts';
 
@@ -43,7 +47,18 @@ export function reviewPool(
     };
   }
   if (!pool || (operation !== 'CREATE' && operation !== 'UPDATE')) return { allowed: true };
-  if (operation === 'UPDATE' && old && JSON.stringify(old.spec) === JSON.stringify(pool.spec)) return { allowed: true };
+  const issue = domainIssue(pool);
+  if (issue) return { allowed: false, message: `${what} is invalid: ${issue.field}: ${issue.message}` };
+  if (operation === 'UPDATE' && old && addressDomain(old) !== addressDomain(pool) && allocated.length > 0) {
+    return {
+      allowed: false,
+      message:
+        `${what} cannot move from ${domainTitle(addressDomain(old))} to ${domainTitle(addressDomain(pool))} ` +
+        `while it has ${allocated.length} allocated addresses (${list(allocated)}): their uniqueness was checked ` +
+        'in the old domain; release them (delete their IPAddressClaims) first',
+    };
+  }
+  if (operation === 'UPDATE' && old && sameJSON(old.spec, pool.spec)) return { allowed: true };
   const check = validatePool(pool.spec);
   if (!check.pool) {
     return {

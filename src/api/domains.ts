@@ -46,6 +46,14 @@ function defaultDomain(obj: DomainHolder): AddressDomain {
     : `namespace/${obj.metadata.namespace}`;
 }
 
+/** The annotation's problem as a field issue, undefined when the object's domain is fine. */
+export function domainIssue(obj: DomainHolder): { field: string; message: string } | undefined {
+  const r = addressDomainOf(obj);
+  if (!('error' in r)) return undefined;
+  const field = `metadata.annotations[${addressDomainAnnotation}]`;
+  return { field, message: r.error.slice(field.length + 2) };
+}
+
 /** The domain, falling back to the default one when the annotation is invalid (the object reports the error). */
 export function addressDomain(obj: DomainHolder): AddressDomain {
   const r = addressDomainOf(obj);

@@ -18,11 +18,13 @@ export const ipAddressReservationKind = defineKind({
   categories: ['cluster-ipam'],
   statusSubresource: false,
   description:
-    'One address taken from an in-cluster pool, named after the address (ipv4-10-0-0-5, ipv6-2001-db8-0-0-0-0-0-1) ' +
-    'so that it can exist only once. Written by the in-cluster provider before the IPAddress; kept after release ' +
+    'One address taken from an in-cluster pool, named after the address and its address domain (ipv4-10-0-0-5 in ' +
+    'the global domain, ipv4-10-0-0-5.ns.tenant-a in the domain of namespace tenant-a) so that it can exist only ' +
+    'once per domain. Written by the in-cluster provider before the IPAddress; kept after release ' +
     'for the addressReuseGracePeriodSeconds of the pool.',
   printerColumns: [
     { name: 'Address', type: 'string', jsonPath: '.spec.address' },
+    { name: 'Domain', type: 'string', jsonPath: '.spec.domain' },
     { name: 'Pool', type: 'string', jsonPath: '.spec.poolRef.name' },
     { name: 'Claim Namespace', type: 'string', jsonPath: '.spec.claimRef.namespace' },
     { name: 'Claim', type: 'string', jsonPath: '.spec.claimRef.name' },
@@ -31,9 +33,18 @@ export const ipAddressReservationKind = defineKind({
   ],
   spec: {
     type: 'object',
-    required: ['address', 'poolRef', 'claimRef'],
+    required: ['address', 'domain', 'poolRef', 'claimRef'],
     properties: {
       address: { ...ipSchema, minLength: 1, description: 'The address, as the IPAddress carries it.' },
+      domain: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 74,
+        description:
+          'The address domain the address is unique in: global, namespace/<namespace>, or a name given by the ' +
+          'ipam.k0rdent.mirantis.com/address-domain annotation. Part of the name, so one reservation per address ' +
+          'and domain can exist.',
+      },
       poolRef: {
         type: 'object',
         description: 'The pool the address was taken from.',
@@ -63,8 +74,10 @@ export const ipAddressReservationKind = defineKind({
     },
     'x-kubernetes-validations': [
       {
-        rule: 'self.address == oldSelf.address && self.poolRef == oldSelf.poolRef && self.claimRef == oldSelf.claimRef',
-        message: 'address, poolRef and claimRef are immutable',
+        rule:
+          'self.address == oldSelf.address && self.domain == oldSelf.domain && self.poolRef == oldSelf.poolRef && ' +
+          'self.claimRef == oldSelf.claimRef',
+        message: 'address, domain, poolRef and claimRef are immutable',
       },
       { rule: '!has(oldSelf.releasedAt) || has(self.releasedAt)', message: 'releasedAt cannot be unset' },
     ],

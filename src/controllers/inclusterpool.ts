@@ -1,16 +1,12 @@
 // InClusterIPPool and GlobalInClusterIPPool: the ProtectPool finalizer while addresses come from the pool, status
 // counts, the Ready condition (validation errors naming the fields; warnings such as a gateway outside the subnet
 // or an overlap with another pool, also as Events), and the reservations' grace periods (providers/in-cluster).
-import { IPAddresses, IPAddressReservations, type Condition } from '../api/index.ts';
+import { addressDomainAnnotation, IPAddresses, IPAddressReservations, type Condition } from '../api/index.ts';
+import { sameJSON } from '../ipam/index.ts';
 import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
-import {
-  inClusterProvider,
-  poolTypes,
-  protectPoolFinalizer,
-  type InClusterProvider,
-} from '../providers/in-cluster/provider.ts';
-import { poolKey, tryParseAddress, type PoolKind } from '../providers/in-cluster/names.ts';
-import { overlapsWith, poolCondition, poolCounts, PoolReasons, type PoolModel } from '../providers/in-cluster/pools.ts';
+import { inClusterProvider, poolTypes, protectPoolFinalizer } from '../providers/in-cluster/provider.ts';
+import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';
+import { keyOfPool, overlapsWith, poolCondition, poolCounts, PoolReasons } from '../providers/in-cluster/pools.ts';
 import {
   addFinalizer,
   hasFinalizer,
@@ -23,7 +19,7 @@ import {
   type Result,
   type WatchSpec,
 } from '../runtime/index.ts';
-import { notStatusOnly, sameJSON } from './ipaddressclaim.ts';
+import { notStatusOnly } from './ipaddressclaim.ts';
 
 export interface InClusterPoolControllerOptions {
   /** Count-only status changes are written at most this often per pool (default 1 s): they follow every claim. */
@@ -45,10 +41,12 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           ref?.kind === kind && ref.name
             ? [{ namespace: kind === 'InClusterIPPool' ? (ns ?? '') : '', name: ref.name }]
             : [];
-        const everyPool = () =>
-          provider.poolInformers[kind]
-            .list()
-            .map((p) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name ?? '' }));
+        // The pools whose spans met the changed pool's old or new span: their overlap reports may change.
+        const neighbours = (p: KubeObject) =>
+          provider.ranges.affected(keyOfPool(p)).flatMap((key) => {
+            const [k, namespace, ...name] = key.split('/');
+            return k === kind ? [{ namespace: namespace ?? '', name: name.join('/') }] : [];
+          });
         mgr.addController({
           name: kind.toLowerCase(),
           for: poolTypes[kind],
@@ -69,9 +67,9 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
                 return toPool(ref, ref?.namespace);
               },
             },
-            // Overlap warnings of every pool depend on the others' addresses.
-            { type: poolTypes.InClusterIPPool, predicate: specChanged, map: everyPool },
-            { type: poolTypes.GlobalInClusterIPPool, predicate: specChanged, map: everyPool },
+            // Overlap warnings depend on the neighbours' addresses and domains.
+            { type: poolTypes.InClusterIPPool, predicate: specChanged, map: neighbours },
+            { type: poolTypes.GlobalInClusterIPPool, predicate: specChanged, map: neighbours },
           ] as WatchSpec[],
           reconcile: (req, ctx) => reconcile(kind, req, ctx),
         });
@@ -111,9 +109,8 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           pool = provider.poolOverlays[kind].record(await addFinalizer(client, pool, protectPoolFinalizer));
         }
 
-        const inUse = addresses.flatMap((a) => tryParseAddress(a.spec.address) ?? []);
-        const counts = poolCounts(model.pool, inUse);
-        const overlaps = overlapsWith(model, allModels(provider));
+        const counts = poolCounts(model, provider.book.counts(key), addresses);
+        const overlaps = overlapsWith(model, provider.ranges.overlapping(model));
         const cond = poolCondition(pool, model, counts, overlaps);
         const conditions = setCondition(
           (pool.status?.conditions ?? []) as Condition[],
@@ -148,16 +145,13 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
   };
 }
 
-/** Spec changes and deletions (which change what overlaps what). */
+/** Spec, domain and deletion changes (which change what overlaps what). */
 function specChanged(event: { type: string; object: KubeObject; old?: KubeObject }): boolean {
-  return event.type !== 'update' || event.old?.metadata.generation !== event.object.metadata.generation;
-}
-
-function allModels(provider: InClusterProvider): PoolModel[] {
-  return (['InClusterIPPool', 'GlobalInClusterIPPool'] as const).flatMap((kind) =>
-    provider.poolInformers[kind]
-      .list()
-      .filter((p) => !p.metadata.deletionTimestamp)
-      .map((p) => provider.models.of(p)),
+  if (event.type !== 'update' || !event.old) return true;
+  const [a, b] = [event.old.metadata, event.object.metadata];
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    a.annotations?.[addressDomainAnnotation] !== b.annotations?.[addressDomainAnnotation]
   );
 }

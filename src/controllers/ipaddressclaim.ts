@@ -13,16 +13,18 @@ import {
   type IPAddress,
   type IPAddressClaim,
 } from '../api/index.ts';
+import { sameJSON } from '../ipam/index.ts';
 import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup } from '../providers/clusters.ts';
 import {
   allocationOf,
   ClaimReasons,
   claimStatus,
+  clusterNameLabel,
   clusterOf,
   ipAddressFor,
   ipAddressMetadataPatch,
-  isClaimsIPAddress,
+  ipAddressRelation,
   pausedBy,
   protectAddressFinalizer,
   releaseAddressFinalizer,
@@ -31,6 +33,7 @@ import {
 import { inClusterProvider, Index, poolTypes } from '../providers/in-cluster/provider.ts';
 import { keyOfPool } from '../providers/in-cluster/pools.ts';
 import { tryParseAddress } from '../providers/in-cluster/names.ts';
+import { globalDomain, type IPAddressReservation } from '../api/index.ts';
 import { Overlay } from '../providers/overlay.ts';
 import type { Allocation, IPAMProvider } from '../providers/types.ts';
 import {
@@ -55,8 +58,6 @@ export interface IPAddressClaimControllerOptions {
 }
 
 const clusterIndex = 'ipaddressclaim.cluster';
-
-export const sameJSON = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** Skips status-only updates (our own writes, mostly): anything else may change what to do. */
 export function notStatusOnly(event: { type: string; object: KubeObject; old?: KubeObject }): boolean {
@@ -110,15 +111,27 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
             predicate: notStatusOnly,
             map: (p: KubeObject) => requests(pending(keyOfPool(p))),
           },
-          // A reservation deleted frees its address: the claims waiting in any pool holding it try again at once.
+          // A reservation deleted frees its address: the claims waiting in any pool of its domain holding it try
+          // again at once.
           {
             type: IPAddressReservations,
             predicate: (e) => e.type === 'delete',
-            map: (r: KubeObject) => {
-              const address = tryParseAddress((r as { spec?: { address?: string } }).spec?.address);
+            map: (r: IPAddressReservation) => {
+              const address = tryParseAddress(r.spec?.address);
               if (!address) return [];
-              return requests(inCluster.book.poolsContaining(address).flatMap((k) => inCluster.waitingClaims(k)));
+              const pools = inCluster.book.poolsContaining(r.spec.domain ?? globalDomain, address);
+              return requests(pools.flatMap((k) => inCluster.waitingClaims(k)));
             },
+          },
+          // An IPAddress that arrives with (or leaves) an address another IPAddress of the domain carries: both
+          // claims report the duplicate (or stop reporting it).
+          {
+            type: IPAddresses,
+            map: (a: IPAddress) =>
+              inCluster.sameAddress(a).map((k) => {
+                const [namespace, name] = k.split('/');
+                return { namespace: namespace ?? '', name: name ?? '' };
+              }),
           },
         ] as WatchSpec[],
         reconcile: tolerateRaces(reconcileClaim),
@@ -137,14 +150,17 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
 
       // Pause must not rest on a fresh cache (a pool paused a moment before a claim appears, as `clusterctl move`
       // does): before allocating or releasing, the pool is read from the API. Reads are cheap next to the writes.
+      // A pool that cannot be read fails closed: the error requeues the claim with backoff, nothing is done.
       async function freshPool<T extends KubeObject>(pool: T | undefined, signal: AbortSignal): Promise<T | undefined> {
         const type = pool && poolTypes[pool.kind as keyof typeof poolTypes];
         if (!pool || !type) return pool;
         const key = { namespace: pool.metadata.namespace, name: pool.metadata.name! };
-        return (await mgr.client
-          .resource(type)
-          .get(key, { signal })
-          .catch(() => pool)) as unknown as T;
+        try {
+          return (await mgr.client.resource(type).get(key, { signal })) as unknown as T;
+        } catch (err) {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        }
       }
 
       async function reconcileClaim(req: Request, ctx: ReconcileContext): Promise<Result | void> {
@@ -174,15 +190,17 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         }
 
         const ipa = ipAddresses.get(key);
-        if (ipa && !isClaimsIPAddress(ipa, claim)) {
+        const relation = ipa && ipAddressRelation(ipa, claim);
+        if (ipa && relation === 'foreign') {
           const message = ipa.metadata.deletionTimestamp
             ? `IPAddress ${req.name} of an earlier claim of this name is being deleted`
-            : `IPAddress ${req.name} exists and belongs to another claim`;
+            : `IPAddress ${req.name} exists and belongs to another claim (its claimRef is ` +
+              `${ipa.spec.claimRef.name}, its pool ${ipa.spec.poolRef.kind} ${ipa.spec.poolRef.name})`;
           return writeStatus(claim, { ready: { status: 'False', reason: 'AllocationFailed', message } });
         }
         const kindName = `${claim.spec.poolRef.kind} ${claim.spec.poolRef.name}`;
         if (!pool) {
-          if (ipa) return writeStatus(claim, ready(req.name));
+          if (ipa && relation === 'own') return writeStatus(claim, ready(req.name));
           return writeStatus(claim, {
             ready: { status: 'False', reason: 'PoolNotReady', message: `${kindName} not found` },
           });
@@ -199,21 +217,37 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const existing = ipa ? allocationOf(ipa) : undefined;
         const result = await provider.allocate(claim, pool, existing, ctx.signal);
         if ('failed' in result) {
+          const duplicate = existing && provider.duplicates(claim, pool, existing);
           if (existing && result.failed === 'AllocationFailed') {
             ctx.log.error({ address: existing.address, reason: result.message }, 'duplicate address');
             recorder.event(claim, 'Warning', 'DuplicateAddress', result.message);
           }
-          await writeStatus(claim, { ready: { status: 'False', reason: result.failed, message: result.message } });
+          await writeStatus(claim, {
+            ready: { status: 'False', reason: result.failed, message: result.message },
+            ...(duplicate ? { duplicate } : {}),
+          });
           return result.retryAfterMs ? { requeueAfter: result.retryAfterMs } : undefined;
         }
 
+        if (ipa?.metadata.deletionTimestamp && relation === 'adoptable') {
+          // Adopted while being deleted (the garbage collector saw its stale owner references): the address is now
+          // the claim's reservation; let this IPAddress go and write the claim's own with the same address.
+          await deleteIPAddress(ipa);
+          ctx.log.info({ address: result.allocated.address }, 'adopted the address of an IPAddress being deleted');
+          return { requeue: true };
+        }
         if (!ipa) {
-          await createIPAddress(claim, provider, pool, result.allocated, ctx);
+          if (!(await createIPAddress(claim, provider, pool, result.allocated, ctx))) return { requeue: true };
         } else {
           const patch = ipAddressMetadataPatch(ipa, claim, pool);
           if (patch) ipAddresses.record(await ipClient.patch({ namespace: req.namespace, name: req.name }, patch));
+          if (relation === 'adoptable') {
+            ctx.log.info({ address: ipa.spec.address }, 'adopted an existing IPAddress');
+            recorder.event(claim, 'Normal', 'AddressAdopted', `adopted IPAddress ${req.name} (${ipa.spec.address})`);
+          }
         }
-        return writeStatus(claim, ready(req.name));
+        const duplicate = provider.duplicates(claim, pool, result.allocated);
+        return writeStatus(claim, { ...ready(req.name), ...(duplicate ? { duplicate } : {}) });
       }
 
       /** Allocated, reported, not paused, not being deleted: a reconcile has nothing to write. */
@@ -223,7 +257,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           !claim.metadata.deletionTimestamp &&
           hasFinalizer(claim, releaseAddressFinalizer) &&
           ipa !== undefined &&
-          isClaimsIPAddress(ipa, claim) &&
+          ipAddressRelation(ipa, claim) === 'own' &&
+          hasFinalizer(ipa, protectAddressFinalizer) &&
           claim.status?.addressRef?.name === claim.metadata.name &&
           conditions.some((c) => c.type === 'Ready' && c.status === 'True') &&
           !conditions.some((c) => c.type === 'Paused' && c.status === 'True')
@@ -243,10 +278,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         pool: KubeObject,
         allocation: Allocation,
         ctx: ReconcileContext,
-      ): Promise<void> {
+      ): Promise<boolean> {
         try {
           ipAddresses.record(await ipClient.create(ipAddressFor(claim, pool, allocation)));
-          return;
+          return true;
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
         }
@@ -254,13 +289,19 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const live = ipAddresses.record(
           await ipClient.get({ namespace: claim.metadata.namespace, name: claim.metadata.name! }),
         );
-        if (!isClaimsIPAddress(live, claim))
-          throw new Error(`IPAddress ${claim.metadata.name} belongs to another claim`);
+        const relation = ipAddressRelation(live, claim);
+        if (relation === 'foreign') throw new Error(`IPAddress ${claim.metadata.name} belongs to another claim`);
+        if (relation === 'adoptable') {
+          // Appeared meanwhile (a move or restore in progress): ours goes back, the next reconcile adopts it.
+          await provider.release(claim, pool, allocation, ctx.signal);
+          return false;
+        }
         if (live.spec.address !== allocation.address) {
           // Another replica answered the claim first: its address stands, ours goes back at once.
           ctx.log.info({ kept: live.spec.address, released: allocation.address }, 'claim answered by another replica');
           await provider.release(claim, pool, allocation, ctx.signal);
         }
+        return true;
       }
 
       /** Writes the status if it changes; records an Event when Ready turns False with a new reason. */
@@ -284,7 +325,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         if (!hasFinalizer(claim, releaseAddressFinalizer)) return;
         const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
         const ipa = ipAddresses.get(key);
-        const allocation = ipa && isClaimsIPAddress(ipa, claim) ? allocationOf(ipa) : undefined;
+        const allocation = ipa && ipAddressRelation(ipa, claim) !== 'foreign' ? allocationOf(ipa) : undefined;
         if (ipa && allocation) await deleteIPAddress(ipa);
         await provider.release(claim, pool, allocation, ctx.signal);
         claims.record(await removeFinalizer(claimClient, claim, releaseAddressFinalizer));
@@ -319,6 +360,11 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           spec: { poolRef: ipa.spec.poolRef },
         } as IPAddressClaim;
         const pool = provider.pool(claim);
+        // During a move the IPAddress may arrive with stale owner references before its claim: the paused pool or
+        // Cluster keeps it, as it keeps every claim of a paused Cluster.
+        const clusterName = ipa.metadata.labels?.[clusterNameLabel];
+        const cluster = clusterName ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
+        if (pausedBy(claim, await freshPool(pool, ctx.signal), cluster) !== undefined) return;
         const allocation = allocationOf(ipa);
         await deleteIPAddress(ipa);
         await provider.release(claim, pool, allocation, ctx.signal);

@@ -14,6 +14,8 @@ export const ClaimReasons = {
   AddressAllocated: 'AddressAllocated',
   Paused: 'Paused',
   NotPaused: 'NotPaused',
+  DuplicateAddress: 'DuplicateAddress',
+  UniqueAddress: 'UniqueAddress',
 } as const;
 
 /** The claim's Cluster: `spec.clusterName`, else the cluster-name label. */
@@ -86,9 +88,22 @@ export function ipAddressFor(claim: IPAddressClaim, pool: KubeObject, allocation
   };
 }
 
-/** Whether the IPAddress was written for this claim (the claim as controller, by uid). */
-export function isClaimsIPAddress(ipa: IPAddress, claim: IPAddressClaim): boolean {
-  return ipa.metadata.ownerReferences?.some((r) => r.controller && r.uid === claim.metadata.uid) ?? false;
+/**
+ * How an IPAddress of the claim's name relates to the claim:
+ * - `own`: written for it (the claim as controller, by uid);
+ * - `adoptable`: it names the claim (`claimRef.name`) and the claim's pool, but its owner references are missing or
+ *   stale — re-created before its claim by `clusterctl move` or a restore, or written by another provider: the
+ *   claim takes it over with its address (spec 02 §2.3);
+ * - `foreign`: it names another claim or another pool.
+ */
+export type IPAddressRelation = 'own' | 'adoptable' | 'foreign';
+
+export function ipAddressRelation(ipa: IPAddress, claim: IPAddressClaim): IPAddressRelation {
+  if (ipa.metadata.ownerReferences?.some((r) => r.controller && r.uid === claim.metadata.uid)) return 'own';
+  const ref = ipa.spec.poolRef;
+  const want = claim.spec.poolRef;
+  const samePool = ref.kind === want.kind && ref.name === want.name && (ref.apiGroup ?? ipamGroup) === want.apiGroup;
+  return ipa.spec.claimRef.name === claim.metadata.name && samePool ? 'adoptable' : 'foreign';
 }
 
 export function allocationOf(ipa: IPAddress): Allocation {
@@ -123,6 +138,11 @@ export interface ClaimOutcome {
   ready?: { status: 'True' | 'False'; reason: FailureReason | typeof ClaimReasons.AddressAllocated; message: string };
   /** Why the claim is paused; a Paused condition is written then, and set False (if present) when not. */
   paused?: string;
+  /**
+   * Other holders of the claim's address in its address domain (a duplicate, e.g. after merging two management
+   * clusters): a DuplicateAddress condition says so while they exist, and turns False (if present) when not.
+   */
+  duplicate?: string;
 }
 
 /** The claim's status for an outcome; conditions keep their lastTransitionTime while their status holds. */
@@ -147,6 +167,21 @@ export function claimStatus(claim: IPAddressClaim, outcome: ClaimOutcome, now = 
       );
     }
     if (outcome.ready) conditions = setCondition(conditions, { type: 'Ready', ...outcome.ready }, generation, now);
+    if (outcome.duplicate !== undefined) {
+      conditions = setCondition(
+        conditions,
+        { type: 'DuplicateAddress', status: 'True', reason: ClaimReasons.DuplicateAddress, message: outcome.duplicate },
+        generation,
+        now,
+      );
+    } else if (before.some((c) => c.type === 'DuplicateAddress' && c.status === 'True')) {
+      conditions = setCondition(
+        conditions,
+        { type: 'DuplicateAddress', status: 'False', reason: ClaimReasons.UniqueAddress },
+        generation,
+        now,
+      );
+    }
   }
   const status: ClaimStatus = { ...claim.status, conditions };
   const ref = outcome.addressRef ?? claim.status?.addressRef?.name;

@@ -54,6 +54,11 @@ export interface IPAMProvider {
     signal: AbortSignal,
   ): Promise<AllocateResult>;
   /**
+   * Whether others hold the claim's allocated address too (in the same address domain), in words naming them;
+   * undefined when the claim is its only holder. Never true of a correct system; reported, never acted upon.
+   */
+  duplicates(claim: IPAddressClaim, pool: KubeObject, allocation: Allocation): string | undefined;
+  /**
    * Gives the claim's address back. Called after the claim's IPAddress is gone, with its allocation if it existed.
    * Idempotent; `pool` is undefined if the pool no longer exists.
    */

@@ -65,8 +65,9 @@ describe('in-cluster provider: claims', () => {
     assert.deepEqual(got.metadata.finalizers, ['ipam.cluster.x-k8s.io/ReleaseAddress']);
     assert.equal(got.status?.addressRef?.name, 'machine-0');
     assert.equal(readyOf(got)?.reason, 'AddressAllocated');
-    // The address is reserved under its own name, for this claim.
-    const reservation = await h.client.resource(IPAddressReservations).get({ name: 'ipv4-10-201-0-1' });
+    // The address is reserved under its own name in the namespace's address domain, for this claim.
+    const reservation = await h.client.resource(IPAddressReservations).get({ name: `ipv4-10-201-0-1.ns.${ns}` });
+    assert.equal(reservation.spec.domain, `namespace/${ns}`);
     assert.deepEqual(reservation.spec.claimRef, { namespace: ns, name: 'machine-0', uid: claim.metadata.uid });
     assert.deepEqual(reservation.spec.poolRef, {
       apiGroup: 'ipam.cluster.x-k8s.io',
@@ -138,7 +139,7 @@ describe('in-cluster provider: claims', () => {
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'a' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'a' }), 'claim a');
     assert.equal(await getOrUndefined(h.client.resource(IPAddresses).get({ namespace: ns, name: 'a' })), undefined);
-    const name = `ipv4-${a.spec.address.replaceAll('.', '-')}`;
+    const name = `ipv4-${a.spec.address.replaceAll('.', '-')}.ns.${ns}`;
     await waitGone(() => h.client.resource(IPAddressReservations).get({ name }), `reservation ${name}`);
 
     await createClaim(h.client, ns, 'c', 'pool');

@@ -95,7 +95,7 @@ describe('in-cluster provider: recovery', () => {
     assert.equal((await waitForAddress(client, ns, 'y')).spec.address, '10.220.1.1');
     // w gets the lowest address nobody holds: not .1 (y's and z's IPAddresses), not .7 (x's reservation).
     assert.equal((await waitForAddress(client, ns, 'w')).spec.address, '10.220.1.2');
-    const adopted = await client.resource(IPAddressReservations).get({ name: 'ipv4-10-220-1-1' });
+    const adopted = await client.resource(IPAddressReservations).get({ name: `ipv4-10-220-1-1.ns.${ns}` });
     assert.equal(adopted.spec.claimRef.uid, y!.metadata.uid);
 
     await unpause('z');
@@ -107,6 +107,31 @@ describe('in-cluster provider: recovery', () => {
     await waitFor(async () => (await eventsFor(client, ns, 'z')).some((e) => e.reason === 'DuplicateAddress'), {
       what: 'a DuplicateAddress event',
     });
+    // Reported on both claims; neither IPAddress is dropped.
+    for (const [m, other] of [
+      ['y', 'z'],
+      ['z', 'y'],
+    ] as const) {
+      await waitFor(
+        async () => {
+          const c = await client.resource(IPAddressClaims).get({ namespace: ns, name: m });
+          const d = c.status?.conditions?.find((x) => x.type === 'DuplicateAddress');
+          return d?.status === 'True' && d.message?.includes(`IPAddress ${ns}/${other}`);
+        },
+        { what: `a DuplicateAddress condition on ${m}` },
+      );
+    }
+    assert.equal((await client.resource(IPAddresses).get({ namespace: ns, name: 'z' })).spec.address, '10.220.1.1');
+    // Deleting z ends the duplicate: y says so.
+    await client.resource(IPAddressClaims).delete({ namespace: ns, name: 'z' });
+    await waitFor(
+      async () => {
+        const c = await client.resource(IPAddressClaims).get({ namespace: ns, name: 'y' });
+        return c.status?.conditions?.find((x) => x.type === 'DuplicateAddress')?.status === 'False';
+      },
+      { what: 'y no longer a duplicate' },
+    );
+    assert.equal((await client.resource(IPAddresses).get({ namespace: ns, name: 'y' })).spec.address, '10.220.1.1');
     client.close();
     await stop(h);
   });
@@ -170,9 +195,10 @@ function reservation(address: string, ns: string, pool: string, claim: string, u
   return {
     apiVersion: 'ipam.k0rdent.mirantis.com/v1alpha1',
     kind: 'IPAddressReservation',
-    metadata: { name: `ipv4-${address.replaceAll('.', '-')}` },
+    metadata: { name: `ipv4-${address.replaceAll('.', '-')}.ns.${ns}` },
     spec: {
       address,
+      domain: `namespace/${ns}`,
       poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', namespace: ns, name: pool },
       claimRef: { namespace: ns, name: claim, uid },
     },

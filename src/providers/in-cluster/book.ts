@@ -1,26 +1,33 @@
-// The in-cluster provider's in-memory view of which addresses are taken, shared by every pool and every worker of
-// one manager process. It only ever errs on the side of "taken": it is an optimisation that makes most creates of
-// a reservation succeed at the first try, never the guarantee (that is the API server refusing a second
-// reservation of one name, see provider.ts).
+// The in-cluster provider's in-memory view of which addresses are taken, per address domain (spec 03 §3.4), shared
+// by every pool and every worker of one manager process. It only ever errs on the side of "taken": it is an
+// optimisation that makes most creates of a reservation succeed at the first try, never the guarantee (that is the
+// API server refusing a second reservation of one name, see provider.ts).
 //
-// An address is taken while any of these holds:
-// - a reservation object for it exists (the reservation informer shows it), released or not;
-// - an IPAddress of an in-cluster pool carries it (covers IPAddresses that predate their reservation, e.g. written
-//   by the reference provider, until the claim reconciler adopts them);
-// - this process is creating its reservation and the informer has not shown it yet (`pending`);
+// Within a domain, an address is taken while any of these holds:
+// - a reservation object for it exists (the reservation informer shows it, or our own create just succeeded),
+//   released or not;
+// - an IPAddress of a pool of the domain carries it (covers IPAddresses that predate their reservation: written by
+//   the reference provider, or re-created by `clusterctl move`, until the claim reconciler adopts them);
+// - this process is creating its reservation and does not know the outcome yet (`pending`);
 // - a create of its reservation failed with AlreadyExists and the informer has not shown it yet (`conflict`).
 // Pending and conflict marks that the informer never confirms (a reservation created and deleted between two
 // relists) are dropped after `staleMs`, at worst costing one more 409.
 //
+// A claim's address is only ever what a reservation of that claim says: a pending mark is an attempt whose outcome
+// is unknown (the create may or may not have happened), never an address to hand out.
+//
 // JS runs one reconcile at a time between awaits, so `pick` chooses and marks an address in one synchronous step:
 // two workers of this process never try the same address.
+import type { AddressDomain } from '../../api/index.ts';
+import type { IntervalSet} from '../../core/index.ts';
 import { Allocator, type Address, type Pool } from '../../core/index.ts';
-import { addressKey } from './names.ts';
+import { addressKey, defaultDomainOfKey } from './names.ts';
 
 export interface ReservationInfo {
   name: string;
   uid: string;
   address: Address;
+  domain: AddressDomain;
   claimUid: string;
   claimNamespace: string;
   claimName: string;
@@ -30,7 +37,9 @@ export interface ReservationInfo {
 
 interface Entry {
   readonly address: Address;
+  readonly domain: AddressDomain;
   reservation?: ReservationInfo;
+  /** IPAddress keys (`namespace/name`). */
   readonly ipAddresses: Set<string>;
   pending?: { claimUid: string; poolKey: string; at: number };
   conflictAt?: number;
@@ -39,16 +48,16 @@ interface Entry {
 interface PoolSlot {
   readonly pool: Pool;
   readonly version: string;
+  readonly domain: AddressDomain;
   readonly alloc: Allocator;
 }
 
-/** What the book knows of a claim's address. */
+/** What the book knows of a claim's reserved address. */
 export interface ClaimAddress {
   address: Address;
+  domain: AddressDomain;
   poolKey: string;
-  /** Created by this process, not yet seen by the informer. */
-  pending: boolean;
-  /** The reservation exists and was released (the claim is going away). */
+  /** The reservation was released (the claim is going away). */
   released: boolean;
 }
 
@@ -60,11 +69,22 @@ export interface AddressBookOptions {
 const taken = (e: Entry): boolean =>
   e.reservation !== undefined || e.ipAddresses.size > 0 || e.pending !== undefined || e.conflictAt !== undefined;
 
+const claimSlot = (domain: AddressDomain, address: Address) => `${domain}|${addressKey(address)}`;
+
 export class AddressBook {
-  private readonly entries = new Map<string, Entry>();
-  /** claim uid → key of its reservation (seen or pending). */
+  /** domain → address key → entry; only taken addresses have one. */
+  private readonly domains = new Map<AddressDomain, Map<string, Entry>>();
+  /** claim uid → `domain|address` of its reservation. */
   private readonly claims = new Map<string, string>();
+  /** claim uid → the attempt whose outcome is unknown. */
+  private readonly attempts = new Map<string, { domain: AddressDomain; address: Address; poolKey: string }>();
   private readonly pools = new Map<string, PoolSlot>();
+  /** Pool key → its domain, for every pool object seen (valid or not). */
+  private readonly poolDomains = new Map<string, AddressDomain>();
+  private readonly poolsByDomain = new Map<AddressDomain, Set<string>>();
+  /** IPAddress key → where it counts. */
+  private readonly ipas = new Map<string, { poolKey: string; address: Address; domain: AddressDomain }>();
+  private readonly ipasByPool = new Map<string, Set<string>>();
   private readonly now: () => number;
   private readonly staleMs: number;
 
@@ -76,48 +96,103 @@ export class AddressBook {
   // --- fed by the informers -------------------------------------------------------------------------------------
 
   observeReservation(r: ReservationInfo): void {
-    this.change(r.address, (e) => {
+    this.change(r.domain, r.address, (e) => {
       const old = e.reservation;
-      if (old && old.claimUid !== r.claimUid) this.unmapClaim(old.claimUid, addressKey(r.address));
+      if (old && old.claimUid !== r.claimUid) this.unmapClaim(old.claimUid, claimSlot(r.domain, r.address));
       e.reservation = r;
-      this.claims.set(r.claimUid, addressKey(r.address));
+      this.claims.set(r.claimUid, claimSlot(r.domain, r.address));
       if (e.pending?.claimUid === r.claimUid) e.pending = undefined;
       e.conflictAt = undefined;
     });
+    const attempt = this.attempts.get(r.claimUid);
+    if (attempt && attempt.domain === r.domain && attempt.address.value === r.address.value) {
+      this.attempts.delete(r.claimUid);
+    }
   }
 
   forgetReservation(r: ReservationInfo): void {
-    this.change(r.address, (e) => {
+    this.change(r.domain, r.address, (e) => {
       if (e.reservation?.uid !== r.uid) return; // a newer reservation of the same address is already known
       e.reservation = undefined;
-      this.unmapClaim(r.claimUid, addressKey(r.address));
+      this.unmapClaim(r.claimUid, claimSlot(r.domain, r.address));
     });
   }
 
-  observeIPAddress(key: string, address: Address): void {
-    this.change(address, (e) => e.ipAddresses.add(key));
+  /** An in-cluster IPAddress (key `namespace/name`) of the pool `poolKey` carries `address`. */
+  observeIPAddress(key: string, poolKey: string, address: Address): void {
+    const before = this.ipas.get(key);
+    if (before?.poolKey === poolKey && before.address.value === address.value) return;
+    if (before) this.forgetIPAddress(key);
+    const domain = this.domainOf(poolKey);
+    this.ipas.set(key, { poolKey, address, domain });
+    let keys = this.ipasByPool.get(poolKey);
+    if (!keys) this.ipasByPool.set(poolKey, (keys = new Set()));
+    keys.add(key);
+    this.change(domain, address, (e) => e.ipAddresses.add(key));
   }
 
-  forgetIPAddress(key: string, address: Address): void {
-    this.change(address, (e) => e.ipAddresses.delete(key));
+  forgetIPAddress(key: string): void {
+    const ipa = this.ipas.get(key);
+    if (!ipa) return;
+    this.ipas.delete(key);
+    const keys = this.ipasByPool.get(ipa.poolKey);
+    keys?.delete(key);
+    if (keys?.size === 0) this.ipasByPool.delete(ipa.poolKey);
+    this.change(ipa.domain, ipa.address, (e) => e.ipAddresses.delete(key));
+  }
+
+  /** The pool's domain (its IPAddresses count there); called for every pool object seen, valid or not. */
+  setPoolDomain(poolKey: string, domain: AddressDomain): void {
+    const before = this.domainOf(poolKey);
+    this.poolDomains.set(poolKey, domain);
+    if (before === domain) return;
+    const slot = this.pools.get(poolKey);
+    this.dropPool(poolKey);
+    for (const key of [...(this.ipasByPool.get(poolKey) ?? [])]) {
+      const ipa = this.ipas.get(key)!;
+      this.forgetIPAddress(key);
+      this.observeIPAddress(key, poolKey, ipa.address);
+    }
+    if (slot) this.syncPool(poolKey, slot.pool, slot.version, domain);
   }
 
   /** Keeps the pool's allocator current; `version` changes whenever the usable set may have. */
-  syncPool(key: string, pool: Pool, version: string): void {
-    if (this.pools.get(key)?.version === version) return;
+  syncPool(key: string, pool: Pool, version: string, domain: AddressDomain): void {
+    if (this.domainOf(key) !== domain) this.setPoolDomain(key, domain);
+    const slot = this.pools.get(key);
+    if (slot?.version === version) return;
     const inUse: Address[] = [];
-    for (const e of this.entries.values()) {
-      if (e.address.family === pool.family && pool.usable.has(e.address.value) && taken(e)) inUse.push(e.address);
+    for (const e of this.entriesOf(domain)) {
+      if (e.address.family === pool.family && pool.usable.has(e.address.value)) inUse.push(e.address);
     }
-    this.pools.set(key, { pool, version, alloc: new Allocator(pool.usable, inUse) });
+    this.pools.set(key, { pool, version, domain, alloc: new Allocator(pool.usable, inUse) });
+    let keys = this.poolsByDomain.get(domain);
+    if (!keys) this.poolsByDomain.set(domain, (keys = new Set()));
+    keys.add(key);
   }
 
+  /** The pool cannot allocate (invalid spec): no allocator, but its IPAddresses still count in its domain. */
   dropPool(key: string): void {
+    const slot = this.pools.get(key);
+    if (!slot) return;
     this.pools.delete(key);
+    this.poolsByDomain.get(slot.domain)?.delete(key);
+  }
+
+  /** The pool object is gone: its IPAddresses (if any remain) count in the default domain of its key. */
+  removePool(key: string): void {
+    this.dropPool(key);
+    const fallback = defaultDomainOfKey(key);
+    if (this.domainOf(key) !== fallback) this.setPoolDomain(key, fallback);
+    this.poolDomains.delete(key);
   }
 
   hasPool(key: string, version: string): boolean {
     return this.pools.get(key)?.version === version;
+  }
+
+  domainOf(poolKey: string): AddressDomain {
+    return this.poolDomains.get(poolKey) ?? defaultDomainOfKey(poolKey);
   }
 
   // --- allocation -----------------------------------------------------------------------------------------------
@@ -127,133 +202,159 @@ export class AddressBook {
     const slot = this.pools.get(poolKey);
     if (!slot) throw new Error(`pool ${poolKey} is not in the address book`);
     let address = slot.alloc.allocate();
-    if (address === undefined && this.sweep(slot.pool)) address = slot.alloc.allocate();
+    if (address === undefined && this.sweep(slot)) address = slot.alloc.allocate();
     if (address === undefined) return undefined;
-    const k = addressKey(address);
-    let e = this.entries.get(k);
-    if (!e) this.entries.set(k, (e = { address, ipAddresses: new Set() }));
-    e.pending = { claimUid, poolKey, at: this.now() };
-    this.claims.set(claimUid, k);
-    this.propagate(e, true, poolKey);
+    // allocate() took it in this pool; change() propagates to the domain's other pools.
+    slot.alloc.release(address);
+    this.hold(slot.domain, address, claimUid, poolKey);
     return address;
   }
 
-  /** Marks a specific address pending for the claim (adopting an IPAddress that has no reservation yet). */
-  hold(address: Address, claimUid: string, poolKey: string): void {
-    this.change(address, (e) => {
-      e.pending = { claimUid, poolKey, at: this.now() };
-      this.claims.set(claimUid, addressKey(address));
-    });
+  /** Marks a specific address pending for the claim (an attempt is about to create its reservation). */
+  hold(domain: AddressDomain, address: Address, claimUid: string, poolKey: string): void {
+    this.change(domain, address, (e) => (e.pending = { claimUid, poolKey, at: this.now() }));
+    this.attempts.set(claimUid, { domain, address, poolKey });
   }
 
-  /** The create of the address's reservation failed with AlreadyExists: someone has it. */
-  conflict(address: Address, claimUid: string): void {
-    this.change(address, (e) => {
+  /** The claim's last attempt whose outcome is unknown (its create failed without an answer): try it first. */
+  attemptOf(claimUid: string): { domain: AddressDomain; address: Address; poolKey: string } | undefined {
+    return this.attempts.get(claimUid);
+  }
+
+  /** The create of the address's reservation failed with AlreadyExists: someone (maybe this claim) has it. */
+  conflict(domain: AddressDomain, address: Address, claimUid: string): void {
+    this.change(domain, address, (e) => {
       if (e.pending?.claimUid === claimUid) e.pending = undefined;
       if (!e.reservation) e.conflictAt = this.now();
-      this.unmapClaim(claimUid, addressKey(address));
     });
+    this.dropAttempt(claimUid, domain, address);
   }
 
-  /** The create failed for another reason: the address is free again as far as this process knows. */
-  abandon(address: Address, claimUid: string): void {
-    this.change(address, (e) => {
-      if (e.pending?.claimUid !== claimUid) return;
-      e.pending = undefined;
-      this.unmapClaim(claimUid, addressKey(address));
+  /** The create was refused (not a 409): no reservation was made, the address is free as far as we know. */
+  abandon(domain: AddressDomain, address: Address, claimUid: string): void {
+    this.change(domain, address, (e) => {
+      if (e.pending?.claimUid === claimUid) e.pending = undefined;
     });
+    this.dropAttempt(claimUid, domain, address);
   }
 
   // --- queries --------------------------------------------------------------------------------------------------
 
-  /** The claim's reservation (seen or pending), if this process knows one. */
+  /** The claim's reservation, if this process knows one. Pending attempts are not addresses. */
   claimAddress(claimUid: string): ClaimAddress | undefined {
-    const k = this.claims.get(claimUid);
-    const e = k === undefined ? undefined : this.entries.get(k);
-    if (!e) return undefined;
-    if (e.reservation?.claimUid === claimUid) {
-      const r = e.reservation;
-      return { address: e.address, poolKey: r.poolKey, pending: false, released: r.releasedAt !== undefined };
-    }
-    if (e.pending?.claimUid === claimUid) {
-      return { address: e.address, poolKey: e.pending.poolKey, pending: true, released: false };
-    }
-    return undefined;
+    const slot = this.claims.get(claimUid);
+    if (slot === undefined) return undefined;
+    const [domain, ...rest] = slot.split('|');
+    const e = this.domains.get(domain!)?.get(rest.join('|'));
+    const r = e?.reservation;
+    if (!e || r?.claimUid !== claimUid) return undefined;
+    return { address: e.address, domain: e.domain, poolKey: r.poolKey, released: r.releasedAt !== undefined };
   }
 
-  reservationAt(address: Address): ReservationInfo | undefined {
-    return this.entries.get(addressKey(address))?.reservation;
+  reservationAt(domain: AddressDomain, address: Address): ReservationInfo | undefined {
+    return this.domains.get(domain)?.get(addressKey(address))?.reservation;
   }
 
-  /** Keys (`namespace/name`) of the in-cluster IPAddresses that carry the address. */
-  ipAddressesAt(address: Address): string[] {
-    return [...(this.entries.get(addressKey(address))?.ipAddresses ?? [])];
+  /** Keys (`namespace/name`) of the in-cluster IPAddresses of the domain that carry the address. */
+  ipAddressesAt(domain: AddressDomain, address: Address): string[] {
+    return [...(this.domains.get(domain)?.get(addressKey(address))?.ipAddresses ?? [])];
   }
 
-  isTaken(address: Address): boolean {
-    const e = this.entries.get(addressKey(address));
+  isTaken(domain: AddressDomain, address: Address): boolean {
+    const e = this.domains.get(domain)?.get(addressKey(address));
     return e !== undefined && taken(e);
   }
 
-  /** Pools whose usable set holds the address. */
-  poolsContaining(address: Address): string[] {
-    const keys: string[] = [];
-    for (const [key, slot] of this.pools) {
-      if (slot.pool.family === address.family && slot.pool.usable.has(address.value)) keys.push(key);
-    }
-    return keys;
+  /** Pools of the domain whose usable set holds the address. */
+  poolsContaining(domain: AddressDomain, address: Address): string[] {
+    return [...(this.poolsByDomain.get(domain) ?? [])].filter((key) => {
+      const pool = this.pools.get(key)!.pool;
+      return pool.family === address.family && pool.usable.has(address.value);
+    });
   }
 
-  /** Usable addresses of the pool that nobody holds. */
-  freeCount(poolKey: string): bigint | undefined {
-    return this.pools.get(poolKey)?.alloc.counts().free;
+  /** Total, used (by any holder of the domain) and free usable addresses of the pool; undefined if not known. */
+  counts(poolKey: string): { total: bigint; used: bigint; free: bigint } | undefined {
+    const c = this.pools.get(poolKey)?.alloc.counts();
+    return c && { total: c.total, used: c.total - c.free, free: c.free };
+  }
+
+  /** Addresses of `set` taken in `domain` by holders other than the pools `except`. */
+  takenIn(domain: AddressDomain, set: IntervalSet, except: readonly string[]): bigint {
+    let n = 0n;
+    for (const e of this.entriesOf(domain)) {
+      if (e.address.family !== set.family || !set.has(e.address.value)) continue;
+      const holders = [
+        e.reservation?.poolKey,
+        e.pending?.poolKey,
+        ...[...e.ipAddresses].map((k) => this.ipas.get(k)?.poolKey),
+      ].filter((k): k is string => k !== undefined);
+      if (holders.length === 0 || holders.some((k) => !except.includes(k))) n++;
+    }
+    return n;
   }
 
   // --- internals ------------------------------------------------------------------------------------------------
 
-  private change(address: Address, edit: (e: Entry) => void): void {
+  private entriesOf(domain: AddressDomain): Iterable<Entry> {
+    return this.domains.get(domain)?.values() ?? [];
+  }
+
+  private change(domain: AddressDomain, address: Address, edit: (e: Entry) => void): void {
     const k = addressKey(address);
-    let e = this.entries.get(k);
-    if (!e) e = { address, ipAddresses: new Set() };
-    const before = this.entries.has(k) && taken(e);
+    let entries = this.domains.get(domain);
+    let e = entries?.get(k);
+    const before = e !== undefined && taken(e);
+    if (!e) e = { address, domain, ipAddresses: new Set() };
     edit(e);
     const after = taken(e);
-    if (after) this.entries.set(k, e);
-    else this.entries.delete(k);
+    if (after) {
+      if (!entries) this.domains.set(domain, (entries = new Map()));
+      entries.set(k, e);
+    } else if (entries) {
+      entries.delete(k);
+      if (entries.size === 0) this.domains.delete(domain);
+    }
     if (before !== after) this.propagate(e, after);
   }
 
-  private propagate(e: Entry, isTaken: boolean, except?: string): void {
-    for (const [key, slot] of this.pools) {
-      const { family, usable } = slot.pool;
-      if (key === except || e.address.family !== family || !usable.has(e.address.value)) continue;
-      if (!isTaken) slot.alloc.release(e.address);
-      else if (!slot.alloc.isInUse(e.address)) slot.alloc.allocateAddress(e.address);
+  private propagate(e: Entry, isTaken: boolean): void {
+    for (const key of this.poolsByDomain.get(e.domain) ?? []) {
+      const { pool, alloc } = this.pools.get(key)!;
+      if (e.address.family !== pool.family || !pool.usable.has(e.address.value)) continue;
+      if (!isTaken) alloc.release(e.address);
+      else if (!alloc.isInUse(e.address)) alloc.allocateAddress(e.address);
     }
   }
 
-  private unmapClaim(claimUid: string, k: string): void {
-    if (this.claims.get(claimUid) === k) this.claims.delete(claimUid);
+  private unmapClaim(claimUid: string, slot: string): void {
+    if (this.claims.get(claimUid) === slot) this.claims.delete(claimUid);
+  }
+
+  private dropAttempt(claimUid: string, domain: AddressDomain, address: Address): void {
+    const a = this.attempts.get(claimUid);
+    if (a && a.domain === domain && a.address.value === address.value) this.attempts.delete(claimUid);
   }
 
   /** Drops unconfirmed marks older than staleMs inside the pool; true if any address became free. */
-  private sweep(pool: Pool): boolean {
+  private sweep(slot: PoolSlot): boolean {
     const cutoff = this.now() - this.staleMs;
-    const stale = [...this.entries.values()].filter(
+    const { pool, domain } = slot;
+    const stale = [...this.entriesOf(domain)].filter(
       (e) =>
         e.address.family === pool.family &&
         pool.usable.has(e.address.value) &&
         ((e.pending && e.pending.at <= cutoff) || (e.conflictAt !== undefined && e.conflictAt <= cutoff)),
     );
     for (const s of stale) {
-      this.change(s.address, (e) => {
+      this.change(domain, s.address, (e) => {
         if (e.pending && e.pending.at <= cutoff) {
-          this.unmapClaim(e.pending.claimUid, addressKey(e.address));
+          this.dropAttempt(e.pending.claimUid, domain, e.address);
           e.pending = undefined;
         }
         if (e.conflictAt !== undefined && e.conflictAt <= cutoff) e.conflictAt = undefined;
       });
     }
-    return stale.some((s) => !this.isTaken(s.address));
+    return stale.some((s) => !this.isTaken(domain, s.address));
   }
 }

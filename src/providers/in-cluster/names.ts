@@ -1,5 +1,12 @@
 // Names and keys of the in-cluster provider.
-import { globalInClusterIPPoolKind, inClusterIPPoolKind, ipamGroup } from '../../api/index.ts';
+import {
+  addressDomain,
+  domainNameSuffix,
+  globalInClusterIPPoolKind,
+  inClusterIPPoolKind,
+  ipamGroup,
+  type AddressDomain,
+} from '../../api/index.ts';
 import { formatAddress, parseAddress, type Address } from '../../core/index.ts';
 import type { PoolRef } from '../types.ts';
 
@@ -21,11 +28,23 @@ export function poolTitle(key: string): string {
   return namespace ? `${kind} ${namespace}/${name.join('/')}` : `${kind} ${name.join('/')}`;
 }
 
+/** The domain a pool key belongs to when its pool carries no domain annotation (or is not known). */
+export function defaultDomainOfKey(key: string): AddressDomain {
+  const [kind, namespace] = key.split('/');
+  return addressDomain({ kind, metadata: { namespace: namespace || undefined } });
+}
+
 /**
- * The reservation object's name: a function of the address alone, a valid DNS subdomain, and one name per address
- * (IPv6 groups are written in full, without leading zeros, so `2001:db8::1` and `2001:0db8:0::1` agree).
+ * The reservation object's name: a function of the domain and the address alone, a valid DNS subdomain, and one
+ * name per address and domain (IPv6 groups are written in full, without leading zeros, so `2001:db8::1` and
+ * `2001:0db8:0::1` agree): `ipv4-10-0-0-5` in the global domain, `ipv4-10-0-0-5.ns.tenant-a` in namespace
+ * tenant-a's, `ipv4-10-0-0-5.domain.blue` in the named domain blue.
  */
-export function reservationName(address: Address): string {
+export function reservationName(domain: AddressDomain, address: Address): string {
+  return addressName(address) + domainNameSuffix(domain);
+}
+
+function addressName(address: Address): string {
   if (address.family === 4) return `ipv4-${formatAddress(address).replaceAll('.', '-')}`;
   const groups: string[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((address.value >> shift) & 0xffffn).toString(16));

@@ -1,15 +1,21 @@
 // The in-cluster provider: pools kept in the Kubernetes API (InClusterIPPool, GlobalInClusterIPPool).
 //
 // Uniqueness does not rest on timing. Every address handed out has a cluster-scoped IPAddressReservation whose name
-// is derived from the address alone (`ipv4-10-0-0-5`), created BEFORE the IPAddress. The API server accepts one
-// object per name, so of two writers that pick the same address (two workers, two replicas during a leader
-// hand-over, a stale cache) exactly one create succeeds; the other gets 409 AlreadyExists, marks the address taken
-// and tries the next. The in-memory AddressBook (book.ts) makes such collisions rare; it is never trusted to
-// prevent them. Consequences:
-// - An address has one holder in the whole management cluster: pools that overlap share their addresses (the pool
-//   reconciler warns about overlaps).
+// is derived from the address and its address domain alone (`ipv4-10-0-0-5.ns.tenant-a`), created BEFORE the
+// IPAddress. The API server accepts one object per name, so of two writers that pick the same address in one domain
+// (two workers, two replicas during a leader hand-over, a stale cache) exactly one create succeeds; the other gets
+// 409 AlreadyExists, marks the address taken and tries the next. An address is the claim's only once our own
+// create succeeded or the API shows the reservation with the claim's uid: a create whose outcome is unknown (timeout,
+// 5xx, a 409 whose GET failed) is retried on the same address, never trusted. The in-memory AddressBook (book.ts)
+// makes collisions rare; it is never trusted to prevent them. Consequences:
+// - An address has one holder per address domain (spec 03 §3.4): a namespace's pools share theirs, pools of
+//   different namespaces do not interfere, global pools share across the cluster, and an annotation joins pools into
+//   a named domain. The pool reconciler reports overlaps: within a domain (shared addresses) and with the global
+//   domain (the one place the same address can be handed out twice).
 // - Crash after the reservation, before the IPAddress: the claim's next reconcile finds its reservation (book index
 //   by claim uid, or the 409 followed by a GET showing the claim's uid) and uses it.
+// - `clusterctl move`: IPAddresses re-created before their claims count as taken at once; each claim adopts its
+//   IPAddress (same name, its claimRef and poolRef) and its reservation is re-created, so the address never changes.
 // - Crash after the IPAddress: the IPAddress is found and kept; a missing reservation is created ("adopt"), which
 //   also covers IPAddresses written by the reference provider before a migration.
 // - Reservations whose claim is gone without an IPAddress are released by the pool reconciler (`sweep`).
@@ -21,6 +27,7 @@
 // contract requires of any provider) = 4. Release: reservation delete (or release mark) + IPAddress finalizer
 // removal + IPAddress delete + claim finalizer removal = 4.
 import {
+  globalDomain,
   GlobalInClusterIPPools,
   InClusterIPPools,
   IPAddressClaims,
@@ -30,12 +37,16 @@ import {
   ipamGroup,
   type IPAddress,
   type IPAddressClaim,
+  domainTitle,
+  type AddressDomain,
   type IPAddressReservation,
 } from '../../api/index.ts';
-import { formatAddress, type Address } from '../../core/index.ts';
+import { formatAddress, type Address, type IntervalSet } from '../../core/index.ts';
 import {
   isAlreadyExists,
+  isApiError,
   isConflict,
+  isInvalid,
   isNotFound,
   type KubeObject,
   type ResourceClient,
@@ -46,7 +57,7 @@ import { Overlay } from '../overlay.ts';
 import type { AllocateResult, Allocation, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
 import { AddressBook, type ReservationInfo } from './book.ts';
 import { isInClusterPoolRef, poolKey, poolTitle, reservationName, tryParseAddress, type PoolKind } from './names.ts';
-import { keyOfPool, PoolModels, poolProblem, type PoolModel, type PoolObject } from './pools.ts';
+import { keyOfPool, PoolModels, poolProblem, PoolRangeIndex, type PoolModel, type PoolObject } from './pools.ts';
 
 /** The two pool kinds, seen as what they share (PoolObject). */
 export const poolTypes: Readonly<Record<PoolKind, ResourceType<PoolObject>>> = {
@@ -82,12 +93,14 @@ const refKey = (ref: PoolRef | undefined, namespace: string | undefined): string
 
 function reservationInfo(r: IPAddressReservation): ReservationInfo | undefined {
   const address = tryParseAddress(r.spec.address);
-  if (!address || r.metadata.name !== reservationName(address)) return undefined;
+  const domain = r.spec.domain ?? globalDomain;
+  if (!address || r.metadata.name !== reservationName(domain, address)) return undefined;
   const { poolRef, claimRef } = r.spec;
   return {
     name: r.metadata.name,
     uid: r.metadata.uid ?? '',
     address,
+    domain,
     claimUid: claimRef.uid,
     claimNamespace: claimRef.namespace,
     claimName: claimRef.name,
@@ -96,12 +109,18 @@ function reservationInfo(r: IPAddressReservation): ReservationInfo | undefined {
   };
 }
 
-/** The address an in-cluster IPAddress carries, with its book key. */
-function ipAddressEntry(ipa: IPAddress): { key: string; address: Address } | undefined {
-  if (!isInClusterPoolRef(ipa.spec?.poolRef)) return undefined;
+/** The address an in-cluster IPAddress carries, with its book key and its pool's key. */
+function ipAddressEntry(ipa: IPAddress): { key: string; poolKey: string; address: Address } | undefined {
+  const ref = ipa.spec?.poolRef;
+  if (!isInClusterPoolRef(ref)) return undefined;
   const address = tryParseAddress(ipa.spec.address);
-  return address && { key: `${ipa.metadata.namespace}/${ipa.metadata.name}`, address };
+  const key = `${ipa.metadata.namespace}/${ipa.metadata.name}`;
+  return address && { key, poolKey: poolKey(ref.kind, ipa.metadata.namespace, ref.name), address };
 }
+
+/** A create refused outright (it made nothing); anything else — timeout, 5xx, 429, a dropped connection — may have. */
+const refused = (err: unknown): boolean =>
+  isApiError(err) && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429;
 
 /** Whether a duplicate was found: the caller reports it. */
 export interface Duplicate {
@@ -113,6 +132,8 @@ export class InClusterProvider implements IPAMProvider {
   readonly name = 'in-cluster';
   readonly book = new AddressBook();
   readonly models = new PoolModels();
+  /** Valid, live pools by span: who overlaps whom. */
+  readonly ranges = new PoolRangeIndex();
   readonly claims: Informer<IPAddressClaim>;
   readonly ipAddresses: Informer<IPAddress>;
   readonly reservations: Informer<IPAddressReservation>;
@@ -173,26 +194,25 @@ export class InClusterProvider implements IPAMProvider {
     });
     const seeIP = (ipa: IPAddress) => {
       const e = ipAddressEntry(ipa);
-      if (e) this.book.observeIPAddress(e.key, e.address);
-    };
-    const unseeIP = (ipa: IPAddress) => {
-      const e = ipAddressEntry(ipa);
-      if (e) this.book.forgetIPAddress(e.key, e.address);
+      if (e) this.book.observeIPAddress(e.key, e.poolKey, e.address);
+      else this.book.forgetIPAddress(`${ipa.metadata.namespace}/${ipa.metadata.name}`);
     };
     this.ipAddresses.addEventHandler({
       onAdd: seeIP,
-      onUpdate: (old, ipa) => {
-        unseeIP(old);
-        seeIP(ipa);
-      },
-      onDelete: unseeIP,
+      onUpdate: (_, ipa) => seeIP(ipa),
+      onDelete: (ipa) => this.book.forgetIPAddress(`${ipa.metadata.namespace}/${ipa.metadata.name}`),
     });
+    const seePool = (p: PoolObject) => {
+      const model = this.syncPool(p);
+      this.ranges.set(model.key, p.metadata.deletionTimestamp ? undefined : model);
+    };
     for (const kind of ['InClusterIPPool', 'GlobalInClusterIPPool'] as const) {
       this.poolInformers[kind].addEventHandler({
-        onAdd: (p) => this.syncPool(p),
-        onUpdate: (_, p) => this.syncPool(p),
+        onAdd: seePool,
+        onUpdate: (_, p) => seePool(p),
         onDelete: (p) => {
-          this.book.dropPool(keyOfPool(p));
+          this.ranges.set(keyOfPool(p), undefined);
+          this.book.removePool(keyOfPool(p));
           this.models.forget(keyOfPool(p));
         },
       });
@@ -215,10 +235,11 @@ export class InClusterProvider implements IPAMProvider {
     return overlay?.get(namespace ? `${namespace}/${name.join('/')}` : name.join('/'));
   }
 
-  /** Validates the pool (once per generation) and keeps the book's allocator of it current. */
+  /** Validates the pool (once per generation and domain) and keeps the book's view of it current. */
   syncPool(obj: PoolObject): PoolModel {
     const model = this.models.of(obj);
-    if (model.pool) this.book.syncPool(model.key, model.pool, model.version);
+    this.book.setPoolDomain(model.key, model.domain);
+    if (model.pool) this.book.syncPool(model.key, model.pool, model.version, model.domain);
     else this.book.dropPool(model.key);
     return model;
   }
@@ -244,15 +265,44 @@ export class InClusterProvider implements IPAMProvider {
     if (known?.released) {
       return { failed: 'AllocationFailed', message: `the address of this claim is being released` };
     }
-    if (known && known.poolKey === model.key) return { allocated: this.allocation(model, known.address) };
+    if (known && known.poolKey === model.key && known.domain === model.domain) {
+      return { allocated: this.allocation(model, known.address) };
+    }
 
     await this.protectPool(obj, signal);
+    // An earlier attempt whose outcome is unknown may have made its reservation: try that address first (a 409 then
+    // tells whose it is), so the claim neither leaks it nor loses it.
+    const attempt = this.book.attemptOf(uid);
+    if (attempt?.poolKey === model.key && attempt.domain === model.domain) {
+      if ((await this.reserve(claim, model, attempt.address, signal)) === 'reserved') {
+        return { allocated: this.allocation(model, attempt.address) };
+      }
+    }
     for (;;) {
       const address = this.book.pick(model.key, uid);
       if (!address) return this.exhausted(model);
       const outcome = await this.reserve(claim, model, address, signal);
       if (outcome === 'reserved') return { allocated: this.allocation(model, address) };
     }
+  }
+
+  duplicates(claim: IPAddressClaim, poolObj: KubeObject, allocation: Allocation): string | undefined {
+    const address = tryParseAddress(allocation.address);
+    if (!address) return undefined;
+    const { domain } = this.models.of(poolObj as PoolObject);
+    const self = `${claim.metadata.namespace}/${claim.metadata.name}`;
+    const others = this.book.ipAddressesAt(domain, address).filter((k) => k !== self);
+    if (others.length === 0) return undefined;
+    return (
+      `${allocation.address} is also carried by IPAddress ${others.join(', ')} in ${domainTitle(domain)}: ` +
+      'two machines may have the same address; delete one of the claims'
+    );
+  }
+
+  /** IPAddresses (`namespace/name`) carrying the same address as `ipa` in its pool's domain, `ipa` included. */
+  sameAddress(ipa: IPAddress): string[] {
+    const e = ipAddressEntry(ipa);
+    return e ? this.book.ipAddressesAt(this.book.domainOf(e.poolKey), e.address) : [];
   }
 
   async release(
@@ -262,16 +312,21 @@ export class InClusterProvider implements IPAMProvider {
     signal: AbortSignal,
   ): Promise<void> {
     const uid = claim.metadata.uid!;
+    const ref = claim.spec.poolRef;
+    const model = poolObj ? this.models.of(poolObj as PoolObject) : undefined;
+    const domain = model?.domain ?? this.book.domainOf(poolKey(ref.kind, claim.metadata.namespace, ref.name));
     // The given allocation only: another address of the claim may be the one its IPAddress carries. Strays are
     // the sweep's.
-    const address = allocation ? tryParseAddress(allocation.address) : this.book.claimAddress(uid)?.address;
+    const known = this.book.claimAddress(uid);
+    const address = allocation ? tryParseAddress(allocation.address) : known?.address;
     const addresses = address ? [address] : [];
-    const grace = poolObj ? this.models.of(poolObj as PoolObject).graceSeconds : 0;
+    const grace = model?.graceSeconds ?? 0;
     for (const address of addresses) {
-      let target: ReservationInfo | undefined = this.book.reservationAt(address);
+      let target: ReservationInfo | undefined = this.book.reservationAt(domain, address);
       if (target?.claimUid !== uid) {
         // Our cache may not show it yet: the API knows.
-        const live = await this.reservationClient.get({ name: reservationName(address) }, { signal }).catch((err) => {
+        const name = reservationName(domain, address);
+        const live = await this.reservationClient.get({ name }, { signal }).catch((err) => {
           if (isNotFound(err)) return undefined;
           throw err;
         });
@@ -332,6 +387,14 @@ export class InClusterProvider implements IPAMProvider {
     return this.claims.byIndex(Index.pool, key).filter((c) => !c.status?.addressRef?.name);
   }
 
+  /**
+   * How many addresses of `set` are held in `domain` by pools other than `ownPools` (pool names as the claim's
+   * poolRef gives them, `InClusterIPPool/<ns>/<name>`): what a ClusterIPAMClaim's capacity check must subtract.
+   */
+  takenByOthers(domain: AddressDomain, set: IntervalSet, ownPools: readonly string[]): bigint {
+    return this.book.takenIn(domain, set, ownPools);
+  }
+
   poolClient(kind: PoolKind): ResourceClient<PoolObject> {
     return this.poolClients[kind];
   }
@@ -345,7 +408,11 @@ export class InClusterProvider implements IPAMProvider {
     return a;
   }
 
-  /** Creates the reservation of a picked address: 'reserved', or 'taken' (someone else holds it). */
+  /**
+   * Creates the reservation of an address for the claim: 'reserved' once the API server confirms the claim holds
+   * it, 'taken' when someone else does. Throws when the outcome is unknown; the address then stays marked as this
+   * claim's unconfirmed attempt, which the next reconcile retries first.
+   */
   private async reserve(
     claim: IPAddressClaim,
     model: PoolModel,
@@ -353,28 +420,32 @@ export class InClusterProvider implements IPAMProvider {
     signal: AbortSignal,
   ): Promise<'reserved' | 'taken'> {
     const uid = claim.metadata.uid!;
+    const { domain } = model;
     const [kind, namespace, ...name] = model.key.split('/');
     const reservation: IPAddressReservation = {
       apiVersion: `${ipAddressReservationKind.group}/${ipAddressReservationKind.version}`,
       kind: 'IPAddressReservation',
-      metadata: { name: reservationName(address) },
+      metadata: { name: reservationName(domain, address) },
       spec: {
         address: formatAddress(address),
+        domain,
         poolRef: { apiGroup: ipamGroup, kind: kind!, name: name.join('/'), ...(namespace ? { namespace } : {}) },
         claimRef: { namespace: claim.metadata.namespace!, name: claim.metadata.name!, uid },
       },
     };
+    this.book.hold(domain, address, uid, model.key);
     try {
-      await this.reservationClient.create(reservation, { signal });
+      const created = await this.reservationClient.create(reservation, { signal });
+      this.book.observeReservation(reservationInfo(created)!);
       return 'reserved';
     } catch (err) {
       if (!isAlreadyExists(err)) {
-        this.book.abandon(address, uid);
+        if (refused(err)) this.book.abandon(domain, address, uid);
         throw err;
       }
     }
     // Someone holds it. If it is this claim (an earlier attempt whose reservation our cache has not shown yet, or
-    // another replica's), it is the claim's address.
+    // another replica's), it is the claim's address. If the API cannot tell now, the attempt stays unconfirmed.
     const live = await this.reservationClient.get({ name: reservation.metadata.name! }, { signal }).catch((err) => {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -384,12 +455,15 @@ export class InClusterProvider implements IPAMProvider {
       this.book.observeReservation(info);
       return 'reserved';
     }
-    this.book.conflict(address, uid);
+    this.book.conflict(domain, address, uid);
     if (info) this.book.observeReservation(info);
     return 'taken';
   }
 
-  /** The claim already has an IPAddress: make sure its reservation says so, never change the address. */
+  /**
+   * The claim already has an IPAddress (its own, or one it adopts after a move): make sure its reservation says
+   * so, never change the address.
+   */
   private async adopt(
     claim: IPAddressClaim,
     model: PoolModel,
@@ -401,21 +475,38 @@ export class InClusterProvider implements IPAMProvider {
     if (!address) {
       return { failed: 'AllocationFailed', message: `its IPAddress carries "${existing.address}", not an address` };
     }
-    const holder = this.book.reservationAt(address);
-    if (holder && holder.claimUid !== uid) return this.duplicate(existing, holder);
-    if (holder || this.book.claimAddress(uid)?.address.value === address.value) return { allocated: existing };
-    this.book.hold(address, uid, model.key);
+    const { domain } = model;
+    let holder = this.book.reservationAt(domain, address);
+    if (holder && holder.claimUid !== uid && this.isEarlierIncarnation(holder, claim)) {
+      // Held for an earlier claim of this name that is gone (deleted without release): the address is this one's.
+      await this.deleteReservation(holder, signal);
+      holder = undefined;
+    }
+    if (holder && holder.claimUid !== uid) return this.duplicate(model, existing, holder);
+    if (holder) return { allocated: existing };
     if ((await this.reserve(claim, model, address, signal)) === 'reserved') return { allocated: existing };
-    const other = this.book.reservationAt(address);
-    return other ? this.duplicate(existing, other) : { failed: 'AllocationFailed', message: 'reservation conflict' };
+    const other = this.book.reservationAt(domain, address);
+    return other
+      ? this.duplicate(model, existing, other)
+      : { failed: 'AllocationFailed', message: `the reservation of ${existing.address} changed meanwhile; retrying` };
   }
 
-  private duplicate(existing: Allocation, holder: ReservationInfo): AllocateResult {
+  /** A reservation of the claim's namespace and name whose claim (by uid) no longer exists. */
+  private isEarlierIncarnation(holder: ReservationInfo, claim: IPAddressClaim): boolean {
+    return (
+      holder.claimNamespace === claim.metadata.namespace &&
+      holder.claimName === claim.metadata.name &&
+      this.claims.byIndex(Index.uid, holder.claimUid).length === 0
+    );
+  }
+
+  private duplicate(model: PoolModel, existing: Allocation, holder: ReservationInfo): AllocateResult {
     return {
       failed: 'AllocationFailed',
       message:
         `duplicate address: the IPAddress of this claim carries ${existing.address}, which is reserved for ` +
-        `IPAddressClaim ${holder.claimNamespace}/${holder.claimName}; delete one of the two claims`,
+        `IPAddressClaim ${holder.claimNamespace}/${holder.claimName} in ${domainTitle(model.domain)}; ` +
+        'delete one of the two claims',
     };
   }
 
@@ -461,10 +552,13 @@ export class InClusterProvider implements IPAMProvider {
   private isStale(info: ReservationInfo): boolean {
     const claim = this.claims.byIndex(Index.uid, info.claimUid)[0];
     const ipa = this.ipAddresses.get(`${info.claimNamespace}/${info.claimName}`);
+    const carries = ipa !== undefined && tryParseAddress(ipa.spec.address)?.value === info.address.value;
+    // The claim is gone: the reservation is stale unless an IPAddress of the claim's name still carries the address
+    // (a claim on its way back, as in a move, adopts it).
+    if (!claim) return !carries;
     const ipaIsClaims = ipa?.metadata.ownerReferences?.some((r) => r.controller && r.uid === info.claimUid);
-    if (!claim) return !this.book.ipAddressesAt(info.address).length;
     // The claim holds another address through its IPAddress: this one is left over from an interrupted attempt.
-    return ipaIsClaims === true && tryParseAddress(ipa!.spec.address)?.value !== info.address.value;
+    return ipaIsClaims === true && !carries;
   }
 
   private async releaseReservation(info: ReservationInfo, graceSeconds: number, signal: AbortSignal): Promise<void> {
@@ -478,7 +572,8 @@ export class InClusterProvider implements IPAMProvider {
         { signal },
       );
     } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
+      // A uid that no longer matches (the reservation was replaced) is refused as an immutable field: 422.
+      if (!isNotFound(err) && !isConflict(err) && !isInvalid(err)) throw err;
     }
   }
 
