@@ -15,14 +15,24 @@ function atLeast(a: string | undefined, b: string | undefined): boolean {
   }
 }
 
+/** How long the resourceVersion of a deleted object is remembered, to refuse late records of it. */
+const tombstoneMs = 5 * 60_000;
+
 export class Overlay<T extends KubeObject> {
   private readonly written = new Map<string, T>();
+  /** key → resourceVersion of its DELETE event, and when it came: a write answered after it must not revive it. */
+  private readonly tombstones = new Map<string, { rv: string | undefined; at: number }>();
 
   constructor(private readonly informer: Informer<T>) {
     // Deleted objects must not live on here; caught-up ones need not.
     informer.addEventHandler({
+      onAdd: (obj) => this.tombstones.delete(objectKey(obj)),
       onUpdate: (_, obj) => this.get(objectKey(obj)),
-      onDelete: (obj) => this.written.delete(objectKey(obj)),
+      onDelete: (obj) => {
+        const key = objectKey(obj);
+        this.written.delete(key);
+        this.tombstones.set(key, { rv: obj.metadata.resourceVersion, at: Date.now() });
+      },
     });
   }
 
@@ -38,9 +48,26 @@ export class Overlay<T extends KubeObject> {
     return mine;
   }
 
+  /**
+   * Remembers our write of `obj`, unless the object is already gone: its DELETE event arrived before the write's
+   * answer (the write that removed the last finalizer, say), or the write itself ended it.
+   */
   record(obj: T): T {
-    this.written.set(objectKey(obj), obj);
+    const key = objectKey(obj);
+    const gone = obj.metadata.deletionTimestamp !== undefined && (obj.metadata.finalizers ?? []).length === 0;
+    const tomb = this.tombstones.get(key);
+    if (gone || (tomb && atLeast(tomb.rv, obj.metadata.resourceVersion))) return obj;
+    this.written.set(key, obj);
+    this.pruneTombstones();
     return obj;
+  }
+
+  private pruneTombstones(): void {
+    const cutoff = Date.now() - tombstoneMs;
+    for (const [key, t] of this.tombstones) {
+      if (t.at > cutoff) break; // insertion order is age order
+      this.tombstones.delete(key);
+    }
   }
 
   forget(key: string): void {
