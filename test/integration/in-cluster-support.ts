@@ -41,9 +41,11 @@ export async function startInCluster(
   workers = 4,
   opts: InClusterProviderOptions = {},
   extra: ControllerSetup[] = [],
+  /** Run before the provider is made (e.g. to wrap the manager's client). */
+  before: ControllerSetup[] = [],
 ): Promise<Harness> {
   const configure = { name: 'in-cluster-options', setup: (mgr: Manager) => void inClusterProvider(mgr, opts) };
-  const setups = [configure, ipAddressClaimController(), inClusterPoolController(), ...extra];
+  const setups = [...before, configure, ipAddressClaimController(), inClusterPoolController(), ...extra];
   const manager = await startTestManager(setups, { workers });
   const client = KubeClient.load({ kubeconfig: await testKubeconfig() });
   return {

@@ -1,0 +1,116 @@
+// The reservation path under injected faults, against the real API server: creates that are committed but whose
+// answer is lost (a dropped connection after the POST), creates refused by overload (429), and GETs that fail after
+// a 409 (503). Two managers serve the same claims, so 409s are frequent. Whatever happens, no address is handed
+// out twice, every claim ends with an address, and every reservation belongs to the IPAddress of its claim.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
+import { ApiError, type ResourceClient } from '../../src/kube/index.ts';
+import type { Manager } from '../../src/runtime/index.ts';
+import { testNamespace } from '../support/cluster.ts';
+import { waitFor } from '../support/wait.ts';
+import {
+  claimObject,
+  createPool,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+  reservationsOfPool,
+  startInCluster,
+  suffix,
+  type Harness,
+} from './in-cluster-support.ts';
+
+interface Faults {
+  lostCreates: number;
+  refusedCreates: number;
+  failedGets: number;
+}
+
+/**
+ * Wraps the manager's reservation client: every 3rd create is committed and its answer lost, every 5th is refused
+ * with 429 before reaching the server, and 2 of every 3 GETs fail with 503.
+ */
+function injectFaults(mgr: Manager, faults: Faults): void {
+  const client = mgr.client;
+  const resource = client.resource.bind(client);
+  let creates = 0;
+  let gets = 0;
+  client.resource = ((type: unknown) => {
+    const real = resource(type as typeof IPAddressReservations);
+    if (type !== IPAddressReservations) return real;
+    const faulty: ResourceClient<IPAddressReservation> = Object.create(real);
+    faulty.create = async (obj, opts) => {
+      creates++;
+      if (creates % 5 === 0) {
+        faults.refusedCreates++;
+        throw new ApiError(429, { message: 'injected: too many requests', reason: 'TooManyRequests' } as never, 'POST');
+      }
+      const created = await real.create(obj, opts);
+      if (creates % 3 === 0) {
+        faults.lostCreates++;
+        throw new Error('injected: socket hang up after the create was committed');
+      }
+      return created;
+    };
+    faulty.get = async (key, opts) => {
+      if (++gets % 3 !== 0) {
+        faults.failedGets++;
+        throw new ApiError(
+          503,
+          { message: 'injected: service unavailable', reason: 'ServiceUnavailable' } as never,
+          'GET',
+        );
+      }
+      return real.get(key, opts);
+    };
+    return faulty;
+  }) as typeof client.resource;
+}
+
+describe('in-cluster provider: injected faults on the reservation path', () => {
+  const running: Harness[] = [];
+  after(async () => {
+    for (const h of running) await h.stop();
+  });
+
+  it('never hands out an address twice, and every claim ends with one reservation of its own', async () => {
+    const ns = await testNamespace('ic-faults');
+    const faults: Faults = { lostCreates: 0, refusedCreates: 0, failedGets: 0 };
+    const faulty = { name: 'faults', setup: (mgr: Manager) => injectFaults(mgr, faults) };
+    // The fault injector must wrap the client before the provider takes its reservation client.
+    const [a, b] = [
+      await startInCluster(4, { staleAfterMs: 1000 }, [], [faulty]),
+      await startInCluster(4, { staleAfterMs: 1000 }, [], [faulty]),
+    ];
+    running.push(a, b);
+    const pool = `faults-${suffix()}`;
+    await createPool(a.client, ns, pool, { addresses: ['10.221.0.0/24'], prefix: 24 });
+    const claims = Array.from({ length: 60 }, (_, i) => claimObject(ns, `m-${i}`, pool));
+    await Promise.all(claims.map((c) => a.client.resource(IPAddressClaims).create(c)));
+
+    const all = await waitFor(
+      async () => {
+        const { items } = await a.client.resource(IPAddresses).listAll({ namespace: ns });
+        return items.length === claims.length ? items : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, what: `${claims.length} IPAddresses` },
+    );
+    const addresses = all.map((i: IPAddress) => i.spec.address);
+    assert.equal(new Set(addresses).size, addresses.length, `duplicate addresses: ${addresses.sort().join(' ')}`);
+    assert.ok(faults.lostCreates > 0 && faults.failedGets > 0 && faults.refusedCreates > 0, JSON.stringify(faults));
+
+    // Settled: one reservation per claim, each the one of the IPAddress of the claim it names (lost creates that
+    // went unused were released by the sweep).
+    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === claims.length, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: 'one reservation per claim',
+    });
+    for (const r of await reservationsOfPool(a.client, pool)) {
+      const ipa = all.find((i) => i.metadata.name === r.spec.claimRef.name);
+      assert.equal(r.spec.address, ipa?.spec.address, `reservation ${r.metadata.name}`);
+      assert.equal(r.spec.releasedAt, undefined);
+    }
+  });
+});
