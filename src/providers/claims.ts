@@ -1,6 +1,7 @@
 // What the Cluster API IPAM contract asks of every provider, as pure functions: pause, the IPAddress object (name,
 // owner references, finalizer, label, spec), and the claim's status.
 import { ipAddressKind, ipamGroup, type IPAddress, type IPAddressClaim } from '../api/index.ts';
+import { sameJSON } from '../ipam/index.ts';
 import type { Condition, KubeObject, OwnerReference } from '../kube/index.ts';
 import { setCondition } from '../runtime/index.ts';
 import type { Allocation, FailureReason } from './types.ts';
@@ -121,8 +122,8 @@ export function ipAddressMetadataPatch(ipa: IPAddress, claim: IPAddressClaim, po
   const finalizers = ipa.metadata.finalizers ?? [];
   if (!finalizers.includes(protectAddressFinalizer)) meta.finalizers = [...finalizers, protectAddressFinalizer];
   const refs = ownerReferences(ipa.metadata.ownerReferences, claim, pool);
-  const byUid = (list: readonly OwnerReference[]) => JSON.stringify([...list].sort((a, b) => (a.uid < b.uid ? -1 : 1)));
-  if (byUid(refs) !== byUid(ipa.metadata.ownerReferences ?? [])) meta.ownerReferences = refs;
+  const byUid = (list: readonly OwnerReference[]) => [...list].sort((a, b) => (a.uid < b.uid ? -1 : 1));
+  if (!sameJSON(byUid(refs), byUid(ipa.metadata.ownerReferences ?? []))) meta.ownerReferences = refs;
   const cluster = claim.metadata.labels?.[clusterNameLabel];
   if (cluster && ipa.metadata.labels?.[clusterNameLabel] !== cluster) meta.labels = { [clusterNameLabel]: cluster };
   if (Object.keys(meta).length === 0) return undefined;
