@@ -2,12 +2,16 @@
 // its ClusterIPAM, writes spec.clusterIPAMRef and mirrors status.bound. Protects a claim that a live ClusterDeployment
 // still uses from deletion. Decisions are src/ipam's; this file reads the cache and writes.
 import {
+  addressDomain,
   ClusterDeployments,
   ClusterIPAMClaims,
   ClusterIPAMs,
+  domainTitle,
   GlobalInClusterIPPools,
+  globalDomain,
   InClusterIPPools,
   InfobloxIPPools,
+  type AddressDomain,
   type ClusterIPAM,
   type ClusterIPAMClaim,
 } from '../api/index.ts';
@@ -20,6 +24,7 @@ import {
   controlledBy,
   describeConflicts,
   describeIssues,
+  holderTitle,
   judge,
   overlaps,
   allowOverlapAnnotation,
@@ -60,6 +65,9 @@ export function indexDeploymentsByClaim(mgr: Manager) {
   return deployments;
 }
 
+/** Claims and pools by address domain (src/api/domains.ts). */
+export const byDomain = 'clusteripam.domain';
+
 /** How the claim and ClusterIPAM controllers find pools: by kind and `namespace/name`. */
 export function poolLookup(mgr: Manager) {
   const inCluster = mgr.informer(InClusterIPPools);
@@ -82,66 +90,88 @@ export const clusterIPAMClaimController: ControllerSetup = {
     const cipamClient = mgr.client.resource(ClusterIPAMs);
     const recorder = mgr.eventRecorder('cluster-ipam');
 
+    const domainOf = (obj: AnyPool | ClusterIPAMClaim) => [addressDomain(obj)];
+    ensureIndex(claims, byDomain, domainOf);
+    ensureIndex(inCluster, byDomain, domainOf);
+    ensureIndex(infoblox, byDomain, domainOf);
+    ensureIndex(global, byDomain, domainOf);
+
     const holderOf = (claim: ClusterIPAMClaim): Holder | undefined =>
       claimHolder(claim, (kind, name) => poolNamed(kind, claim.metadata.namespace, name));
 
-    /** Everyone else who could hold addresses in the claim's namespace: claims, and pools no valid claim stands for. */
-    function othersOf(claim: ClusterIPAMClaim): Holder[] {
-      const ns = claim.metadata.namespace;
-      const pools: AnyPool[] = [...inCluster.list(ns), ...infoblox.list(ns), ...global.list()];
+    /**
+     * Claims and pools whose addresses can conflict with those of `domain`: its own members (in any namespace, for a
+     * named domain) and the global domain's; every one for the global domain (see domainsMeet in src/ipam).
+     */
+    function inReach(domain: AddressDomain): { claims: ClusterIPAMClaim[]; pools: AnyPool[] } {
+      const pools = [inCluster, infoblox, global] as const;
+      if (domain === globalDomain) {
+        return { claims: claims.list(), pools: pools.flatMap((i) => i.list() as AnyPool[]) };
+      }
+      const domains = [domain, globalDomain];
+      return {
+        claims: domains.flatMap((d) => claims.byIndex(byDomain, d)),
+        pools: domains.flatMap((d) => pools.flatMap((i) => i.byIndex(byDomain, d) as AnyPool[])),
+      };
+    }
+
+    /** Everyone else who could hold the claim's addresses: claims, and pools no valid claim stands for. */
+    function othersOf(claim: ClusterIPAMClaim, domain: AddressDomain): Holder[] {
+      const reach = inReach(domain);
       const ownerOf = (p: AnyPool) => {
         const ref = p.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'ClusterIPAMClaim');
-        const owner = ref && claims.get(nsKey(ns, ref.name));
+        const owner = ref && claims.get(nsKey(p.metadata.namespace, ref.name));
         return owner?.metadata.uid === ref?.uid ? owner : undefined;
       };
       return [
-        ...claims
-          .list(ns)
-          .filter((c) => c.metadata.uid !== claim.metadata.uid)
-          .map(holderOf),
-        ...pools.filter((p) => !controlledBy(p, claim.metadata.uid) && !representedBy(p, ownerOf(p))).map(poolHolder),
+        ...reach.claims.filter((c) => c.metadata.uid !== claim.metadata.uid).map(holderOf),
+        ...reach.pools
+          .filter((p) => !controlledBy(p, claim.metadata.uid) && !representedBy(p, ownerOf(p)))
+          .map(poolHolder),
       ].filter((h): h is Holder => h !== undefined);
     }
 
-    // An event about `holder` concerns the claims whose addresses it overlaps: precedence may have changed.
-    const overlappingClaims =
-      (namespace: (obj: AnyPool | ClusterIPAMClaim) => string | undefined) =>
-      (obj: AnyPool | ClusterIPAMClaim, holder: Holder | undefined): Request[] => {
-        if (!holder) return [];
-        return claims
-          .list(namespace(obj))
-          .filter((c) => c.metadata.uid !== obj.metadata.uid)
-          .filter((c) => {
-            const h = claimHolder(c);
-            return h !== undefined && overlaps(h, holder);
-          })
-          .map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }));
-      };
-    const sameNamespace = overlappingClaims((obj) => obj.metadata.namespace);
-    const anyNamespace = overlappingClaims(() => undefined);
+    // An event about `holder` concerns the claims whose addresses it overlaps, in any namespace its domain reaches:
+    // precedence may have changed.
+    const overlappingClaims = (obj: AnyPool | ClusterIPAMClaim, holder: Holder | undefined): Request[] => {
+      if (!holder) return [];
+      return inReach(holder.domain)
+        .claims.filter((c) => c.metadata.uid !== obj.metadata.uid)
+        .filter((c) => {
+          const h = claimHolder(c);
+          return h !== undefined && overlaps(h, holder);
+        })
+        .map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }));
+    };
     const poolEvent = (pool: AnyPool): Request[] => {
       const owner = pool.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'ClusterIPAMClaim');
       const own = owner ? [{ namespace: pool.metadata.namespace ?? '', name: owner.name }] : [];
-      return [...own, ...sameNamespace(pool, poolHolder(pool))];
+      return [...own, ...overlappingClaims(pool, poolHolder(pool))];
     };
 
     // A pool has no status of ours to carry the overlap: tell its owner with an Event, once per change.
     function reportOnPools(claim: ClusterIPAMClaim, conflicts: Verdict['conflicts'], before: string | undefined) {
+      const subject = { namespace: claim.metadata.namespace };
       for (const c of conflicts) {
-        if (c.other.kind === 'ClusterIPAMClaim' || before?.includes(`${c.other.kind} ${c.other.name} `)) continue;
+        const title = holderTitle(subject, c.other);
+        if (c.other.kind === 'ClusterIPAMClaim' || before?.includes(`${title} `)) continue;
         const pool =
           c.other.kind === 'GlobalInClusterIPPool'
             ? global.get(c.other.name)
-            : poolNamed(c.other.kind, claim.metadata.namespace, c.other.name);
+            : poolNamed(c.other.kind, c.other.namespace, c.other.name);
         if (!pool) continue;
         const outcome = c.first
           ? 'the claim came first'
           : allowsOverlap(claim)
             ? 'the claim allows overlap and binds anyway'
             : 'this pool keeps these addresses; the claim is not bound';
+        const domains = c.crossDomain
+          ? ` (different address domains: this pool's is ${domainTitle(c.other.domain)}, the claim's ` +
+            `${domainTitle(addressDomain(claim))}; the same address can be handed out twice)`
+          : '';
         const message =
           `${c.otherPath} overlaps ClusterIPAMClaim ${claim.metadata.namespace}/${claim.metadata.name} ${c.path} ` +
-          `(${c.shared}): ${outcome}`;
+          `(${c.shared})${domains}: ${outcome}`;
         recorder.event(pool, 'Warning', Reasons.Overlap, message);
       }
     }
@@ -285,7 +315,7 @@ export const clusterIPAMClaimController: ControllerSetup = {
         : { type: Conditions.Valid, status: 'True', reason: Reasons.Valid, message: 'the address spaces are valid' };
 
       const holder = holderOf(claim)!;
-      const verdict = judge(holder, othersOf(claim));
+      const verdict = judge(holder, othersOf(claim, holder.domain));
       const reported = claim.status?.conditions?.find((c) => c.type === Conditions.AddressSpaceAvailable)?.message;
       const text = describeConflicts(holder, verdict, allowOverlapAnnotation);
       const available: ConditionInput = verdict.blocked
@@ -295,7 +325,10 @@ export const clusterIPAMClaimController: ControllerSetup = {
               type: Conditions.AddressSpaceAvailable,
               status: 'True',
               reason: Reasons.NoOverlap,
-              message: `no other claim or pool in namespace ${claim.metadata.namespace} overlaps these addresses`,
+              message:
+                holder.domain === globalDomain
+                  ? `no other claim or pool overlaps these addresses (${domainTitle(holder.domain)})`
+                  : `no other claim or pool of ${domainTitle(holder.domain)}, and no global pool, overlaps these addresses`,
             }
           : {
               type: Conditions.AddressSpaceAvailable,
@@ -332,10 +365,10 @@ export const clusterIPAMClaimController: ControllerSetup = {
       for: ClusterIPAMClaims,
       owns: [ClusterIPAMs],
       watches: [
-        watch(ClusterIPAMClaims, (c) => sameNamespace(c, claimHolder(c))),
+        watch(ClusterIPAMClaims, (c) => overlappingClaims(c, claimHolder(c))),
         watch(InClusterIPPools, poolEvent),
         watch(InfobloxIPPools, poolEvent),
-        watch(GlobalInClusterIPPools, (p) => anyNamespace(p, poolHolder(p))),
+        watch(GlobalInClusterIPPools, (p) => overlappingClaims(p, poolHolder(p))),
         watch(ClusterDeployments, (d) => {
           const a = attachment(d);
           return a.mode === 'none' ? [] : [{ namespace: d.metadata.namespace ?? '', name: a.claim }];

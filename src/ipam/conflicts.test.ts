@@ -6,6 +6,8 @@ import { describeConflicts, judge, overlaps, type Holder } from './conflicts.ts'
 const holder = (name: string, entries: string[], extra: Partial<Holder> = {}): Holder => ({
   kind: 'ClusterIPAMClaim',
   name,
+  namespace: 'ns',
+  domain: 'namespace/ns',
   createdAt: '2026-01-01T00:00:00Z',
   holds: false,
   infoblox: false,
@@ -78,5 +80,64 @@ describe('overlap verdicts', () => {
   it('ignores disjoint spaces and other families', () => {
     assert.equal(overlaps(holder('a', ['10.0.0.0/25']), holder('b', ['10.0.0.128/25'])), false);
     assert.equal(overlaps(holder('a', ['10.0.0.0/24']), holder('b', ['fd00::/64'])), false);
+  });
+});
+
+describe('address domains', () => {
+  const early = holder('a', ['10.0.0.0/24'], { createdAt: '2026-01-01T00:00:00Z' });
+  const late = (extra: Partial<Holder>) =>
+    holder('b', ['10.0.0.0/24'], { createdAt: '2026-01-01T00:00:05Z', ...extra });
+
+  it('does not oppose the default domains of two namespaces: tenants may reuse a range on their own networks', () => {
+    const other = late({ namespace: 'other', domain: 'namespace/other' });
+    assert.deepEqual(judge(other, [early]).conflicts, []);
+    assert.equal(overlaps(early, other), false);
+  });
+
+  it('opposes the members of one named domain across namespaces, naming the namespace of the other', () => {
+    const a = { ...early, domain: 'lab' };
+    const b = late({ namespace: 'other', domain: 'lab' });
+    const verdict = judge(b, [a]);
+    assert.equal(verdict.blocked, true);
+    assert.match(
+      describeConflicts(b, verdict, annotation),
+      /^spec\.nodeNetwork overlaps ClusterIPAMClaim ns\/a spec\.nodeNetwork \(10\.0\.0\.0\/24\), which holds these addresses\. Not binding/,
+    );
+    assert.deepEqual(judge(b, [early]).conflicts, [], 'a named domain and a default one are separate');
+    assert.deepEqual(judge(late({ domain: 'other-lab' }), [a]).conflicts, [], 'two named domains are separate');
+  });
+
+  it('opposes a global pool to any domain, saying the domains differ and how to join them', () => {
+    const pool = holder('shared', ['10.0.0.0/24'], {
+      kind: 'GlobalInClusterIPPool',
+      namespace: undefined,
+      domain: 'global',
+      holds: true,
+    });
+    const verdict = judge(early, [pool]);
+    assert.equal(verdict.blocked, true);
+    assert.equal(verdict.conflicts[0]!.crossDomain, true);
+    assert.equal(
+      describeConflicts(early, verdict, annotation),
+      'spec.nodeNetwork overlaps GlobalInClusterIPPool shared spec.nodeNetwork (10.0.0.0/24), which holds these ' +
+        "addresses in the global address domain, a different address domain than this claim's (the address domain " +
+        'of namespace ns): the same address can be handed out twice. Not binding: choose another address space, or ' +
+        'annotate this claim k0rdent.mirantis.com/allow-overlap="true" if the overlap is intended. If both are on ' +
+        'one network, put them into one address domain, where an address is handed out once: annotate this claim ' +
+        'ipam.k0rdent.mirantis.com/address-domain=global',
+    );
+    const joined = { ...early, domain: 'global', allowOverlap: true };
+    const same = judge(joined, [pool]);
+    assert.equal(same.blocked, false);
+    assert.equal(same.conflicts[0]!.crossDomain, false);
+    assert.doesNotMatch(describeConflicts(joined, same, annotation), /address domain/);
+  });
+
+  it('tells a claim of the global domain to annotate the namespaced holder it overlaps', () => {
+    const g = late({ domain: 'global' });
+    assert.match(
+      describeConflicts(g, judge(g, [early]), annotation),
+      /annotate ClusterIPAMClaim a ipam\.k0rdent\.mirantis\.com\/address-domain=global$/,
+    );
   });
 });

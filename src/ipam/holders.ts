@@ -1,6 +1,14 @@
 // Claims and pools seen as holders of address spaces, for the overlap check. Pure; plans are memoised per object,
 // which works because cached objects are immutable and replaced on every change.
-import type { ClusterIPAMClaim, GlobalInClusterIPPool, InClusterIPPool, InfobloxIPPool } from '../api/index.ts';
+import {
+  addressDomain,
+  addressDomainAnnotation,
+  addressDomainOf,
+  type ClusterIPAMClaim,
+  type GlobalInClusterIPPool,
+  type InClusterIPPool,
+  type InfobloxIPPool,
+} from '../api/index.ts';
 import { IntervalSet, parseCidr, validatePool, type Family } from '../core/index.ts';
 import { planClaim, type ClaimPlan, type NetworkPlan } from './claim.ts';
 import type { Holder } from './conflicts.ts';
@@ -12,10 +20,17 @@ export type AnyPool = InClusterIPPool | GlobalInClusterIPPool | InfobloxIPPool;
 
 const plans = new WeakMap<ClusterIPAMClaim, ClaimPlan>();
 
+/** The claim's plan; an invalid address-domain annotation makes it invalid too (its pools would be refused). */
 export function planOf(claim: ClusterIPAMClaim): ClaimPlan {
   let plan = plans.get(claim);
   if (!plan) {
     plan = planClaim(claim.metadata.name ?? '', claim.spec);
+    const domain = addressDomainOf(claim);
+    if ('error' in domain) {
+      const field = `metadata.annotations[${addressDomainAnnotation}]`;
+      const message = domain.error.startsWith(`${field}: `) ? domain.error.slice(field.length + 2) : domain.error;
+      plan = { ...plan, networks: [], errors: [...plan.errors, { field, message }] };
+    }
     plans.set(claim, plan);
   }
   return plan;
@@ -50,6 +65,8 @@ export function claimHolder(
   return {
     kind: 'ClusterIPAMClaim',
     name: claim.metadata.name ?? '',
+    namespace: claim.metadata.namespace,
+    domain: addressDomain(claim),
     createdAt: claim.metadata.creationTimestamp ?? '',
     holds: !!poolNamed && plan.networks.every((n) => poolServes(poolNamed(kind, n.poolName), claim, n)),
     infoblox: plan.provider === 'ipam-infoblox',
@@ -74,6 +91,8 @@ export function poolHolder(pool: AnyPool): Holder | undefined {
   const base = {
     kind: pool.kind,
     name: pool.metadata.name ?? '',
+    namespace: pool.metadata.namespace,
+    domain: addressDomain(pool),
     createdAt: pool.metadata.creationTimestamp ?? '',
     holds: true,
     allowOverlap: false,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClusterIPAMClaim, InClusterIPPool, InfobloxIPPool } from '../api/index.ts';
 import { planClaim } from './claim.ts';
-import { claimHolder, poolHolder, representedBy } from './holders.ts';
+import { claimHolder, planOf, poolHolder, representedBy } from './holders.ts';
 import { desiredPoolSpec, managedFields, poolReadiness, providerEntry, specMatches, withManaged } from './pools.ts';
 
 const node = planClaim('c', { provider: 'in-cluster', nodeNetwork: { cidr: '10.0.0.0/24', gateway: '10.0.0.1' } })
@@ -146,5 +146,26 @@ describe('holders', () => {
       h.spaces.map((s) => s.set.toString()),
       ['203.0.113.0/24', '2001:db8::/64'],
     );
+  });
+
+  it('claims and pools are in the domain of their namespace, or the one their annotation names', () => {
+    const named = { 'ipam.k0rdent.mirantis.com/address-domain': 'lab' };
+    assert.equal(claimHolder(claim)!.domain, 'namespace/ns');
+    assert.equal(claimHolder({ ...claim, metadata: { ...claim.metadata, annotations: named } })!.domain, 'lab');
+    assert.equal(poolHolder(pool())!.domain, 'namespace/ns');
+    const g = { ...pool(), kind: 'GlobalInClusterIPPool', metadata: { name: 'g' } } as unknown as InClusterIPPool;
+    assert.equal(poolHolder(g)!.domain, 'global');
+  });
+
+  it('a claim whose address-domain annotation is not a domain name is invalid, naming the annotation', () => {
+    const bad = {
+      ...claim,
+      metadata: { ...claim.metadata, annotations: { 'ipam.k0rdent.mirantis.com/address-domain': 'Lab/1' } },
+    };
+    const plan = planOf(bad);
+    assert.deepEqual(plan.networks, []);
+    assert.equal(plan.errors[0]!.field, 'metadata.annotations[ipam.k0rdent.mirantis.com/address-domain]');
+    assert.match(plan.errors[0]!.message, /^"Lab\/1" is not a valid domain name/);
+    assert.equal(claimHolder(bad), undefined);
   });
 });
