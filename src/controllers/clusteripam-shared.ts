@@ -1,7 +1,7 @@
 // Glue the three cluster IPAM reconcilers share: informer indexes, status writes that also record an Event per
 // condition transition. Conflict handling is tolerateRaces in src/runtime. The decisions themselves live in src/ipam (pure).
 import type { Condition } from '../api/index.ts';
-import type { KubeObject, ResourceClient, ResourceType } from '../kube/index.ts';
+import { isApiError, type KubeObject, type ResourceClient, type ResourceType } from '../kube/index.ts';
 import { eventFor, sameJSON } from '../ipam/index.ts';
 import {
   patchStatus,
@@ -71,4 +71,13 @@ export async function writeStatus<T extends WithStatus>(
 export function currentCondition(obj: WithStatus, type: string): Condition | undefined {
   const c = obj.status?.conditions?.find((x) => x.type === type);
   return c && c.observedGeneration === obj.metadata.generation ? c : undefined;
+}
+
+/**
+ * The API server's message when it refused a write on its merits: an admission webhook's denial (403, or 400 when
+ * the webhook gives no code), a validation failure (422 Invalid, CEL rules included), or RBAC (403). Undefined for
+ * everything a plain retry handles (conflicts, throttling, unavailability, timeouts).
+ */
+export function refusal(err: unknown): string | undefined {
+  return isApiError(err) && [400, 403, 422].includes(err.statusCode) ? err.message : undefined;
 }

@@ -2,6 +2,7 @@
 // of the claim's address spaces (owned by the claim), deletes pools it no longer needs, and reports providerData and
 // phase: Bound when every pool is Ready at its provider for its current generation.
 import {
+  addressDomainAnnotation,
   ClusterIPAMClaims,
   ClusterIPAMs,
   InClusterIPPools,
@@ -37,9 +38,18 @@ import {
   type ConditionInput,
   type ControllerSetup,
   type Request,
+  type Result,
   tolerateRaces,
 } from '../runtime/index.ts';
-import { controllerIndex, currentCondition, ensureIndex, nsKey, watch, writeStatus } from './clusteripam-shared.ts';
+import {
+  controllerIndex,
+  currentCondition,
+  ensureIndex,
+  nsKey,
+  refusal,
+  watch,
+  writeStatus,
+} from './clusteripam-shared.ts';
 import { poolLookup } from './clusteripamclaim.ts';
 
 export interface ClusterIPAMControllerOptions {
@@ -51,6 +61,22 @@ export interface ClusterIPAMControllerOptions {
 }
 
 const poolsByClaim = 'clusteripam.pools-by-claim';
+
+/**
+ * The annotations a claim's pool should have: the claim's address domain, so the provider puts the pool where the
+ * claim's overlap check counted it. Undefined when there is nothing to set (a pool's own annotation is left alone).
+ */
+function poolAnnotations(claim: ClusterIPAMClaim, pool: ProviderPool | undefined): Record<string, string> | undefined {
+  const domain = claim.metadata.annotations?.[addressDomainAnnotation];
+  if (domain === undefined || pool?.metadata.annotations?.[addressDomainAnnotation] === domain) return undefined;
+  return { ...pool?.metadata.annotations, [addressDomainAnnotation]: domain };
+}
+
+/** A pool write the API server refused: the reason for the conditions, and what it said. */
+interface Refused {
+  readonly reason: string;
+  readonly message: string;
+}
 
 /** The claim has been checked at its current generation and may use its addresses; or why not. */
 function admission(claim: ClusterIPAMClaim): { admitted: boolean; pending: boolean; message: string } {
@@ -90,16 +116,23 @@ export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): 
         message,
       });
 
-      /** Creates or updates one pool; a condition when it cannot. */
+      /** Creates or updates one pool; a condition when it cannot, and the API server's refusal if it refused. */
       async function ensurePool(
         claim: ClusterIPAMClaim,
         kind: PoolKind,
         network: NetworkPlan,
         instance: string | undefined,
-      ): Promise<ConditionInput | undefined> {
+      ): Promise<{ problem?: ConditionInput; refused?: Refused }> {
         const desired = desiredPoolSpec(kind, network, instance);
         const existing = poolNamed(kind, claim.metadata.namespace, network.poolName);
         const what = `${kind} ${network.poolName}`;
+        const annotations = poolAnnotations(claim, existing);
+        const refused = (err: unknown, reason: string, verb: string) => {
+          const said = refusal(err);
+          if (said === undefined) throw err;
+          const message = `the API server refused to ${verb} ${what}: ${said}`;
+          return { problem: pending(reason, message), refused: { reason, message } };
+        };
         if (!existing) {
           const pool = {
             apiVersion: `${ipamGroup}/${kind === 'InfobloxIPPool' ? 'v1alpha1' : 'v1alpha2'}`,
@@ -108,35 +141,72 @@ export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): 
               name: network.poolName,
               namespace: claim.metadata.namespace,
               ownerReferences: [controllerRef(claim)],
+              ...(annotations ? { annotations } : {}),
             },
             spec: desired,
           } as ProviderPool;
           try {
             await poolClients[kind].create(pool);
           } catch (err) {
-            if (!isAlreadyExists(err)) throw err; // else the cache lags: its event brings us back
+            if (isAlreadyExists(err)) return {}; // the cache lags: its event brings us back
+            return refused(err, Reasons.PoolCreateRefused, 'create');
           }
-          return undefined;
+          return {};
         }
         if (!controlledBy(existing, claim.metadata.uid)) {
           const ofClaim = existing.metadata.ownerReferences?.some((r) => r.controller && r.kind === 'ClusterIPAMClaim');
-          return ofClaim && existing.metadata.deletionTimestamp
-            ? pending(Reasons.PoolDeleting, `${what} of an earlier claim of this name is being deleted`)
-            : pending(Reasons.PoolNameTaken, `${what} exists and is not owned by this claim: rename one of them`);
+          return {
+            problem:
+              ofClaim && existing.metadata.deletionTimestamp
+                ? pending(Reasons.PoolDeleting, `${what} of an earlier claim of this name is being deleted`)
+                : pending(Reasons.PoolNameTaken, `${what} exists and is not owned by this claim: rename one of them`),
+          };
         }
         if (existing.metadata.deletionTimestamp) {
           // Its finalizer holds it while machines still have addresses from it; it is recreated once gone.
-          return pending(Reasons.PoolDeleting, `${what} is being deleted; it is recreated once gone`);
+          return { problem: pending(Reasons.PoolDeleting, `${what} is being deleted; it is recreated once gone`) };
         }
         const fields = managedFields[kind];
-        if (!specMatches(existing.spec, desired, fields)) {
+        if (!specMatches(existing.spec, desired, fields) || annotations) {
           const copy = structuredClone(existing);
-          await poolClients[kind].update({ ...copy, spec: withManaged(copy.spec, desired, fields) } as ProviderPool);
+          if (annotations) copy.metadata.annotations = annotations;
+          try {
+            await poolClients[kind].update({ ...copy, spec: withManaged(copy.spec, desired, fields) } as ProviderPool);
+          } catch (err) {
+            return refused(err, Reasons.PoolUpdateRefused, 'update');
+          }
         }
-        return undefined;
+        return {};
       }
 
-      async function reconcile(req: Request): Promise<void> {
+      /** Deletes the claim's pools it no longer asks for; the API server's refusals. */
+      async function deleteUnwanted(claim: ClusterIPAMClaim, wanted: ReadonlySet<string>): Promise<Refused[]> {
+        const ns = claim.metadata.namespace;
+        const key = nsKey(ns, claim.metadata.name ?? '');
+        const owned = [...inCluster.byIndex(poolsByClaim, key), ...infoblox.byIndex(poolsByClaim, key)];
+        const refusals: Refused[] = [];
+        for (const pool of owned as (InClusterIPPool | InfobloxIPPool)[]) {
+          if (wanted.has(`${pool.kind}/${pool.metadata.name}`) || pool.metadata.deletionTimestamp) continue;
+          if (!controlledBy(pool, claim.metadata.uid)) continue;
+          try {
+            await poolClients[pool.kind as PoolKind].delete(
+              { namespace: ns, name: pool.metadata.name ?? '' },
+              { preconditions: { uid: pool.metadata.uid } },
+            );
+          } catch (err) {
+            if (isNotFound(err)) continue;
+            const said = refusal(err);
+            if (said === undefined) throw err;
+            const message =
+              `the API server refused to delete ${pool.kind} ${pool.metadata.name}, which the claim no longer asks ` +
+              `for: ${said}`;
+            refusals.push({ reason: Reasons.PoolDeleteRefused, message });
+          }
+        }
+        return refusals;
+      }
+
+      async function reconcile(req: Request): Promise<Result | void> {
         const cipam = cipams.get(req);
         if (!cipam || cipam.metadata.deletionTimestamp) return;
         const ns = cipam.metadata.namespace;
@@ -180,33 +250,23 @@ export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): 
         }
 
         const problems: ConditionInput[] = [];
+        const refusals: Refused[] = [];
         for (const network of plan.networks) {
-          const problem = await ensurePool(claim, kind, network, instance);
+          const { problem, refused } = await ensurePool(claim, kind, network, instance);
           if (problem) problems.push(problem);
+          if (refused) refusals.push(refused);
         }
         // Pools the claim no longer asks for (a network removed, the provider changed) go; their finalizers keep
-        // them while machines still hold addresses from them.
-        const wanted = new Set(plan.networks.map((n) => `${kind}/${n.poolName}`));
-        const owned = [
-          ...inCluster.byIndex(poolsByClaim, nsKey(ns, claimName)),
-          ...infoblox.byIndex(poolsByClaim, nsKey(ns, claimName)),
-        ];
-        for (const pool of owned as (InClusterIPPool | InfobloxIPPool)[]) {
-          if (wanted.has(`${pool.kind}/${pool.metadata.name}`) || pool.metadata.deletionTimestamp) continue;
-          if (!controlledBy(pool, claim.metadata.uid)) continue;
-          await poolClients[pool.kind as PoolKind]
-            .delete({ namespace: ns, name: pool.metadata.name ?? '' }, { preconditions: { uid: pool.metadata.uid } })
-            .catch((err: unknown) => {
-              if (!isNotFound(err)) throw err;
-            });
-        }
+        // them while machines still hold addresses from them, and the pools' webhook may refuse the delete.
+        refusals.push(...(await deleteUnwanted(claim, new Set(plan.networks.map((n) => `${kind}/${n.poolName}`)))));
 
         const readiness = plan.networks.map((n) => {
           const pool = poolNamed(kind, ns, n.poolName);
           const ok =
             pool &&
             controlledBy(pool, claim.metadata.uid) &&
-            specMatches(pool.spec, desiredPoolSpec(kind, n, instance), managedFields[kind]);
+            specMatches(pool.spec, desiredPoolSpec(kind, n, instance), managedFields[kind]) &&
+            !poolAnnotations(claim, pool);
           return {
             n,
             r: ok ? poolReadiness(pool) : { ready: false, why: `waiting for ${kind} ${n.poolName} to be written` },
@@ -224,7 +284,26 @@ export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): 
                 reason: Reasons.Bound,
                 message: `every pool is ready: ${readiness.map(({ n }) => `${n.entry} = ${kind} ${n.poolName}`).join(', ')}`,
               });
-        await setPhase(ready, providerData);
+        const synced: ConditionInput = refusals[0]
+          ? {
+              type: Conditions.PoolsSynced,
+              status: 'False',
+              reason: refusals[0].reason,
+              message: refusals.map((r) => r.message).join('; '),
+            }
+          : {
+              type: Conditions.PoolsSynced,
+              status: 'True',
+              reason: Reasons.PoolsSynced,
+              message: 'the API server took every pool write',
+            };
+        await writeStatus(client, recorder, cipam, [ready, synced], {
+          phase: ready.status === 'True' ? 'Bound' : 'Pending',
+          providerData,
+        });
+        // A refusal stands until something changes (allocations released, the claim edited back): retry with the
+        // work queue's backoff, and events of the pool or claim bring us back sooner.
+        return refusals.length > 0 ? { requeue: true } : undefined;
       }
 
       mgr.addController({

@@ -17,6 +17,11 @@ export const Conditions = {
   AddressSpaceAvailable: 'AddressSpaceAvailable',
   /** ClusterDeployment: the provisioning gate. */
   IPAMReady: 'IPAMReady',
+  /**
+   * ClusterIPAM: the API server took the last writes of its pools (False: it refused one, e.g. the pools' admission
+   * webhook refused a shrink under live allocations; the message is the API server's).
+   */
+  PoolsSynced: 'PoolsSynced',
 } as const;
 
 export const Reasons = {
@@ -45,6 +50,11 @@ export const Reasons = {
   NoInfobloxInstance: 'NoInfobloxInstance',
   InfobloxInstanceNotFound: 'InfobloxInstanceNotFound',
   InfobloxInstanceAmbiguous: 'InfobloxInstanceAmbiguous',
+  PoolCreateRefused: 'PoolCreateRefused',
+  PoolUpdateRefused: 'PoolUpdateRefused',
+  // ClusterIPAM PoolsSynced
+  PoolsSynced: 'PoolsSynced',
+  PoolDeleteRefused: 'PoolDeleteRefused',
   // ClusterDeployment IPAMReady, False
   ClaimClusterMismatch: 'ClaimClusterMismatch',
   ClaimNotManaged: 'ClaimNotManaged',
@@ -65,6 +75,9 @@ const problems = new Set<string>([
   Reasons.NoInfobloxInstance,
   Reasons.InfobloxInstanceNotFound,
   Reasons.InfobloxInstanceAmbiguous,
+  Reasons.PoolCreateRefused,
+  Reasons.PoolUpdateRefused,
+  Reasons.PoolDeleteRefused,
   Reasons.ClaimClusterMismatch,
   Reasons.ClaimNotFound,
   Reasons.ClaimDeleting,
@@ -79,6 +92,13 @@ export interface EventSpec {
 
 /** The Event a condition's new status and reason deserve, if any. */
 export function eventFor(cond: { type: string; status: string; reason: string }): EventSpec | undefined {
+  if (cond.type === Conditions.PoolsSynced) {
+    // A refused create or update also makes Ready False with the same reason, which carries the Event (and the claim
+    // repeats it); only a refused delete leaves Ready alone.
+    return cond.status === 'False' && cond.reason === Reasons.PoolDeleteRefused
+      ? { type: 'Warning', reason: cond.reason }
+      : undefined;
+  }
   if (cond.type === Conditions.AddressSpaceAvailable && cond.status === 'True' && cond.reason !== Reasons.NoOverlap) {
     return { type: 'Warning', reason: Reasons.Overlap }; // the claim that keeps the addresses hears of the overlap too
   }
