@@ -3,11 +3,18 @@
 // gates provisioning with the IPAMReady condition, and once bound merges ipamEnabled and the providerData entries
 // into spec.config. The rest of ClusterDeployment belongs to other controllers.
 import {
+  addressDomain,
   ClusterDeployments,
   ClusterIPAMClaims,
   ClusterIPAMs,
+  GlobalInClusterIPPools,
+  InClusterIPPools,
+  IPAddresses,
+  IPAddressReservations,
   type ClusterDeployment,
   type ClusterIPAMClaim,
+  type IPAddress,
+  type IPAddressReservation,
   type ProviderData,
 } from '../api/index.ts';
 import { isAlreadyExists, isNotFound } from '../kube/index.ts';
@@ -24,7 +31,11 @@ import {
   Reasons,
   sameJSON,
   type Attachment,
+  type HeldByOthers,
+  type NetworkPlan,
 } from '../ipam/index.ts';
+import { isInClusterPoolRef, poolKey, tryParseAddress } from '../providers/in-cluster/names.ts';
+import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import {
   controllerRef,
   removeCondition,
@@ -34,7 +45,7 @@ import {
   tolerateRaces,
 } from '../runtime/index.ts';
 import { controllerIndex, ensureIndex, nsKey, watch, writeStatus } from './clusteripam-shared.ts';
-import { deploymentsByClaim, indexDeploymentsByClaim } from './clusteripamclaim.ts';
+import { byDomain, deploymentsByClaim, indexDeploymentsByClaim } from './clusteripamclaim.ts';
 
 const claimsByDeployment = 'clusterdeployment.claims';
 
@@ -51,7 +62,11 @@ export const clusterDeploymentController: ControllerSetup = {
     const deployments = indexDeploymentsByClaim(mgr);
     const claims = mgr.informer(ClusterIPAMClaims);
     ensureIndex(claims, claimsByDeployment, controllerIndex('ClusterDeployment'));
+    ensureIndex(claims, byDomain, (c) => [addressDomain(c)]);
     const cipams = mgr.informer(ClusterIPAMs);
+    const inClusterPools = mgr.informer(InClusterIPPools);
+    const globalPools = mgr.informer(GlobalInClusterIPPools);
+    const provider = inClusterProvider(mgr);
     const client = mgr.client.resource(ClusterDeployments);
     const claimClient = mgr.client.resource(ClusterIPAMClaims);
     const recorder = mgr.eventRecorder('cluster-ipam');
@@ -60,6 +75,50 @@ export const clusterDeploymentController: ControllerSetup = {
       deployments
         .byIndex(deploymentsByClaim, nsKey(claim.metadata.namespace, claim.metadata.name ?? ''))
         .some((o) => o.metadata.uid !== d.metadata.uid && !o.metadata.deletionTimestamp);
+
+    /** The node network's addresses that other pools of the claim's address domain hold (in-cluster only). */
+    function heldByOthers(claim: ClusterIPAMClaim, node: NetworkPlan): HeldByOthers | undefined {
+      if (planOf(claim).provider !== 'in-cluster') return undefined; // Infoblox: the appliance decides
+      const domain = addressDomain(claim);
+      const own = poolKey('InClusterIPPool', claim.metadata.namespace, node.poolName);
+      return { count: provider.takenByOthers(domain, node.pool.usable, [own]), domain };
+    }
+
+    /**
+     * An address taken or released in a pool of `domain` changes what the claims of that domain whose node network
+     * holds it can count on (unless the pool is the claim's own): their deployments' capacity check runs again.
+     */
+    function capacityConcerned(domain: string, text: string, pool: string): Request[] {
+      const address = tryParseAddress(text);
+      if (!address) return [];
+      return claims
+        .byIndex(byDomain, domain)
+        .filter((c) => {
+          const node = planOf(c).networks.find((n) => n.network === 'nodeNetwork');
+          return (
+            node !== undefined &&
+            node.pool.usable.family === address.family &&
+            node.pool.usable.has(address.value) &&
+            poolKey('InClusterIPPool', c.metadata.namespace, node.poolName) !== pool
+          );
+        })
+        .flatMap((c) => usersOf(c.metadata.namespace, c.metadata.name ?? ''));
+    }
+    const reservationEvent = (r: IPAddressReservation) =>
+      capacityConcerned(
+        r.spec.domain,
+        r.spec.address,
+        poolKey(r.spec.poolRef.kind, r.spec.poolRef.namespace, r.spec.poolRef.name),
+      );
+    // Reservations come and go with allocations; an IPAddress can predate its reservation (adoption, a move).
+    const ipAddressEvent = (ipa: IPAddress) => {
+      const ref = ipa.spec.poolRef;
+      if (!isInClusterPoolRef(ref)) return [];
+      const ns = ipa.metadata.namespace;
+      const pool =
+        ref.kind === 'GlobalInClusterIPPool' ? globalPools.get(ref.name) : inClusterPools.get(nsKey(ns, ref.name));
+      return pool ? capacityConcerned(addressDomain(pool), ipa.spec.address, poolKey(ref.kind, ns, ref.name)) : [];
+    };
 
     /** Inline claims this deployment made and no longer uses (ref renamed, spec removed) go with their pools. */
     async function deleteStale(d: ClusterDeployment, a: Attachment): Promise<void> {
@@ -139,7 +198,7 @@ export const clusterDeploymentController: ControllerSetup = {
       const plan = planOf(claim);
       const node = plan.networks.find((n) => n.network === 'nodeNetwork');
       const capacity = node
-        ? checkNodeCapacity(d.spec.config, node, name, plan.provider === 'ipam-infoblox')
+        ? checkNodeCapacity(d.spec.config, node, name, plan.provider === 'ipam-infoblox', heldByOthers(claim, node))
         : undefined;
       if (capacity && !capacity.ok) return { ready: notReady(capacity.reason, capacity.message) };
 
@@ -212,6 +271,8 @@ export const clusterDeploymentController: ControllerSetup = {
       watches: [
         watch(ClusterIPAMClaims, (c) => usersOf(c.metadata.namespace, c.metadata.name ?? '')),
         watch(ClusterIPAMs, (c) => usersOf(c.metadata.namespace, c.spec.clusterIPAMClaimRefs || c.metadata.name || '')),
+        watch(IPAddressReservations, reservationEvent),
+        watch(IPAddresses, ipAddressEvent),
       ],
       reconcile: tolerateRaces((req) => reconcile(req)),
     });

@@ -88,6 +88,25 @@ describe('checkNodeCapacity', () => {
     );
   });
 
+  it('does not count what other pools of the address domain hold', () => {
+    const held = { count: 2n, domain: 'lab' };
+    const r = checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 1 }, node, 'c', false, held);
+    assert.equal(r.ok, false);
+    assert.equal(
+      r.message,
+      'spec.config asks for 3 control plane + 1 worker machines plus 1 for a rolling update: 5 addresses, but the ' +
+        'node network of ClusterIPAMClaim c (spec.nodeNetwork: 10.0.0.10-10.0.0.15) has 6 usable, 2 of them held ' +
+        'by other pools of address domain lab, so 4 available: 1 address missing',
+    );
+    const fits = checkNodeCapacity({ controlPlaneNumber: 3 }, node, 'c', false, held);
+    assert.equal(fits.ok, true);
+    assert.match(fits.message, /has 6 usable, 2 of them held by other pools of address domain lab, so 4 available$/);
+    const none = checkNodeCapacity({ controlPlaneNumber: 3 }, node, 'c', false, { count: 0n, domain: 'lab' });
+    assert.match(none.message, /the node network has 6 usable$/);
+    const all = checkNodeCapacity({ workersNumber: 0 }, node, 'c', false, { count: 9n, domain: 'namespace/ns' });
+    assert.match(all.message, /6 of them held by other pools of the address domain of namespace ns, so 0 available/);
+  });
+
   it('passes when the network holds them all, and when the config does not say', () => {
     assert.equal(checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 2 }, node, 'c', false).ok, true);
     assert.equal(checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 3 }, node, 'c', false).ok, false);

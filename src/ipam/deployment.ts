@@ -1,7 +1,12 @@
 // The IPAM side of a ClusterDeployment (spec 01 §1.3): which claim it uses, the inline claim it asks for, whether its
 // node network holds the machines it wants, and the values merged into spec.config once bound. Pure.
-import type { ClusterDeployment, ClusterIPAMClaimSpec, ProviderData } from '../api/index.ts';
-import { checkCapacity } from '../core/index.ts';
+import {
+  domainTitle,
+  type AddressDomain,
+  type ClusterDeployment,
+  type ClusterIPAMClaimSpec,
+  type ProviderData,
+} from '../api/index.ts';
 import type { NetworkPlan } from './claim.ts';
 import { sameJSON } from './json.ts';
 
@@ -65,16 +70,24 @@ const counted = [
   { key: 'workersNumber', what: 'worker' },
 ] as const;
 
+/** Addresses of the node network that other pools of the claim's address domain hold (in-cluster provider). */
+export interface HeldByOthers {
+  readonly count: bigint;
+  readonly domain: AddressDomain;
+}
+
 /**
  * Does the node network hold every machine `config` asks for plus one, which a rolling update creates before it
- * deletes? Checked only when the config says how many machines it wants. For Infoblox the network's usable size is
- * an upper bound: the appliance may have handed out some of it already.
+ * deletes? Checked only when the config says how many machines it wants. Addresses that other pools of the claim's
+ * address domain hold (overlap allowed, or the global domain) are not available. For Infoblox the network's usable
+ * size is an upper bound: the appliance may have handed out some of it already.
  */
 export function checkNodeCapacity(
   config: Readonly<Record<string, unknown>> | undefined,
   node: NetworkPlan,
   claim: string,
   infoblox: boolean,
+  held?: HeldByOthers,
 ): CapacityResult {
   const parts: string[] = [];
   let machines = 0;
@@ -92,16 +105,23 @@ export function checkNodeCapacity(
     parts.push(`${value} ${what}`);
   }
   if (parts.length === 0) return { ok: true, message: '' };
-  const needed = machines + 1;
-  const capacity = checkCapacity(node.pool.usable, needed);
-  const usable = `${infoblox ? 'at most ' : ''}${capacity.available} usable`;
+  const needed = BigInt(machines + 1);
+  const size = node.pool.usable.size;
+  const taken = held && held.count > 0n ? (held.count < size ? held.count : size) : 0n;
+  const available = size - taken;
+  const shortfall = needed > available ? needed - available : 0n;
+  const usable =
+    `${infoblox ? 'at most ' : ''}${size} usable` +
+    (taken > 0n
+      ? `, ${taken} of them held by other pools of ${domainTitle(held!.domain)}, so ${available} available`
+      : '');
   const ask = `spec.config asks for ${parts.join(' + ')} machines plus 1 for a rolling update: ${needed} addresses`;
-  if (capacity.ok) return { ok: true, message: `${ask}; the node network has ${usable}` };
+  if (shortfall === 0n) return { ok: true, message: `${ask}; the node network has ${usable}` };
   return {
     ok: false,
     reason: 'InsufficientAddresses',
     message:
       `${ask}, but the node network of ClusterIPAMClaim ${claim} (${node.path}: ${node.pool.addresses}) has ` +
-      `${usable}: ${capacity.shortfall} address${capacity.shortfall === 1n ? '' : 'es'} missing`,
+      `${usable}: ${shortfall} address${shortfall === 1n ? '' : 'es'} missing`,
   };
 }
