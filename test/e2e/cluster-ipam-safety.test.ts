@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { kubectl, testNamespace } from '../support/cluster.ts';
+import { applyOk, bound, deployment } from './ipam-objects.ts';
 import {
-  apply,
   condition,
   get,
   waitForCondition,
@@ -25,25 +25,11 @@ const claim = (name: string, spec: Obj, annotations?: Record<string, string>): O
   spec,
 });
 
-const deployment = (name: string, spec: Obj): Obj => ({
-  apiVersion: 'k0rdent.mirantis.com/v1beta1',
-  kind: 'ClusterDeployment',
-  metadata: { name },
-  spec: { template: 'vsphere-standalone-cp-1-0-14', credential: 'vsphere-cluster-identity-cred', ...spec },
-});
-
 const inCluster = (nodeNetwork: Obj, cluster?: string) => ({
   provider: 'in-cluster',
   nodeNetwork,
   ...(cluster ? { cluster } : {}),
 });
-
-async function applyOk(ns: string, ...objs: Obj[]) {
-  const r = await apply(ns, ...objs);
-  assert.equal(r.code, 0, r.stderr);
-}
-
-const bound = (o: Obj) => o.status?.bound === true;
 
 describe('capacity check', () => {
   it('holds the deployment back, saying how many addresses are missing, until the network fits', async () => {
