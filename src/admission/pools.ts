@@ -7,7 +7,7 @@
 // - delete: refused while addresses are allocated from the pool, unless the pool carries
 //   ipam.cluster.x-k8s.io/skip-validate-delete-webhook (moves between management clusters).
 import { addressDomain, domainIssue, domainTitle } from '../api/index.ts';
-import { sameJSON } from '../ipam/index.ts';
+import { sameJSON } from '../api/index.ts';
 import { checkPoolShrink, formatAddress, validatePool, type Address } from '../core/index.ts';
 import type { PoolObject } from '../providers/in-cluster/pools.ts';
 

@@ -11,6 +11,7 @@ export * from './capi.ts';
 export * from './common.ts';
 export * from './crd.ts';
 export * from './domains.ts';
+export * from './json.ts';
 export * from './in-cluster.ts';
 export * from './infoblox.ts';
 export * from './k0rdent.ts';

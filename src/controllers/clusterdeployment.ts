@@ -4,6 +4,7 @@
 // into spec.config. The rest of ClusterDeployment belongs to other controllers.
 import {
   addressDomain,
+  sameJSON,
   ClusterDeployments,
   ClusterIPAMClaims,
   ClusterIPAMs,
@@ -29,7 +30,6 @@ import {
   planClaim,
   planOf,
   Reasons,
-  sameJSON,
   type Attachment,
   type HeldByOthers,
   type NetworkPlan,

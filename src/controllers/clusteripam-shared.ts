@@ -2,7 +2,8 @@
 // condition transition. Conflict handling is tolerateRaces in src/runtime. The decisions themselves live in src/ipam (pure).
 import type { Condition } from '../api/index.ts';
 import { isApiError, type KubeObject, type ResourceClient, type ResourceType } from '../kube/index.ts';
-import { eventFor, sameJSON } from '../ipam/index.ts';
+import { sameJSON } from '../api/index.ts';
+import { eventFor } from '../ipam/index.ts';
 import {
   patchStatus,
   setCondition,

@@ -2,7 +2,7 @@
 // counts, the Ready condition (validation errors naming the fields; warnings such as a gateway outside the subnet
 // or an overlap with another pool, also as Events), and the reservations' grace periods (providers/in-cluster).
 import { addressDomainAnnotation, IPAddresses, IPAddressReservations, type Condition } from '../api/index.ts';
-import { sameJSON } from '../ipam/index.ts';
+import { sameJSON } from '../api/index.ts';
 import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
 import { inClusterProvider, poolTypes, protectPoolFinalizer } from '../providers/in-cluster/provider.ts';
 import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';

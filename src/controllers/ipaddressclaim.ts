@@ -13,7 +13,7 @@ import {
   type IPAddress,
   type IPAddressClaim,
 } from '../api/index.ts';
-import { sameJSON } from '../ipam/index.ts';
+import { sameJSON } from '../api/index.ts';
 import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup } from '../providers/clusters.ts';
 import {

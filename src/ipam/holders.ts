@@ -12,7 +12,7 @@ import {
 import { IntervalSet, parseCidr, validatePool, type Family } from '../core/index.ts';
 import { planClaim, type ClaimPlan, type NetworkPlan } from './claim.ts';
 import type { Holder } from './conflicts.ts';
-import { sameJSON } from './json.ts';
+import { sameJSON } from '../api/index.ts';
 import { allowOverlapAnnotation } from './kinds.ts';
 import { desiredPoolSpec, managedFields, poolKindFor, specMatches, type ProviderPool } from './pools.ts';
 

@@ -4,6 +4,5 @@ export * from './conflicts.ts';
 export * from './deployment.ts';
 export * from './holders.ts';
 export * from './infoblox.ts';
-export * from './json.ts';
 export * from './kinds.ts';
 export * from './pools.ts';

@@ -8,7 +8,7 @@ import {
   type ProviderData,
 } from '../api/index.ts';
 import type { NetworkPlan } from './claim.ts';
-import { sameJSON } from './json.ts';
+import { sameJSON } from '../api/index.ts';
 
 export type PoolKind = 'InClusterIPPool' | 'InfobloxIPPool';
 export type ProviderPool = InClusterIPPool | InfobloxIPPool;

@@ -1,7 +1,7 @@
 // What the Cluster API IPAM contract asks of every provider, as pure functions: pause, the IPAddress object (name,
 // owner references, finalizer, label, spec), and the claim's status.
 import { ipAddressKind, ipamGroup, type IPAddress, type IPAddressClaim } from '../api/index.ts';
-import { sameJSON } from '../ipam/index.ts';
+import { sameJSON } from '../api/index.ts';
 import type { Condition, KubeObject, OwnerReference } from '../kube/index.ts';
 import { setCondition } from '../runtime/index.ts';
 import type { Allocation, FailureReason } from './types.ts';

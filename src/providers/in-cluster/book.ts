@@ -19,7 +19,7 @@
 // JS runs one reconcile at a time between awaits, so `pick` chooses and marks an address in one synchronous step:
 // two workers of this process never try the same address.
 import type { AddressDomain } from '../../api/index.ts';
-import type { IntervalSet} from '../../core/index.ts';
+import type { IntervalSet } from '../../core/index.ts';
 import { Allocator, type Address, type Pool } from '../../core/index.ts';
 import { addressKey, defaultDomainOfKey } from './names.ts';
 
