@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { KubeClient, resourceType, type WatchEvent } from './client.ts';
 import { loadClusterAccess, type ClusterAccess } from './config.ts';
-import { isAlreadyExists, isConflict, isGone, isInvalid, isNotFound } from './errors.ts';
+import {
+  type WriteRefusedError,
+  isAlreadyExists,
+  isConflict,
+  isGone,
+  isInvalid,
+  isNotFound,
+  isWriteRefused,
+} from './errors.ts';
 import { ConfigMaps, Namespaces } from './resources.ts';
 import { WatchIdleError } from './transport.ts';
 import type { ConfigMap, KubeObject } from './types.ts';
@@ -237,6 +245,55 @@ describe('ResourceClient', () => {
     handler = () => {};
     const impatient = new KubeClient(access, { timeoutMs: 100 });
     await assert.rejects(impatient.resource(ConfigMaps).get({ namespace: 'ns', name: 'x' }), /no answer within 100 ms/);
+  });
+});
+
+describe('KubeClient.withWriteGate', () => {
+  it('reads pass; writes go out only while the gate is open, refused at once once it closed', async () => {
+    let gate = new AbortController();
+    const gated = client.withWriteGate(() => gate.signal).resource(ConfigMaps);
+    await gated.create({ metadata: { namespace: 'ns', name: 'a' } });
+    gate.abort(new Error('not the leader'));
+    const cases: [string, () => Promise<unknown>][] = [
+      ['POST', () => gated.create({ metadata: { namespace: 'ns', name: 'b' } })],
+      ['PUT', () => gated.update({ metadata: { namespace: 'ns', name: 'b', resourceVersion: '1' } })],
+      ['PATCH', () => gated.patch({ namespace: 'ns', name: 'b' }, { data: {} })],
+      ['DELETE', () => gated.delete({ namespace: 'ns', name: 'b' })],
+    ];
+    for (const [method, write] of cases) {
+      const err = await write().catch((e: unknown) => e);
+      assert.ok(isWriteRefused(err), method);
+      assert.equal((err as WriteRefusedError).inFlight, false);
+      assert.match(
+        (err as Error).message,
+        new RegExp(`^${method} /api/v1/namespaces/ns/configmaps.* not sent: not the leader$`),
+      );
+    }
+    await gated.get({ namespace: 'ns', name: 'a' });
+    await gated.list({ namespace: 'ns' });
+    assert.deepEqual(
+      seen.map((s) => s.method),
+      ['POST', 'GET', 'GET'],
+      'no refused write reached the server',
+    );
+    gate = new AbortController();
+    await gated.create({ metadata: { namespace: 'ns', name: 'c' } });
+    assert.equal(seen.length, 4, 'the gate is asked per request');
+  });
+
+  it('a gate closing while a write is in flight cuts it off; the ungated client is not affected', async () => {
+    const gate = new AbortController();
+    const gated = client.withWriteGate(() => gate.signal).resource(ConfigMaps);
+    const arrived = new Promise<void>((resolve) => (handler = () => resolve())); // never answers
+    const writing = gated.patch({ namespace: 'ns', name: 'x' }, { data: {} }).catch((e: unknown) => e);
+    await arrived;
+    gate.abort(new Error('lease lost'));
+    const err = await writing;
+    assert.ok(isWriteRefused(err));
+    assert.equal((err as WriteRefusedError).inFlight, true);
+    assert.equal((err as Error).message, 'PATCH /api/v1/namespaces/ns/configmaps/x aborted in flight: lease lost');
+    handler = (_req, res) => json(res, 200, { metadata: {} });
+    await client.resource(ConfigMaps).create({ metadata: { namespace: 'ns', name: 'y' } });
   });
 });
 

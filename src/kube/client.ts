@@ -1,6 +1,6 @@
 import { loadClusterAccess, type ClusterAccess } from './config.ts';
 import { ApiError } from './errors.ts';
-import { Transport, type Query } from './transport.ts';
+import { Transport, type Query, type WriteGate } from './transport.ts';
 import type { KubeList, KubeObject, Status } from './types.ts';
 
 /** A group/version/kind/plural; `T` is the object type the client and caches hand out for it. */
@@ -10,6 +10,11 @@ export interface ResourceType<T extends KubeObject = KubeObject> {
   readonly kind: string;
   readonly plural: string;
   readonly namespaced: boolean;
+  /**
+   * The kind may not be served (its CRD belongs to an optional component: Infoblox, Cluster API, k0rdent). Informers
+   * of an optional kind that is absent count as synced and empty, and start following it once it is served.
+   */
+  readonly optional?: boolean;
   /** Type-level only: carries T so `client.resource(type)` is typed. Never set. */
   readonly __object?: T;
 }
@@ -285,6 +290,8 @@ export interface KubeClientOptions {
   fieldManager?: string;
   /** Deadline of each non-watch request. */
   timeoutMs?: number;
+  /** Decides whether, and for how long, each write (POST, PUT, PATCH, DELETE) may go out: see WriteGate. */
+  writeGate?: WriteGate;
 }
 
 /** Entry point of src/kube: one per process, shared by caches, controllers and helpers. */
@@ -295,10 +302,18 @@ export class KubeClient {
 
   constructor(
     private readonly access: ClusterAccess,
-    opts: Omit<KubeClientOptions, 'kubeconfig'> = {},
+    private readonly opts: Omit<KubeClientOptions, 'kubeconfig'> = {},
   ) {
     this.fieldManager = opts.fieldManager ?? 'cluster-ipam';
-    this.transport = new Transport(access, opts.userAgent ?? 'cluster-ipam', opts.timeoutMs ?? 30_000);
+    this.transport = new Transport(access, opts.userAgent ?? 'cluster-ipam', opts.timeoutMs ?? 30_000, opts.writeGate);
+  }
+
+  /**
+   * A client on the same connection whose writes pass through `gate` (reads, watches included, never do). It shares
+   * this client's credentials and sockets: closing either closes both.
+   */
+  withWriteGate(gate: WriteGate): KubeClient {
+    return new KubeClient(this.access, { ...this.opts, writeGate: gate });
   }
 
   static load(opts: KubeClientOptions = {}): KubeClient {

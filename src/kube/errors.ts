@@ -37,3 +37,24 @@ export const isAlreadyExists = (err: unknown): boolean => hasReason(err, 'Alread
 export const isInvalid = (err: unknown): boolean => hasReason(err, 'Invalid', 422);
 /** 410: resourceVersion too old for a watch (`Expired`/`Gone`), or an expired `continue` token. */
 export const isGone = (err: unknown): boolean => isApiError(err) && err.statusCode === 410;
+
+/**
+ * A write the client's write gate refused (nothing was sent) or cut off in flight (the API server may or may not
+ * have applied it). `cause` is the gate's reason, e.g. the leader election that was lost.
+ */
+export class WriteRefusedError extends Error {
+  override readonly name = 'WriteRefusedError';
+  /** `METHOD /path` of the refused request. */
+  readonly request: string;
+  /** False: refused before sending; true: aborted while in flight. */
+  readonly inFlight: boolean;
+
+  constructor(request: string, cause: unknown, inFlight: boolean) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`${request} ${inFlight ? 'aborted in flight' : 'not sent'}: ${why}`, { cause });
+    this.request = request;
+    this.inFlight = inFlight;
+  }
+}
+
+export const isWriteRefused = (err: unknown): err is WriteRefusedError => err instanceof WriteRefusedError;

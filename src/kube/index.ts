@@ -3,5 +3,5 @@ export * from './client.ts';
 export { inClusterNamespace, type ClusterAccess, type Connection } from './config.ts';
 export * from './errors.ts';
 export * from './resources.ts';
-export { WatchIdleError } from './transport.ts';
+export { WatchIdleError, type WriteGate } from './transport.ts';
 export type * from './types.ts';

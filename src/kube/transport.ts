@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ClusterAccess } from './config.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, WriteRefusedError } from './errors.ts';
 import type { Status } from './types.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -20,6 +20,13 @@ export interface StreamOptions {
   idleTimeoutMs?: number;
 }
 
+/**
+ * Consulted before each write (POST, PUT, PATCH, DELETE): the request is bound to the signal it returns. An aborted
+ * signal refuses the write before a byte is sent; one that aborts while the write is in flight cuts the connection.
+ * Either way the caller gets a WriteRefusedError whose cause is the signal's reason.
+ */
+export type WriteGate = () => AbortSignal;
+
 export class WatchIdleError extends Error {
   override readonly name = 'WatchIdleError';
 }
@@ -30,6 +37,7 @@ interface RawResponse {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+const READS = new Set(['GET', 'HEAD']);
 
 /** The server closed an idle keep-alive connection just as we reused it: the request never got an answer. */
 class StaleSocketError extends Error {}
@@ -49,15 +57,21 @@ export class Transport {
     private readonly access: ClusterAccess,
     private readonly userAgent: string,
     private readonly timeoutMs: number,
+    private readonly writeGate?: WriteGate,
   ) {}
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    const gate = READS.has(method) ? undefined : this.writeGate?.();
+    const signal = gate && opts.signal ? AbortSignal.any([opts.signal, gate]) : (gate ?? opts.signal);
     for (let attempt = 0; ; attempt++) {
+      // Checked before every attempt: a retry (401, stale socket) must not go out once the gate closed either.
+      if (gate?.aborted) throw new WriteRefusedError(`${method} ${path}`, gate.reason, false);
       let res: RawResponse;
       try {
-        res = await this.send(method, path, opts, body);
+        res = await this.send(method, path, { ...opts, signal }, body);
       } catch (err) {
+        if (gate?.aborted) throw new WriteRefusedError(`${method} ${path}`, gate.reason, true);
         // Retried once, as Go's net/http does, but only when repeating the request cannot do harm.
         if (err instanceof StaleSocketError && attempt === 0 && IDEMPOTENT.has(method)) continue;
         throw err instanceof StaleSocketError ? (err.cause ?? err) : err;
