@@ -1,6 +1,7 @@
 // The typed resource handles of every kind, for the client, informers and watches: one place, so the controllers,
 // providers, webhook and tests agree. A type-only import keeps src/api free of the Kubernetes client (src/ipam, which
-// is pure, imports these too); a kind descriptor is already a valid ResourceType at run time.
+// is pure, imports these too); a kind descriptor is already a valid ResourceType at run time. Kinds whose CRDs come
+// from components that may be absent (k0rdent, Infoblox) are `optional`: the manager runs without them.
 import type { ResourceType } from '../kube/index.ts';
 import { ipAddressClaimKind, ipAddressKind, type IPAddress, type IPAddressClaim } from './capi.ts';
 import {
@@ -22,11 +23,11 @@ import { ipAddressReservationKind, type IPAddressReservation } from './reservati
 
 export const ClusterIPAMClaims: ResourceType<ClusterIPAMClaim> = clusterIPAMClaimKind;
 export const ClusterIPAMs: ResourceType<ClusterIPAM> = clusterIPAMKind;
-export const ClusterDeployments: ResourceType<ClusterDeployment> = clusterDeploymentKind;
+export const ClusterDeployments: ResourceType<ClusterDeployment> = { ...clusterDeploymentKind, optional: true };
 export const IPAddressClaims: ResourceType<IPAddressClaim> = ipAddressClaimKind;
 export const IPAddresses: ResourceType<IPAddress> = ipAddressKind;
 export const IPAddressReservations: ResourceType<IPAddressReservation> = ipAddressReservationKind;
 export const InClusterIPPools: ResourceType<InClusterIPPool> = inClusterIPPoolKind;
 export const GlobalInClusterIPPools: ResourceType<GlobalInClusterIPPool> = globalInClusterIPPoolKind;
-export const InfobloxIPPools: ResourceType<InfobloxIPPool> = infobloxIPPoolKind;
-export const InfobloxInstances: ResourceType<InfobloxInstance> = infobloxInstanceKind;
+export const InfobloxIPPools: ResourceType<InfobloxIPPool> = { ...infobloxIPPoolKind, optional: true };
+export const InfobloxInstances: ResourceType<InfobloxInstance> = { ...infobloxInstanceKind, optional: true };

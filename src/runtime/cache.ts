@@ -1,4 +1,10 @@
-import type { KubeClient, KubeObject, ResourceType, Selectors } from '../kube/index.ts';
+import {
+  CustomResourceDefinitions,
+  type KubeClient,
+  type KubeObject,
+  type ResourceType,
+  type Selectors,
+} from '../kube/index.ts';
 import { Informer, type InformerOptions } from './informer.ts';
 import type { Logger } from './log.ts';
 
@@ -9,7 +15,9 @@ export interface InformerScope extends Selectors {
 
 /**
  * The shared informers of a manager, one per resource type and scope, like controller-runtime's cache: every
- * controller asking for the same kind gets the same informer, so each kind is listed and watched once.
+ * controller asking for the same kind gets the same informer, so each kind is listed and watched once. A kind marked
+ * `optional` that is not served counts as synced and empty, and is followed as soon as its CRD is installed; the
+ * first request for a kind decides whether it is optional.
  */
 export class InformerCache {
   private readonly informers = new Map<string, Informer<KubeObject>>();
@@ -28,7 +36,12 @@ export class InformerCache {
       .join('|');
     let informer = this.informers.get(key) as Informer<T> | undefined;
     if (!informer) {
-      informer = new Informer(this.client.resource(type), { ...this.defaults, ...scope, logger: this.logger });
+      informer = new Informer(this.client.resource(type), {
+        ...this.defaults,
+        ...scope,
+        logger: this.logger,
+        crds: type.optional ? this.client.resource(CustomResourceDefinitions) : undefined,
+      });
       this.informers.set(key, informer as unknown as Informer<KubeObject>);
       if (this.signal) this.run(informer as unknown as Informer<KubeObject>, this.signal);
     }

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { ConfigMaps, WatchIdleError, type ConfigMap } from '../kube/index.ts';
+import { pino } from 'pino';
+import {
+  ConfigMaps,
+  CustomResourceDefinitions,
+  WatchIdleError,
+  resourceType,
+  type ConfigMap,
+  type CustomResourceDefinition,
+} from '../kube/index.ts';
 import { Informer, objectKey, splitKey } from './informer.ts';
 import { FakeListWatch, gone, until } from './testing.ts';
 
@@ -212,5 +220,131 @@ describe('Informer', () => {
   it('splitKey inverts objectKey', () => {
     assert.deepEqual(splitKey('ns/name'), { namespace: 'ns', name: 'name' });
     assert.deepEqual(splitKey('cluster-scoped'), { namespace: '', name: 'cluster-scoped' });
+  });
+});
+
+describe('Informer of an optional kind', () => {
+  const Widgets = resourceType<ConfigMap>({
+    group: 'example.com',
+    version: 'v1',
+    kind: 'Widget',
+    plural: 'widgets',
+    namespaced: true,
+    optional: true,
+  });
+  const widget = (name: string): ConfigMap => ({ metadata: { namespace: 'a', name } });
+  const crd = (established: boolean, version = 'v1'): CustomResourceDefinition => ({
+    metadata: { name: 'widgets.example.com' },
+    spec: { group: 'example.com', versions: [{ name: version, served: true, storage: true }] },
+    status: { conditions: [{ type: 'Established', status: established ? 'True' : 'False' }] },
+  });
+  let server: FakeListWatch<ConfigMap>;
+  let crds: FakeListWatch<CustomResourceDefinition>;
+  let stop: AbortController;
+  let run: Promise<void> | undefined;
+  let logs: { msg: string }[];
+  const logger = () => pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
+
+  beforeEach(() => {
+    server = new FakeListWatch(Widgets);
+    server.served = false;
+    crds = new FakeListWatch(CustomResourceDefinitions);
+    stop = new AbortController();
+    run = undefined;
+    logs = [];
+  });
+  afterEach(async () => {
+    stop.abort();
+    await run;
+  });
+
+  it('absent: synced and empty after one log line; its CRD being established brings the objects as adds', async () => {
+    // Polling alone would take a minute: only the CRD watch can make this quick.
+    const informer = new Informer(server.client(), {
+      crds: crds.client(),
+      absentBackoff: { initialMs: 60_000, maxMs: 60_000 },
+      logger: logger(),
+    });
+    const seen: string[] = [];
+    informer.addEventHandler({ onAdd: (o) => seen.push(objectKey(o)) });
+    run = informer.run(stop.signal);
+    assert.equal(await informer.waitForSync(), true);
+    assert.equal(informer.isServed(), false);
+    assert.equal(informer.size, 0);
+    await until(() => crds.activeWatches === 1, 'a watch of the CRD');
+    assert.equal(crds.watchCalls[0]!.fieldSelector, 'metadata.name=widgets.example.com');
+    assert.deepEqual(
+      logs.map((l) => l.msg),
+      ['Widget (example.com/v1) is not served; following it once its CRD is installed'],
+    );
+
+    server.served = true;
+    server.upsert(widget('w1'));
+    crds.upsert(crd(false)); // created, not yet established: keep waiting
+    crds.upsert(crd(true, 'v2')); // another version only: keep waiting
+    assert.equal(server.listCalls, 1);
+    crds.upsert(crd(true));
+    await until(() => informer.isServed() && server.activeWatches === 1, 'listed and watching');
+    assert.deepEqual(seen, ['a/w1']);
+    server.upsert(widget('w2'));
+    assert.deepEqual(seen, ['a/w1', 'a/w2']);
+    assert.equal(logs.at(-1)!.msg, 'Widget (example.com/v1) is served now; following it');
+  });
+
+  it('without access to CRDs it polls with backoff, quietly', async () => {
+    crds.watchErrors.push(...Array.from({ length: 100 }, () => new Error('forbidden')));
+    const informer = new Informer(server.client(), {
+      crds: crds.client(),
+      absentBackoff: { initialMs: 5, maxMs: 10 },
+      logger: logger(),
+    });
+    run = informer.run(stop.signal);
+    await informer.waitForSync();
+    await until(() => server.listCalls >= 3, 'polling');
+    assert.equal(informer.isServed(), false);
+    assert.equal(logs.length, 1, 'one line, however many polls');
+    server.upsert(widget('w1'));
+    server.served = true;
+    await until(() => informer.get('a/w1') !== undefined, 'picked up by a poll');
+  });
+
+  it('a kind that goes away empties the store with delete events and is followed again', async () => {
+    server.served = true;
+    server.upsert(widget('w1'));
+    const informer = new Informer(server.client(), {
+      ...fastRetry,
+      crds: crds.client(),
+      absentBackoff: { initialMs: 60_000, maxMs: 60_000 },
+      logger: logger(),
+    });
+    const deletes: string[] = [];
+    informer.addEventHandler({ onDelete: (o) => deletes.push(objectKey(o)) });
+    run = informer.run(stop.signal);
+    await informer.waitForSync();
+    await until(() => server.activeWatches === 1, 'watch');
+    server.served = false;
+    server.endWatches();
+    await until(() => !informer.isServed(), 'noticed');
+    assert.deepEqual(deletes, ['a/w1']);
+    assert.equal(informer.size, 0);
+    assert.equal(informer.hasSynced(), true);
+    assert.equal(
+      logs.at(-1)!.msg,
+      'Widget (example.com/v1) is no longer served; following it again once its CRD is installed',
+    );
+    server.served = true;
+    await until(() => crds.activeWatches === 1, 'a watch of the CRD');
+    crds.upsert(crd(true));
+    await until(() => informer.get('a/w1') !== undefined, 'back');
+  });
+
+  it('a required kind that answers 404 is retried and never counts as synced', async () => {
+    const required = new FakeListWatch({ ...Widgets, optional: false });
+    required.served = false;
+    const informer = new Informer(required.client(), fastRetry);
+    run = informer.run(stop.signal);
+    await until(() => required.listCalls >= 3, 'retries');
+    assert.equal(informer.hasSynced(), false);
+    assert.equal(informer.isServed(), true);
   });
 });

@@ -1,9 +1,13 @@
 import {
   WatchIdleError,
+  apiVersionOf,
+  isApiError,
   isGone,
+  type CustomResourceDefinition,
   type KubeObject,
   type ObjectKey,
   type ResourceClient,
+  type ResourceType,
   type WatchEvent,
 } from '../kube/index.ts';
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
@@ -33,10 +37,35 @@ export interface InformerOptions {
   idleTimeoutMs?: number;
   /** Retry delays after errors (default 800 ms doubling to 30 s, with jitter, like client-go's reflector). */
   backoff?: BackoffOptions;
+  /**
+   * Optional kinds only: while the kind is not served, how often to LIST it again (default 2 s doubling to 60 s).
+   * With `crds`, the kind's CustomResourceDefinition is watched meanwhile and its installation cuts the wait short.
+   */
+  absentBackoff?: BackoffOptions;
+  crds?: ResourceClient<CustomResourceDefinition>;
   logger?: Logger;
 }
 
 export const NAMESPACE_INDEX = 'namespace';
+
+/** A 404 to a LIST or WATCH of a whole collection: the kind is not served (an object can be missing, not a list). */
+function notServed(err: unknown): boolean {
+  return isApiError(err) && err.statusCode === 404;
+}
+
+/** `InfobloxIPPool (ipam.cluster.x-k8s.io/v1alpha1)`, for logs. */
+export function kindTitle(type: ResourceType<KubeObject>): string {
+  return `${type.kind} (${apiVersionOf(type)})`;
+}
+
+/** Whether `crd` is Established and serves `type`'s version. */
+export function crdServes(crd: CustomResourceDefinition, type: ResourceType<KubeObject>): boolean {
+  const versions = (crd.spec as { versions?: { name?: string; served?: boolean }[] }).versions ?? [];
+  return (
+    versions.some((v) => v.name === type.version && v.served) &&
+    (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True')
+  );
+}
 
 // Method syntax makes the parameter bivariant, so an Informer<Pool> can be passed where an Informer<KubeObject> is
 // expected (helpers that only read metadata), which a plain function type would forbid.
@@ -82,11 +111,13 @@ export class Informer<T extends KubeObject> {
   private readonly handlers = new Set<EventHandler<T>>();
   private syncWaiters: (() => void)[] = [];
   private synced = false;
+  /** An optional kind the API server answered 404 for; it counts as synced and empty until it is served. */
+  private absent = false;
   private running = false;
   private resourceVersion = '';
   private expiredInARow = 0;
   /** Counters for logs, tests and benchmarks. */
-  readonly stats = { lists: 0, watches: 0, expired: 0, idleRestarts: 0, events: 0 };
+  readonly stats = { lists: 0, watches: 0, expired: 0, idleRestarts: 0, events: 0, absent: 0 };
 
   constructor(client: ResourceClient<T>, opts: InformerOptions = {}) {
     this.client = client;
@@ -133,6 +164,11 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
+  /** False for an optional kind the API server does not serve (yet): its store is empty and stays so until then. */
+  isServed(): boolean {
+    return !this.absent;
+  }
+
   /** True once the first LIST is in the store (and its adds dispatched); false if `signal` aborts first. */
   async waitForSync(signal?: AbortSignal): Promise<boolean> {
     if (this.synced) return true;
@@ -153,17 +189,33 @@ export class Informer<T extends KubeObject> {
     if (this.running) throw new Error(`informer for ${this.client.type.plural} is already running`);
     this.running = true;
     const backoff = new Backoff(this.opts.backoff ?? { initialMs: 800, maxMs: 30_000 });
+    const absentBackoff = new Backoff(this.opts.absentBackoff ?? { initialMs: 2_000, maxMs: 60_000 });
+    let hinted = false;
     let needList = !this.resourceVersion;
     try {
       while (!signal.aborted) {
         try {
           if (needList) {
+            // A CRD that looked ready but whose kind still answered 404 must not make a hot loop: then wait it out.
+            if (this.absent) hinted = await this.untilMaybeServed(signal, absentBackoff.next(), !hinted);
+            if (signal.aborted) break;
             await this.relist(signal);
             needList = false;
+            if (this.absent) {
+              this.absent = false;
+              hinted = false;
+              absentBackoff.reset();
+              this.log.info(`${kindTitle(this.client.type)} is served now; following it`);
+            }
           }
           await this.watchOnce(signal, backoff);
         } catch (err) {
           if (signal.aborted) break;
+          if (this.client.type.optional && notServed(err)) {
+            this.markAbsent();
+            needList = true;
+            continue;
+          }
           if (err instanceof WatchIdleError) {
             // Not a failure: re-watch at once; if the connection is really dead the next attempt fails and backs off.
             this.stats.idleRestarts++;
@@ -185,6 +237,61 @@ export class Informer<T extends KubeObject> {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * Not served: one log line per transition, the store emptied (with delete events, should the kind have gone away
+   * under us) and the informer synced, so readiness and controllers waiting for caches go on without it.
+   */
+  private markAbsent(): void {
+    if (this.absent) return;
+    this.absent = true;
+    this.stats.absent++;
+    const title = kindTitle(this.client.type);
+    this.log.info(
+      this.synced
+        ? `${title} is no longer served; following it again once its CRD is installed`
+        : `${title} is not served; following it once its CRD is installed`,
+    );
+    const gone = [...this.store];
+    for (const [key, obj] of gone) this.remove(key, obj);
+    this.resourceVersion = '';
+    for (const [, obj] of gone) this.emit('onDelete', obj);
+    if (!this.synced) {
+      this.synced = true;
+      for (const wake of this.syncWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Waits `ms`, or less when `useHint` and the kind's CRD is (or becomes) Established with our version served.
+   * Returns whether the CRD cut the wait short. Any failure of the CRD watch (no RBAC for CRDs, say) just means
+   * waiting the full time: the LIST that follows is the real test.
+   */
+  private async untilMaybeServed(signal: AbortSignal, ms: number, useHint: boolean): Promise<boolean> {
+    const type = this.client.type;
+    if (!useHint || !this.opts.crds) {
+      await sleep(ms, signal);
+      return false;
+    }
+    const wait = AbortSignal.any([signal, AbortSignal.timeout(Math.ceil(ms))]);
+    const served = new AbortController();
+    try {
+      await this.opts.crds.watch(
+        {
+          fieldSelector: `metadata.name=${type.plural}.${type.group}`,
+          timeoutSeconds: Math.max(1, Math.ceil(ms / 1000)),
+          signal: AbortSignal.any([wait, served.signal]),
+        },
+        (event) => {
+          if (event.type !== 'BOOKMARK' && event.type !== 'DELETED' && crdServes(event.object, type)) served.abort();
+        },
+      );
+    } catch (err) {
+      this.log.debug({ err }, 'cannot watch the CRD; polling');
+    }
+    if (!served.signal.aborted && !wait.aborted) await sleep(ms, wait);
+    return served.signal.aborted;
   }
 
   private listOptions() {

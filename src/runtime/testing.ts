@@ -24,6 +24,8 @@ export class FakeListWatch<T extends KubeObject> {
   /** Errors the next LISTs / WATCHes fail with, in order. */
   readonly listErrors: unknown[] = [];
   readonly watchErrors: unknown[] = [];
+  /** False: the kind is not served (its CRD is absent); LISTs and WATCHes fail with a bare 404. */
+  served = true;
   private readonly watches = new Set<FakeWatch<T>>();
   private rv = 100;
 
@@ -68,11 +70,13 @@ export class FakeListWatch<T extends KubeObject> {
       type: this.type,
       listAll: async (): Promise<ListAllResult<T>> => {
         this.listCalls++;
+        if (!this.served) throw notServed();
         if (this.listErrors.length) throw this.listErrors.shift();
         return { items: [...this.objects.values()].map((o) => structuredClone(o)), resourceVersion: String(this.rv) };
       },
       watch: (opts: WatchOptions, onEvent: (event: WatchEvent<T>) => void): Promise<void> => {
         this.watchCalls.push(opts);
+        if (!this.served) return Promise.reject(notServed());
         if (this.watchErrors.length) return Promise.reject(this.watchErrors.shift());
         return new Promise<void>((resolve, reject) => {
           const watch: FakeWatch<T> = {
@@ -105,6 +109,11 @@ export class FakeListWatch<T extends KubeObject> {
 
 export function gone(message = 'too old resource version'): ApiError {
   return new ApiError(410, { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410, message }, 'WATCH fake');
+}
+
+/** What the API server answers for a path it serves nothing at: a 404 with a plain-text body. */
+export function notServed(): ApiError {
+  return new ApiError(404, { message: '404 page not found' }, 'GET fake');
 }
 
 /** Resolves once `check` holds, re-checking on every turn of the event loop. */
