@@ -2,6 +2,7 @@ import os from 'node:os';
 import {
   Events,
   isNotFound,
+  isWriteRefused,
   type CoreEvent,
   type KubeClient,
   type KubeObject,
@@ -69,7 +70,12 @@ export class EventRecorder {
     this.pending++;
     this.tail = this.tail
       .then(() => this.write(ref, type, reason, message))
-      .catch((err: unknown) => this.log.warn({ err, reason }, 'could not record event'))
+      .catch((err: unknown) =>
+        // Refused: the manager lost (or never had) the lease; the events of a non-leader are dropped on purpose.
+        isWriteRefused(err)
+          ? this.log.debug({ err, reason }, 'event dropped (not the leader)')
+          : this.log.warn({ err, reason }, 'could not record event'),
+      )
       .finally(() => this.pending--);
   }
 

@@ -16,11 +16,17 @@ export interface LeaderElectionConfig {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   logger?: Logger;
-  onChange?: (isLeader: boolean) => void;
+  /** `lost` is set when leadership ended by a loss (not by a release). */
+  onChange?: (isLeader: boolean, lost?: LeaderElectionLostError) => void;
 }
 
 export class LeaderElectionLostError extends Error {
   override readonly name = 'LeaderElectionLostError';
+}
+
+/** Why the manager refused a write: this replica does not (or no longer) lead. */
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
 }
 
 /** metav1.MicroTime: RFC 3339 with exactly six fractional digits (the API server rejects three). */
@@ -40,7 +46,7 @@ export class LeaderElector {
   readonly identity: string;
   private readonly cfg: Required<Omit<LeaderElectionConfig, 'onChange' | 'identity' | 'logger'>>;
   private readonly log: Logger;
-  private readonly onChange: (isLeader: boolean) => void;
+  private readonly onChange: (isLeader: boolean, lost?: LeaderElectionLostError) => void;
   private lease: Lease | undefined;
   private observedRaw = '';
   private observedAt = 0;
@@ -105,14 +111,15 @@ export class LeaderElector {
   }
 
   private lost(why: string): never {
-    this.setLeader(false);
-    throw new LeaderElectionLostError(`leader election lost: ${why}`);
+    const err = new LeaderElectionLostError(`leader election lost: ${why}`);
+    this.setLeader(false, err);
+    throw err;
   }
 
-  private setLeader(leader: boolean): void {
+  private setLeader(leader: boolean, lost?: LeaderElectionLostError): void {
     if (this.leader === leader) return;
     this.leader = leader;
-    this.onChange(leader);
+    this.onChange(leader, lost);
   }
 
   private observe(lease: Lease, now: number): void {

@@ -12,7 +12,7 @@ import {
 } from './controller.ts';
 import { EventRecorder } from './events.ts';
 import type { Informer, InformerOptions } from './informer.ts';
-import { LeaderElector } from './leaderelection.ts';
+import { LeaderElector, NotLeaderError } from './leaderelection.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import type { RateLimiter } from './ratelimiter.ts';
@@ -88,6 +88,13 @@ function fanOutAbortController(): AbortController {
  * leader. Losing the lease makes `start` reject with LeaderElectionLostError: the process should exit non-zero.
  */
 export class Manager {
+  /**
+   * The client for controllers. Its reads always work; its writes (POST, PUT, PATCH, DELETE) are fenced by
+   * leadership: allowed during setup (before `start`), then only while this replica leads (without leader election:
+   * until the work queues drained at shutdown). Once leadership is lost, writes not yet sent fail at once and writes
+   * in flight are cut off, both with WriteRefusedError (cause: NotLeaderError or LeaderElectionLostError); the API
+   * server abandons a request whose client hung up, unless it was already committing it (nothing can fence that).
+   */
   readonly client: KubeClient;
   readonly logger: Logger;
   readonly metrics = new RuntimeMetrics();
@@ -103,10 +110,12 @@ export class Manager {
   private resolveElected!: () => void;
   private resolveServing!: (addresses: { metrics?: string; health?: string }) => void;
   private started = false;
+  /** Live while writes through `client` may go out; aborted (with the reason) when they may not. */
+  private writes = fanOutAbortController();
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
-    this.client = opts.client;
+    this.client = opts.client.withWriteGate(() => this.writes.signal);
     this.logger = opts.logger ?? silentLogger;
     this.cache = new InformerCache(opts.client, this.logger, opts.informers);
     this.elected = new Promise((resolve) => (this.resolveElected = resolve));
@@ -122,7 +131,11 @@ export class Manager {
         renewDeadlineMs: le.renewDeadlineMs,
         retryPeriodMs: le.retryPeriodMs,
         logger: this.logger,
-        onChange: (leader) => this.metrics.leaderStatus(le.id, leader),
+        onChange: (leader, lost) => {
+          // Synchronously, as the elector decides: not a single write may slip in between.
+          if (!leader) this.fenceWrites(lost ?? new NotLeaderError('this replica released the lease'));
+          this.metrics.leaderStatus(le.id, leader);
+        },
       });
       this.metrics.leaderStatus(le.id, false);
     }
@@ -207,15 +220,25 @@ export class Manager {
       this.logger.info({ metrics: metrics?.address, health: health?.address }, 'manager starting');
 
       this.cache.start(stopCache.signal);
-      if (this.elector && !(await this.elector.acquire(signal))) return;
+      if (this.elector) {
+        this.fenceWrites(new NotLeaderError('this replica has not acquired the lease'));
+        if (!(await this.elector.acquire(signal))) return;
+        this.writes = fanOutAbortController();
+      }
       this.resolveElected();
       await this.runControllers(signal);
     } finally {
+      this.fenceWrites(new NotLeaderError('the manager stopped'));
       stopCache.abort();
       await this.cache.stopped();
       await Promise.all(servers.map((s) => s.close()));
       this.logger.info('manager stopped');
     }
+  }
+
+  /** Fails every write through `client` from now on, and cuts those in flight. */
+  private fenceWrites(reason: Error): void {
+    if (!this.writes.signal.aborted) this.writes.abort(reason);
   }
 
   private async runControllers(signal: AbortSignal): Promise<void> {
@@ -233,6 +256,7 @@ export class Manager {
     ]);
     if (lost) {
       // No graceful drain: another replica may already be reconciling.
+      this.fenceWrites(lost);
       abortReconciles.abort();
       stopQueues.abort();
       this.logger.error({ err: lost }, 'leader election lost');
@@ -250,7 +274,9 @@ export class Manager {
       this.logger.warn('graceful shutdown timed out: aborting in-flight reconciles');
       abortReconciles.abort();
     }
-    // Release only now: until the last reconcile ended we were still acting as leader.
+    // Release only now: until the last reconcile ended we were still acting as leader. From here on, a reconcile that
+    // outlived the graceful timeout can no longer write.
+    this.fenceWrites(new NotLeaderError('the manager is shutting down'));
     stopLease.abort();
     await holding.catch((err: unknown) => this.logger.warn({ err }, 'lease lost while shutting down'));
   }

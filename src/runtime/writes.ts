@@ -1,3 +1,5 @@
+// Write helpers for reconcilers. They take no signal of their own: writes through the manager's client are fenced by
+// leadership (see Manager.client), so a replica that lost its lease cannot complete one.
 import { isConflict, isNotFound, type KubeObject, type ResourceClient } from '../kube/index.ts';
 import { jittered, sleep } from './backoff.ts';
 import type { Reconciler } from './controller.ts';
