@@ -22,10 +22,10 @@ export interface DomainHolder {
 
 const label = new RegExp(dnsLabelPattern);
 
-export type DomainResult = { domain: AddressDomain } | { error: string };
+type DomainResult = { domain: AddressDomain } | { error: string };
 
 /** The object's domain, or why its annotation cannot name one (a message naming the field). */
-export function addressDomainOf(obj: DomainHolder): DomainResult {
+function addressDomainOf(obj: DomainHolder): DomainResult {
   const named = obj.metadata.annotations?.[addressDomainAnnotation];
   if (named !== undefined) {
     if (named.length > 63 || !label.test(named)) {

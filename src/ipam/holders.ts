@@ -2,8 +2,7 @@
 // which works because cached objects are immutable and replaced on every change.
 import {
   addressDomain,
-  addressDomainAnnotation,
-  addressDomainOf,
+  domainIssue,
   type ClusterIPAMClaim,
   type GlobalInClusterIPPool,
   type InClusterIPPool,
@@ -25,12 +24,8 @@ export function planOf(claim: ClusterIPAMClaim): ClaimPlan {
   let plan = plans.get(claim);
   if (!plan) {
     plan = planClaim(claim.metadata.name ?? '', claim.spec);
-    const domain = addressDomainOf(claim);
-    if ('error' in domain) {
-      const field = `metadata.annotations[${addressDomainAnnotation}]`;
-      const message = domain.error.startsWith(`${field}: `) ? domain.error.slice(field.length + 2) : domain.error;
-      plan = { ...plan, networks: [], errors: [...plan.errors, { field, message }] };
-    }
+    const issue = domainIssue(claim);
+    if (issue) plan = { ...plan, networks: [], errors: [...plan.errors, issue] };
     plans.set(claim, plan);
   }
   return plan;
