@@ -58,3 +58,15 @@ export class WriteRefusedError extends Error {
 }
 
 export const isWriteRefused = (err: unknown): err is WriteRefusedError => err instanceof WriteRefusedError;
+
+/**
+ * A write guarded by an object's uid met another object of that name (deleted and re-created meanwhile). The API
+ * server says so differently per verb (observed on kube-apiserver 1.34): DELETE with `preconditions.uid` and PUT with
+ * `metadata.uid` answer 409 Conflict (so isConflict is true too: test this first, since re-reading and retrying would
+ * act on the new object); a PATCH carrying `metadata.uid` answers 422 Invalid ("metadata.uid: field is immutable").
+ */
+export function isUIDMismatch(err: unknown): boolean {
+  if (!isApiError(err)) return false;
+  if (isConflict(err)) return /\bUID in (the )?precondition\b/i.test(err.message);
+  return isInvalid(err) && (err.status?.details?.causes ?? []).some((c) => c.field === 'metadata.uid');
+}
