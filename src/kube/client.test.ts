@@ -1,3 +1,4 @@
+import { resourceOfPath } from './transport.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -421,5 +422,21 @@ current-context: ctx
     );
     assert.equal(((await access.connection()).agent as https.Agent).options.rejectUnauthorized, false);
     access.close();
+  });
+});
+
+describe('resourceOfPath', () => {
+  it('names the resource and subresource a request addresses, for request metrics', () => {
+    assert.equal(resourceOfPath('/api/v1/namespaces/ns/configmaps/x'), 'configmaps');
+    assert.equal(resourceOfPath('/api/v1/namespaces/ns/configmaps'), 'configmaps');
+    assert.equal(resourceOfPath('/api/v1/namespaces/ns'), 'namespaces');
+    assert.equal(
+      resourceOfPath('/apis/ipam.cluster.x-k8s.io/v1beta2/namespaces/ns/ipaddressclaims/c/status'),
+      'ipaddressclaims/status',
+    );
+    assert.equal(
+      resourceOfPath('/apis/ipam.k0rdent.mirantis.com/v1alpha1/ipaddressreservations/ipv4-10-0-0-1?x=1'),
+      'ipaddressreservations',
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { loadClusterAccess, type ClusterAccess } from './config.ts';
 import { ApiError } from './errors.ts';
-import { Transport, type Query, type WriteGate } from './transport.ts';
+import { Transport, type Query, type RequestObserver, type WriteGate } from './transport.ts';
 import type { KubeList, KubeObject, Status } from './types.ts';
 
 /** A group/version/kind/plural; `T` is the object type the client and caches hand out for it. */
@@ -292,6 +292,8 @@ export interface KubeClientOptions {
   timeoutMs?: number;
   /** Decides whether, and for how long, each write (POST, PUT, PATCH, DELETE) may go out: see WriteGate. */
   writeGate?: WriteGate;
+  /** Told of each request's outcome (not watches): the manager counts them in its metrics. */
+  observer?: RequestObserver;
 }
 
 /** Entry point of src/kube: one per process, shared by caches, controllers and helpers. */
@@ -305,15 +307,21 @@ export class KubeClient {
     private readonly opts: Omit<KubeClientOptions, 'kubeconfig'> = {},
   ) {
     this.fieldManager = opts.fieldManager ?? 'cluster-ipam';
-    this.transport = new Transport(access, opts.userAgent ?? 'cluster-ipam', opts.timeoutMs ?? 30_000, opts.writeGate);
+    this.transport = new Transport(
+      access,
+      opts.userAgent ?? 'cluster-ipam',
+      opts.timeoutMs ?? 30_000,
+      opts.writeGate,
+      opts.observer,
+    );
   }
 
   /**
    * A client on the same connection whose writes pass through `gate` (reads, watches included, never do). It shares
    * this client's credentials and sockets: closing either closes both.
    */
-  withWriteGate(gate: WriteGate): KubeClient {
-    return new KubeClient(this.access, { ...this.opts, writeGate: gate });
+  withWriteGate(gate: WriteGate, observer?: RequestObserver): KubeClient {
+    return new KubeClient(this.access, { ...this.opts, writeGate: gate, ...(observer ? { observer } : {}) });
   }
 
   static load(opts: KubeClientOptions = {}): KubeClient {

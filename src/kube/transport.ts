@@ -27,6 +27,17 @@ export interface StreamOptions {
  */
 export type WriteGate = () => AbortSignal;
 
+/** Told of every non-watch request's outcome: HTTP status, or 0 when no answer came (for request metrics). */
+export type RequestObserver = (method: string, resource: string, code: number) => void;
+
+/** `configmaps`, `ipaddressclaims/status`: the resource (and subresource) a request path addresses. */
+export function resourceOfPath(path: string): string {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  let rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
+  return rest.length > 2 ? `${rest[0]}/${rest[2]}` : (rest[0] ?? '');
+}
+
 export class WatchIdleError extends Error {
   override readonly name = 'WatchIdleError';
 }
@@ -58,6 +69,7 @@ export class Transport {
     private readonly userAgent: string,
     private readonly timeoutMs: number,
     private readonly writeGate?: WriteGate,
+    private readonly observer?: RequestObserver,
   ) {}
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
@@ -70,7 +82,9 @@ export class Transport {
       let res: RawResponse;
       try {
         res = await this.send(method, path, { ...opts, signal }, body);
+        this.observer?.(method, resourceOfPath(path), res.status);
       } catch (err) {
+        this.observer?.(method, resourceOfPath(path), 0);
         if (gate?.aborted) throw new WriteRefusedError(`${method} ${path}`, gate.reason, true);
         // Retried once, as Go's net/http does, but only when repeating the request cannot do harm.
         if (err instanceof StaleSocketError && attempt === 0 && IDEMPOTENT.has(method)) continue;

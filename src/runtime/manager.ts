@@ -115,7 +115,7 @@ export class Manager {
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
-    this.client = opts.client.withWriteGate(() => this.writes.signal);
+    this.client = opts.client.withWriteGate(() => this.writes.signal, this.metrics.request);
     this.logger = opts.logger ?? silentLogger;
     this.cache = new InformerCache(opts.client, this.logger, opts.informers);
     this.elected = new Promise((resolve) => (this.resolveElected = resolve));

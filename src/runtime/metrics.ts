@@ -34,6 +34,7 @@ export class RuntimeMetrics {
   private readonly workDuration: Histogram<'controller' | 'name'>;
   private readonly retries: Counter<'controller' | 'name'>;
   private readonly leader: Gauge<'name'>;
+  private readonly requests: Counter<'method' | 'resource' | 'code'>;
 
   constructor() {
     const registers = [this.registry];
@@ -88,6 +89,12 @@ export class RuntimeMetrics {
       QUEUE_BUCKETS,
     );
     this.retries = counter('workqueue_retries_total', 'Total number of retries handled by workqueue', queue);
+    this.requests = counter(
+      'rest_client_requests_total',
+      'Requests of the controllers to the API server (watches excluded), by method, resource and HTTP status; ' +
+        'code 0: no answer',
+      ['method', 'resource', 'code'],
+    );
     this.leader = gauge(
       'leader_election_master_status',
       'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
@@ -136,6 +143,11 @@ export class RuntimeMetrics {
       },
     };
   }
+
+  /** For KubeClient's `observer`. */
+  readonly request = (method: string, resource: string, code: number): void => {
+    this.requests.labels(method, resource, String(code)).inc();
+  };
 
   leaderStatus(lease: string, isLeader: boolean): void {
     this.leader.labels(lease).set(isLeader ? 1 : 0);
