@@ -15,7 +15,7 @@ import {
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
 import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
-import { ClusterLookup } from '../providers/clusters.ts';
+import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
 import {
   allocationOf,
   ClaimReasons,
@@ -173,9 +173,19 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         // The Cluster is read only when there is something to do: while Cluster API is absent each read is a GET.
         const clusterName = clusterOf(claim);
         const settled = isSettled(claim, ipAddresses.get(key));
-        const cluster =
-          clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-        const paused = pausedBy(claim, settled ? pool : await freshPool(pool, ctx.signal), cluster);
+        let paused: string | undefined;
+        try {
+          const cluster =
+            clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
+          paused = pausedBy(claim, settled ? pool : await freshPool(pool, ctx.signal), cluster);
+        } catch (err) {
+          // Pause fails closed: what cannot be read may be paused. Say so, and retry with backoff.
+          if (!settled && !isNotFound(err)) {
+            const why = err instanceof ClusterUnreadableError ? err.message : `cannot read ${poolName(claim)}: ${err}`;
+            await writeStatus(claim, { pauseUnknown: why }).catch(() => {});
+          }
+          throw err;
+        }
         if (paused !== undefined) {
           // Nothing is allocated or released; the condition says why (on a claim being deleted too).
           if (hasFinalizer(claim, releaseAddressFinalizer) || !claim.metadata.deletionTimestamp) {
@@ -263,6 +273,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           conditions.some((c) => c.type === 'Ready' && c.status === 'True') &&
           !conditions.some((c) => c.type === 'Paused' && c.status === 'True')
         );
+      }
+
+      function poolName(claim: IPAddressClaim): string {
+        return `${claim.spec.poolRef.kind} ${claim.spec.poolRef.name} to tell whether it is paused`;
       }
 
       function ready(name: string): ClaimOutcome {

@@ -15,6 +15,7 @@ export const ClaimReasons = {
   AddressAllocated: 'AddressAllocated',
   Paused: 'Paused',
   NotPaused: 'NotPaused',
+  PauseUnknown: 'PauseUnknown',
   DuplicateAddress: 'DuplicateAddress',
   UniqueAddress: 'UniqueAddress',
 } as const;
@@ -139,6 +140,8 @@ export interface ClaimOutcome {
   ready?: { status: 'True' | 'False'; reason: FailureReason | typeof ClaimReasons.AddressAllocated; message: string };
   /** Why the claim is paused; a Paused condition is written then, and set False (if present) when not. */
   paused?: string;
+  /** Why it cannot be told whether the claim is paused (its pool or Cluster cannot be read): Paused=Unknown. */
+  pauseUnknown?: string;
   /**
    * Other holders of the claim's address in its address domain (a duplicate, e.g. after merging two management
    * clusters): a DuplicateAddress condition says so while they exist, and turns False (if present) when not.
@@ -158,8 +161,15 @@ export function claimStatus(claim: IPAddressClaim, outcome: ClaimOutcome, now = 
       generation,
       now,
     );
+  } else if (outcome.pauseUnknown !== undefined) {
+    conditions = setCondition(
+      conditions,
+      { type: 'Paused', status: 'Unknown', reason: ClaimReasons.PauseUnknown, message: outcome.pauseUnknown },
+      generation,
+      now,
+    );
   } else {
-    if (before.some((c) => c.type === 'Paused' && c.status === 'True')) {
+    if (before.some((c) => c.type === 'Paused' && c.status !== 'False')) {
       conditions = setCondition(
         conditions,
         { type: 'Paused', status: 'False', reason: ClaimReasons.NotPaused },

@@ -52,7 +52,7 @@ describe('in-cluster pools: admission webhook', () => {
       signal: stop.signal,
       unregisterOnStop: true,
     });
-    h = await startInCluster(4, {}, [webhook]);
+    h = await startInCluster({ after: [webhook] });
     await webhook.ready;
     // The API server picks up a new webhook configuration asynchronously: wait until it refuses a bad pool.
     const ns = await testNamespace('ic-webhook-probe');

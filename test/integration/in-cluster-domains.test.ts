@@ -24,7 +24,7 @@ const domainAnnotation = 'ipam.k0rdent.mirantis.com/address-domain';
 
 describe('in-cluster provider: address domains', () => {
   let h: Harness;
-  before(async () => (h = await startInCluster(4)));
+  before(async () => (h = await startInCluster()));
   after(async () => h.stop());
 
   async function poolStatus(namespace: string | undefined, name: string) {

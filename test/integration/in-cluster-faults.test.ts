@@ -5,19 +5,22 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
-import { ApiError, type ResourceClient } from '../../src/kube/index.ts';
+import { ApiError, Namespaces, type ResourceClient } from '../../src/kube/index.ts';
 import type { Manager } from '../../src/runtime/index.ts';
-import { testNamespace } from '../support/cluster.ts';
+import { privateControlPlane, testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   claimObject,
+  conditionOf,
   createPool,
+  InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
   IPAddressReservations,
   reservationsOfPool,
   startInCluster,
   suffix,
+  waitForAddress,
   type Harness,
 } from './in-cluster-support.ts';
 
@@ -80,8 +83,8 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
     const faulty = { name: 'faults', setup: (mgr: Manager) => injectFaults(mgr, faults) };
     // The fault injector must wrap the client before the provider takes its reservation client.
     const [a, b] = [
-      await startInCluster(4, { staleAfterMs: 1000 }, [], [faulty]),
-      await startInCluster(4, { staleAfterMs: 1000 }, [], [faulty]),
+      await startInCluster({ provider: { staleAfterMs: 1000 }, before: [faulty] }),
+      await startInCluster({ provider: { staleAfterMs: 1000 }, before: [faulty] }),
     ];
     running.push(a, b);
     const pool = `faults-${suffix()}`;
@@ -112,5 +115,57 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
       assert.equal(r.spec.address, ipa?.spec.address, `reservation ${r.metadata.name}`);
       assert.equal(r.spec.releasedAt, undefined);
     }
+    // They would serve the next test's claims too.
+    for (const h of running.splice(0)) await h.stop();
+  });
+
+  it('fails closed when the pool cannot be read to tell whether it is paused', async () => {
+    // Alone with its manager: any other manager on the control plane would read the pool and serve the claim.
+    const cp = await privateControlPlane();
+    after(() => cp.stop());
+    let failPoolReads = true;
+    const faulty = {
+      name: 'pool-faults',
+      setup: (mgr: Manager) => {
+        const client = mgr.client;
+        const resource = client.resource.bind(client);
+        client.resource = ((type: unknown) => {
+          const real = resource(type as typeof InClusterIPPools);
+          if (type !== InClusterIPPools) return real;
+          const wrapped: typeof real = Object.create(real);
+          wrapped.get = async (key, opts) => {
+            if (failPoolReads)
+              throw new ApiError(403, { message: 'injected: forbidden', reason: 'Forbidden' } as never, 'GET');
+            return real.get(key, opts);
+          };
+          return wrapped;
+        }) as typeof client.resource;
+      },
+    };
+    const h = await startInCluster({ workers: 2, before: [faulty], kubeconfig: cp.kubeconfigPath });
+    running.push(h);
+    const ns = 'pause-unread';
+    await h.client.resource(Namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const pool = `p-${suffix()}`;
+    await createPool(h.client, ns, pool, { addresses: ['10.221.1.0/24'], prefix: 24 });
+    await h.client.resource(IPAddressClaims).create(claimObject(ns, 'm-0', pool));
+    const unknown = await waitFor(
+      async () => {
+        const c = await h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm-0' });
+        const p = conditionOf(c, 'Paused');
+        return p?.status === 'Unknown' ? p : undefined;
+      },
+      { what: 'Paused=Unknown' },
+    );
+    assert.match(unknown.message ?? '', new RegExp(`cannot read InClusterIPPool ${pool}.*injected: forbidden`));
+    assert.equal(
+      (await h.client.resource(IPAddresses).listAll({ namespace: ns })).items.length,
+      0,
+      'nothing allocated while the pool cannot be read',
+    );
+    failPoolReads = false;
+    assert.equal((await waitForAddress(h.client, ns, 'm-0', 60_000)).spec.address, '10.221.1.1');
+    const c = await h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm-0' });
+    assert.equal(conditionOf(c, 'Paused')?.status, 'False');
   });
 });

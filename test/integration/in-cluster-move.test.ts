@@ -9,9 +9,8 @@ import type { IPAddress, IPAddressClaim } from '../../src/api/index.ts';
 import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts';
 import { ipAddressClaimController } from '../../src/controllers/ipaddressclaim.ts';
 import { KubeClient, Namespaces } from '../../src/kube/index.ts';
-import { startControlPlane, type ControlPlane } from '../../src/local/controlplane.ts';
-import { installCRDs } from '../../src/local/install.ts';
-import { testNamespace } from '../support/cluster.ts';
+import type { ControlPlane } from '../../src/local/controlplane.ts';
+import { privateControlPlane, testNamespace } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -35,13 +34,8 @@ describe('in-cluster provider: clusterctl move', () => {
   let targetClient: KubeClient;
   let targetManager: TestManager;
   before(async () => {
-    source = await startInCluster(4);
-    target = await startControlPlane({
-      beforeControllerManager: async (kubeconfig) => {
-        const c = KubeClient.load({ kubeconfig });
-        await installCRDs(c).finally(() => c.close());
-      },
-    });
+    source = await startInCluster();
+    target = await privateControlPlane();
     targetClient = KubeClient.load({ kubeconfig: target.kubeconfigPath });
     targetManager = await startTestManager([ipAddressClaimController(), inClusterPoolController()], {
       kubeconfig: target.kubeconfigPath,

@@ -29,7 +29,7 @@ import {
 describe('in-cluster provider: recovery', () => {
   const running: Harness[] = [];
   const start = async (workers = 4) => {
-    const h = await startInCluster(workers, { staleAfterMs: 1000 });
+    const h = await startInCluster({ workers, provider: { staleAfterMs: 1000 } });
     running.push(h);
     return h;
   };

@@ -37,17 +37,32 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startInCluster(
-  workers = 4,
-  opts: InClusterProviderOptions = {},
-  extra: ControllerSetup[] = [],
-  /** Run before the provider is made (e.g. to wrap the manager's client). */
-  before: ControllerSetup[] = [],
-): Promise<Harness> {
-  const configure = { name: 'in-cluster-options', setup: (mgr: Manager) => void inClusterProvider(mgr, opts) };
-  const setups = [...before, configure, ipAddressClaimController(), inClusterPoolController(), ...extra];
-  const manager = await startTestManager(setups, { workers });
-  const client = KubeClient.load({ kubeconfig: await testKubeconfig() });
+export interface InClusterOptions {
+  workers?: number;
+  provider?: InClusterProviderOptions;
+  /** Run before the provider is made (e.g. to wrap the manager's client, or to capture the manager). */
+  before?: ControllerSetup[];
+  /** Run after the controllers are set up (e.g. the webhook). */
+  after?: ControllerSetup[];
+  /** Another control plane than the shared test one. */
+  kubeconfig?: string;
+}
+
+export async function startInCluster(opts: InClusterOptions = {}): Promise<Harness> {
+  const configure = {
+    name: 'in-cluster-options',
+    setup: (mgr: Manager) => void inClusterProvider(mgr, opts.provider ?? {}),
+  };
+  const setups = [
+    ...(opts.before ?? []),
+    configure,
+    ipAddressClaimController(),
+    inClusterPoolController(),
+    ...(opts.after ?? []),
+  ];
+  const kubeconfig = opts.kubeconfig ?? (await testKubeconfig());
+  const manager = await startTestManager(setups, { workers: opts.workers ?? 4, kubeconfig });
+  const client = KubeClient.load({ kubeconfig });
   return {
     client,
     manager,

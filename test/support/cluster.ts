@@ -2,7 +2,9 @@
 // on its own starts a private one, torn down when the process exits. Tests isolate themselves by namespace.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startControlPlane } from '../../src/local/controlplane.ts';
+import { KubeClient } from '../../src/kube/index.ts';
+import { startControlPlane, type ControlPlane } from '../../src/local/controlplane.ts';
+import { installCRDs } from '../../src/local/install.ts';
 
 let shared: Promise<string> | undefined;
 
@@ -11,6 +13,19 @@ export function testKubeconfig(): Promise<string> {
   if (fromEnv) return Promise.resolve(fromEnv);
   shared ??= startControlPlane().then((cp) => cp.kubeconfigPath);
   return shared;
+}
+
+/**
+ * A control plane of the test's own, with the project's CRDs, for tests that must be alone with their manager (no
+ * other test file's manager serving their claims) or need a second cluster. Stop it when done.
+ */
+export function privateControlPlane(): Promise<ControlPlane> {
+  return startControlPlane({
+    beforeControllerManager: async (kubeconfig) => {
+      const client = KubeClient.load({ kubeconfig });
+      await installCRDs(client).finally(() => client.close());
+    },
+  });
 }
 
 export interface KubectlResult {

@@ -45,9 +45,8 @@ import { formatAddress, type Address, type IntervalSet } from '../../core/index.
 import {
   isAlreadyExists,
   isApiError,
-  isConflict,
-  isInvalid,
   isNotFound,
+  isUIDMismatch,
   type KubeObject,
   type ResourceClient,
   type ResourceType,
@@ -565,15 +564,15 @@ export class InClusterProvider implements IPAMProvider {
     if (info.releasedAt !== undefined) return;
     if (graceSeconds <= 0) return this.deleteReservation(info, signal);
     try {
-      // The uid makes the patch fail (409) if the reservation was replaced meanwhile.
+      // The uid makes the patch fail (422, uid immutable) if the reservation was replaced meanwhile: that one is
+      // someone else's and stays.
       await this.reservationClient.patch(
         { name: info.name },
         { metadata: { uid: info.uid }, spec: { releasedAt: metaTime(new Date()) } },
         { signal },
       );
     } catch (err) {
-      // A uid that no longer matches (the reservation was replaced) is refused as an immutable field: 422.
-      if (!isNotFound(err) && !isConflict(err) && !isInvalid(err)) throw err;
+      if (!isNotFound(err) && !isUIDMismatch(err)) throw err;
     }
   }
 
@@ -581,7 +580,7 @@ export class InClusterProvider implements IPAMProvider {
     try {
       await this.reservationClient.delete({ name: info.name }, { preconditions: { uid: info.uid }, signal });
     } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
+      if (!isNotFound(err) && !isUIDMismatch(err)) throw err;
     }
   }
 }
