@@ -151,48 +151,20 @@ export interface ClaimOutcome {
 
 /** The claim's status for an outcome; conditions keep their lastTransitionTime while their status holds. */
 export function claimStatus(claim: IPAddressClaim, outcome: ClaimOutcome, now = new Date()): ClaimStatus {
-  const generation = claim.metadata.generation;
   const before = (claim.status?.conditions ?? []) as Condition[];
   let conditions = before;
-  if (outcome.paused !== undefined) {
-    conditions = setCondition(
-      conditions,
-      { type: 'Paused', status: 'True', reason: ClaimReasons.Paused, message: outcome.paused },
-      generation,
-      now,
-    );
-  } else if (outcome.pauseUnknown !== undefined) {
-    conditions = setCondition(
-      conditions,
-      { type: 'Paused', status: 'Unknown', reason: ClaimReasons.PauseUnknown, message: outcome.pauseUnknown },
-      generation,
-      now,
-    );
-  } else {
-    if (before.some((c) => c.type === 'Paused' && c.status !== 'False')) {
-      conditions = setCondition(
-        conditions,
-        { type: 'Paused', status: 'False', reason: ClaimReasons.NotPaused },
-        generation,
-        now,
-      );
-    }
-    if (outcome.ready) conditions = setCondition(conditions, { type: 'Ready', ...outcome.ready }, generation, now);
+  const set = (type: string, status: 'True' | 'False' | 'Unknown', reason: string, message?: string) =>
+    (conditions = setCondition(conditions, { type, status, reason, message }, claim.metadata.generation, now));
+  const isSet = (type: string) => before.some((c) => c.type === type && c.status !== 'False');
+  if (outcome.paused !== undefined) set('Paused', 'True', ClaimReasons.Paused, outcome.paused);
+  else if (outcome.pauseUnknown !== undefined)
+    set('Paused', 'Unknown', ClaimReasons.PauseUnknown, outcome.pauseUnknown);
+  else {
+    if (isSet('Paused')) set('Paused', 'False', ClaimReasons.NotPaused);
+    if (outcome.ready) set('Ready', outcome.ready.status, outcome.ready.reason, outcome.ready.message);
     if (outcome.duplicate !== undefined) {
-      conditions = setCondition(
-        conditions,
-        { type: 'DuplicateAddress', status: 'True', reason: ClaimReasons.DuplicateAddress, message: outcome.duplicate },
-        generation,
-        now,
-      );
-    } else if (before.some((c) => c.type === 'DuplicateAddress' && c.status === 'True')) {
-      conditions = setCondition(
-        conditions,
-        { type: 'DuplicateAddress', status: 'False', reason: ClaimReasons.UniqueAddress },
-        generation,
-        now,
-      );
-    }
+      set('DuplicateAddress', 'True', ClaimReasons.DuplicateAddress, outcome.duplicate);
+    } else if (isSet('DuplicateAddress')) set('DuplicateAddress', 'False', ClaimReasons.UniqueAddress);
   }
   const status: ClaimStatus = { ...claim.status, conditions };
   const ref = outcome.addressRef ?? claim.status?.addressRef?.name;
