@@ -1,0 +1,234 @@
+// One end-to-end run of the in-cluster provider on a fresh local control plane: the manager runs as its own process
+// (`cluster-ipam run`), N IPAddressClaims are created `concurrency` at a time, and each claim's latency is measured
+// from our create call to the watch event that shows its `status.addressRef` (what a machine waits for). The raw API
+// server write rate (plain ConfigMaps, same concurrency, same control plane) is measured afterwards: the physical
+// ceiling. Writes per claim come from the manager's own request counters, CPU from /proc.
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IPAddressClaims, IPAddresses, InClusterIPPools } from '../src/api/index.ts';
+import { ConfigMaps, KubeClient, Namespaces } from '../src/kube/index.ts';
+import { freePort, startControlPlane } from '../src/local/controlplane.ts';
+import { installCRDs } from '../src/local/install.ts';
+
+export interface RunOptions {
+  claims: number;
+  concurrency: number;
+  workers: number;
+  /** Write a V8 CPU profile of the manager into this directory. */
+  profileDir?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunResult {
+  claims: number;
+  workers: number;
+  concurrency: number;
+  claims_per_s: number;
+  raw_writes_per_s: number;
+  /** claims_per_s / raw_writes_per_s: the share of the API server's ceiling reached. */
+  ratio_to_raw: number;
+  create_s: number;
+  total_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  writes_per_claim: number;
+  writes: Record<string, number>;
+  manager_cpu_ms_per_claim: number;
+  peak_rss_mb: number;
+}
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+async function parallel(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < n; i = next++) await fn(i);
+    }),
+  );
+}
+
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024);
+}
+
+/** User + system CPU of a process, in ms (clock ticks are 100 Hz on Linux). */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Non-GET requests by resource, from the manager's rest_client_requests_total. */
+async function writesByResource(metricsUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^rest_client_requests_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.method === 'GET') continue;
+    const key = `${labels.method} ${labels.resource}`;
+    out[key] = (out[key] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+export async function runE2E(opts: RunOptions): Promise<RunResult> {
+  const { claims, concurrency, workers } = opts;
+  const log = opts.log ?? (() => {});
+  log(`# starting a local control plane`);
+  const cp = await startControlPlane({
+    beforeControllerManager: async (kubeconfig) => {
+      const c = KubeClient.load({ kubeconfig });
+      await installCRDs(c).finally(() => c.close());
+    },
+  });
+  const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
+  const [healthPort, metricsPort] = [await freePort(), await freePort()];
+  // node --import tsx rather than the tsx CLI: one process, whose CPU and peak RSS are the manager's own.
+  const manager = spawn(
+    process.execPath,
+    [
+      ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
+      '--import',
+      'tsx',
+      join(root, 'src/cli/main.ts'),
+      'run',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--leader-elect=false',
+      '--metrics-bind-address',
+      `127.0.0.1:${metricsPort}`,
+      '--health-probe-bind-address',
+      `127.0.0.1:${healthPort}`,
+      '--workers',
+      String(workers),
+      '--log-level',
+      'warn',
+    ],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const exited = new Promise<void>((ok) => manager.once('exit', () => ok()));
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+
+  try {
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (manager.exitCode !== null) throw new Error('the manager exited before it was ready');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ns = 'bench';
+    await client.resource(Namespaces).create({ metadata: { name: ns } });
+    await client.resource(InClusterIPPools).create({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+      kind: 'InClusterIPPool',
+      metadata: { namespace: ns, name: 'pool' },
+      spec: { addresses: ['10.0.0.0/16'], prefix: 16, gateway: '10.0.0.1' },
+    });
+
+    // The watch starts before the first claim, so every claim's answer arrives as an event.
+    const answeredAt = new Map<string, number>();
+    let allDone!: () => void;
+    const done = new Promise<void>((ok) => (allDone = ok));
+    const stopWatch = new AbortController();
+    const rv = (await client.resource(IPAddressClaims).list({ namespace: ns, limit: 1 })).metadata.resourceVersion;
+    const watching = client
+      .resource(IPAddressClaims)
+      .watch({ namespace: ns, resourceVersion: rv, signal: stopWatch.signal }, (e) => {
+        const name = e.object.metadata.name!;
+        if (e.type !== 'MODIFIED' || answeredAt.has(name) || !e.object.status?.addressRef?.name) return;
+        answeredAt.set(name, performance.now());
+        if (answeredAt.size === claims) allDone();
+      })
+      .catch((err: unknown) => {
+        if (!stopWatch.signal.aborted) throw err;
+      });
+
+    log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers} workers`);
+    const writesBefore = await writesByResource(metricsUrl);
+    const cpuBefore = await cpuMs(manager.pid!);
+    const createdAt: number[] = new Array(claims);
+    const started = performance.now();
+    await parallel(claims, concurrency, async (i) => {
+      createdAt[i] = performance.now();
+      await client.resource(IPAddressClaims).create({
+        apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+        kind: 'IPAddressClaim',
+        metadata: { namespace: ns, name: `m-${i}` },
+        spec: { poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'pool' } },
+      });
+    });
+    const createdIn = performance.now() - started;
+    await done;
+    const finished = Math.max(...answeredAt.values());
+    const cpu = (await cpuMs(manager.pid!)) - cpuBefore;
+    stopWatch.abort();
+    await watching;
+    const latencies = createdAt.map((t, i) => answeredAt.get(`m-${i}`)! - t).sort((a, b) => a - b);
+    const seconds = (finished - started) / 1000;
+    const addresses = new Set(
+      (await client.resource(IPAddresses).listAll({ namespace: ns })).items.map((a) => a.spec.address),
+    );
+    if (addresses.size !== claims) throw new Error(`${addresses.size} distinct addresses for ${claims} claims`);
+    // Counted once the claims are answered: the pool's coalesced status write may still follow (per pool, not claim).
+    const writesAfter = await writesByResource(metricsUrl);
+    const writes: Record<string, number> = {};
+    for (const [k, v] of Object.entries(writesAfter))
+      if (v - (writesBefore[k] ?? 0) > 0) writes[k] = v - (writesBefore[k] ?? 0);
+    const rss = await peakRssMb(manager.pid!);
+
+    log(`# raw write rate: ${claims} ConfigMaps, ${concurrency} at a time`);
+    const rawStarted = performance.now();
+    await parallel(claims, concurrency, async (i) => {
+      await client
+        .resource(ConfigMaps)
+        .create({ metadata: { namespace: ns, name: `cm-${i}` }, data: { i: String(i) } });
+    });
+    const rawPerS = claims / ((performance.now() - rawStarted) / 1000);
+    const claimsPerS = claims / seconds;
+    const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
+    return {
+      claims,
+      workers,
+      concurrency,
+      claims_per_s: Math.round(claimsPerS),
+      raw_writes_per_s: Math.round(rawPerS),
+      ratio_to_raw: Math.round((claimsPerS / rawPerS) * 1000) / 1000,
+      create_s: Math.round(createdIn) / 1000,
+      total_s: Math.round(seconds * 1000) / 1000,
+      p50_ms: Math.round(percentile(latencies, 50)),
+      p99_ms: Math.round(percentile(latencies, 99)),
+      max_ms: Math.round(latencies.at(-1)!),
+      writes_per_claim: Math.round((totalWrites / claims) * 100) / 100,
+      writes,
+      manager_cpu_ms_per_claim: Math.round((cpu / claims) * 100) / 100,
+      peak_rss_mb: rss,
+    };
+  } finally {
+    manager.kill('SIGTERM');
+    await exited;
+    client.close();
+    await cp.stop();
+  }
+}
+
+/** The human summary of a run. */
+export function describeRun(r: RunResult): string[] {
+  return [
+    `claims/s: ${r.claims_per_s} (${r.claims} claims in ${r.total_s} s; created in ${r.create_s} s)`,
+    `raw API server writes/s: ${r.raw_writes_per_s}; claims/s ÷ raw writes/s = ${r.ratio_to_raw}`,
+    `claim to status.addressRef: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms`,
+    `writes per claim (manager's own counters): ${r.writes_per_claim} — ${JSON.stringify(r.writes)}`,
+    `manager CPU: ${r.manager_cpu_ms_per_claim} ms per claim; peak RSS ${r.peak_rss_mb} MB`,
+  ];
+}
