@@ -1,7 +1,13 @@
 // InClusterIPPool and GlobalInClusterIPPool: the ProtectPool finalizer while addresses come from the pool, status
 // counts, the Ready condition (validation errors naming the fields; warnings such as a gateway outside the subnet
 // or an overlap with another pool, also as Events), and the reservations' grace periods (providers/in-cluster).
-import { addressDomainAnnotation, IPAddresses, IPAddressReservations, type Condition } from '../api/index.ts';
+import {
+  addressDomainAnnotation,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+  type Condition,
+} from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
 import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
 import { inClusterProvider, poolTypes, protectPoolFinalizer } from '../providers/in-cluster/provider.ts';
@@ -59,6 +65,15 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
                 return toPool(spec?.poolRef, a.metadata.namespace);
               },
             },
+            // A claim gone may leave its reservation without an IPAddress: the sweep looks.
+            {
+              type: IPAddressClaims,
+              predicate: (e: { type: string }) => e.type === 'delete',
+              map: (c: KubeObject) => {
+                const ref = (c as { spec?: { poolRef?: { kind?: string; name?: string } } }).spec?.poolRef;
+                return toPool(ref, c.metadata.namespace);
+              },
+            },
             {
               type: IPAddressReservations,
               map: (r: KubeObject) => {
@@ -97,19 +112,19 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
         }
         const client = provider.poolClient(kind);
         const model = provider.syncPool(pool);
-        const addresses = provider.addressesOf(key);
-        const reservations = provider.reservationsOf(key);
+        const holds = provider.book.holds(key);
+        const inUse = holds.ipAddresses > 0 || holds.reservations > 0;
 
         if (pool.metadata.deletionTimestamp) {
-          if (addresses.length === 0 && reservations.length === 0) {
+          if (!inUse) {
             provider.poolOverlays[kind].record(await removeFinalizer(client, pool, protectPoolFinalizer));
             return;
           }
-        } else if ((addresses.length > 0 || reservations.length > 0) && !hasFinalizer(pool, protectPoolFinalizer)) {
+        } else if (inUse && !hasFinalizer(pool, protectPoolFinalizer)) {
           pool = provider.poolOverlays[kind].record(await addFinalizer(client, pool, protectPoolFinalizer));
         }
 
-        const counts = poolCounts(model, provider.book.counts(key), addresses);
+        const counts = poolCounts(model, provider.book.counts(key));
         const overlaps = overlapsWith(model, provider.ranges.overlapping(model));
         const cond = poolCondition(pool, model, counts, overlaps);
         const conditions = setCondition(

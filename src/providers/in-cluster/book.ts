@@ -20,7 +20,7 @@
 // two workers of this process never try the same address.
 import type { AddressDomain } from '../../api/index.ts';
 import type { IntervalSet } from '../../core/index.ts';
-import { Allocator, type Address, type Pool } from '../../core/index.ts';
+import { Allocator, type Address, type Pool, type PoolCounts } from '../../core/index.ts';
 import { addressKey, defaultDomainOfKey } from './names.ts';
 
 export interface ReservationInfo {
@@ -33,6 +33,8 @@ export interface ReservationInfo {
   claimName: string;
   poolKey: string;
   releasedAt?: string;
+  /** creationTimestamp, in ms: a reservation younger than the sweep's staleness age is never released. */
+  createdAt?: number;
 }
 
 interface Entry {
@@ -69,6 +71,8 @@ export interface AddressBookOptions {
 const taken = (e: Entry): boolean =>
   e.reservation !== undefined || e.ipAddresses.size > 0 || e.pending !== undefined || e.conflictAt !== undefined;
 
+const contains = (pool: Pool, a: Address): boolean => a.family === pool.family && pool.usable.has(a.value);
+
 const claimSlot = (domain: AddressDomain, address: Address) => `${domain}|${addressKey(address)}`;
 
 export class AddressBook {
@@ -85,6 +89,10 @@ export class AddressBook {
   /** IPAddress key → where it counts. */
   private readonly ipas = new Map<string, { poolKey: string; address: Address; domain: AddressDomain }>();
   private readonly ipasByPool = new Map<string, Set<string>>();
+  /** Pool key → its IPAddresses outside its usable set (kept while the pool has an allocator). */
+  private readonly outside = new Map<string, Set<string>>();
+  /** Pool key → its reservations by name (the pool reconciler's counts and sweep read these, never a list). */
+  private readonly reservationsByPool = new Map<string, Map<string, ReservationInfo>>();
   private readonly now: () => number;
   private readonly staleMs: number;
 
@@ -96,6 +104,9 @@ export class AddressBook {
   // --- fed by the informers -------------------------------------------------------------------------------------
 
   observeReservation(r: ReservationInfo): void {
+    let mine = this.reservationsByPool.get(r.poolKey);
+    if (!mine) this.reservationsByPool.set(r.poolKey, (mine = new Map()));
+    mine.set(r.name, r);
     this.change(r.domain, r.address, (e) => {
       const old = e.reservation;
       if (old && old.claimUid !== r.claimUid) this.unmapClaim(old.claimUid, claimSlot(r.domain, r.address));
@@ -111,6 +122,11 @@ export class AddressBook {
   }
 
   forgetReservation(r: ReservationInfo): void {
+    const mine = this.reservationsByPool.get(r.poolKey);
+    if (mine?.get(r.name)?.uid === r.uid) {
+      mine.delete(r.name);
+      if (mine.size === 0) this.reservationsByPool.delete(r.poolKey);
+    }
     this.change(r.domain, r.address, (e) => {
       if (e.reservation?.uid !== r.uid) return; // a newer reservation of the same address is already known
       e.reservation = undefined;
@@ -128,6 +144,8 @@ export class AddressBook {
     let keys = this.ipasByPool.get(poolKey);
     if (!keys) this.ipasByPool.set(poolKey, (keys = new Set()));
     keys.add(key);
+    const pool = this.pools.get(poolKey)?.pool;
+    if (pool && !contains(pool, address)) this.outside.get(poolKey)?.add(key);
     this.change(domain, address, (e) => e.ipAddresses.add(key));
   }
 
@@ -138,6 +156,7 @@ export class AddressBook {
     const keys = this.ipasByPool.get(ipa.poolKey);
     keys?.delete(key);
     if (keys?.size === 0) this.ipasByPool.delete(ipa.poolKey);
+    this.outside.get(ipa.poolKey)?.delete(key);
     this.change(ipa.domain, ipa.address, (e) => e.ipAddresses.delete(key));
   }
 
@@ -162,10 +181,11 @@ export class AddressBook {
     const slot = this.pools.get(key);
     if (slot?.version === version) return;
     const inUse: Address[] = [];
-    for (const e of this.entriesOf(domain)) {
-      if (e.address.family === pool.family && pool.usable.has(e.address.value)) inUse.push(e.address);
-    }
+    for (const e of this.entriesOf(domain)) if (contains(pool, e.address)) inUse.push(e.address);
     this.pools.set(key, { pool, version, domain, alloc: new Allocator(pool.usable, inUse) });
+    const outside = new Set<string>();
+    for (const k of this.ipasByPool.get(key) ?? []) if (!contains(pool, this.ipas.get(k)!.address)) outside.add(k);
+    this.outside.set(key, outside);
     let keys = this.poolsByDomain.get(domain);
     if (!keys) this.poolsByDomain.set(domain, (keys = new Set()));
     keys.add(key);
@@ -176,6 +196,7 @@ export class AddressBook {
     const slot = this.pools.get(key);
     if (!slot) return;
     this.pools.delete(key);
+    this.outside.delete(key);
     this.poolsByDomain.get(slot.domain)?.delete(key);
   }
 
@@ -273,10 +294,26 @@ export class AddressBook {
     });
   }
 
-  /** Total, used (by any holder of the domain) and free usable addresses of the pool; undefined if not known. */
-  counts(poolKey: string): { total: bigint; used: bigint; free: bigint } | undefined {
+  /**
+   * Total, used (by any holder of the domain) and free usable addresses of the pool, and its own IPAddresses
+   * outside the usable set; undefined if the pool has no allocator (invalid, or not seen yet). O(1).
+   */
+  counts(poolKey: string): PoolCounts | undefined {
     const c = this.pools.get(poolKey)?.alloc.counts();
-    return c && { total: c.total, used: c.total - c.free, free: c.free };
+    return c && { ...c, outOfRange: BigInt(this.outside.get(poolKey)?.size ?? 0) };
+  }
+
+  /** How many IPAddresses and reservations reference the pool. O(1). */
+  holds(poolKey: string): { ipAddresses: number; reservations: number } {
+    return {
+      ipAddresses: this.ipasByPool.get(poolKey)?.size ?? 0,
+      reservations: this.reservationsByPool.get(poolKey)?.size ?? 0,
+    };
+  }
+
+  /** The pool's reservations, as last seen. */
+  reservationsOf(poolKey: string): Iterable<ReservationInfo> {
+    return this.reservationsByPool.get(poolKey)?.values() ?? [];
   }
 
   /** Addresses of `set` taken in `domain` by holders other than the pools `except`. */

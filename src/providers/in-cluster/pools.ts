@@ -16,10 +16,11 @@ import {
   type FieldIssue,
   type IntervalSet,
   type Pool,
+  type PoolCounts,
   type StatusCounts,
 } from '../../core/index.ts';
 import type { KubeObject } from '../../kube/index.ts';
-import { poolKey, poolTitle, tryParseAddress } from './names.ts';
+import { poolKey, poolTitle } from './names.ts';
 
 /** An InClusterIPPool or a GlobalInClusterIPPool: same spec and status. */
 export interface PoolObject extends KubeObject {
@@ -85,23 +86,12 @@ export function poolProblem(obj: KubeObject, model: PoolModel): string | undefin
 }
 
 /**
- * Counts for the pool's status: `total`, `used` and `free` from the address book (every holder of the pool's
- * domain inside its usable set, so `free` is what a new claim can get); `outOfRange` from the pool's own IPAddresses
- * outside it (left over after a shrink, or moved in).
+ * Counts for the pool's status, from the address book: `total`, `used` and `free` count every holder of the pool's
+ * domain inside its usable set (so `free` is what a new claim can get); `outOfRange` its own IPAddresses outside it
+ * (left over after a shrink, or moved in).
  */
-export function poolCounts(
-  model: PoolModel,
-  book: { total: bigint; used: bigint; free: bigint } | undefined,
-  own: readonly { spec: { address: string } }[],
-): StatusCounts | undefined {
-  const pool = model.pool;
-  if (!pool || !book) return undefined;
-  let outOfRange = 0n;
-  for (const a of own) {
-    const address = tryParseAddress(a.spec.address);
-    if (address && !(address.family === pool.family && pool.usable.has(address.value))) outOfRange++;
-  }
-  return statusCounts({ ...book, outOfRange });
+export function poolCounts(model: PoolModel, book: PoolCounts | undefined): StatusCounts | undefined {
+  return model.pool && book ? statusCounts(book) : undefined;
 }
 
 export interface PoolCondition {

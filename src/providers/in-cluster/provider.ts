@@ -90,7 +90,17 @@ function addIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn:
 const refKey = (ref: PoolRef | undefined, namespace: string | undefined): string[] =>
   isInClusterPoolRef(ref) ? [poolKey(ref.kind, namespace, ref.name)] : [];
 
+const parsedReservations = new WeakMap<IPAddressReservation, ReservationInfo | undefined>();
+
+/** The reservation as the book keeps it; parsed once per object (cached objects are immutable). */
 function reservationInfo(r: IPAddressReservation): ReservationInfo | undefined {
+  if (parsedReservations.has(r)) return parsedReservations.get(r);
+  const info = parseReservation(r);
+  parsedReservations.set(r, info);
+  return info;
+}
+
+function parseReservation(r: IPAddressReservation): ReservationInfo | undefined {
   const address = tryParseAddress(r.spec.address);
   const domain = r.spec.domain ?? globalDomain;
   if (!address || r.metadata.name !== reservationName(domain, address)) return undefined;
@@ -105,11 +115,22 @@ function reservationInfo(r: IPAddressReservation): ReservationInfo | undefined {
     claimName: claimRef.name,
     poolKey: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
     releasedAt: r.spec.releasedAt,
+    createdAt: Date.parse(r.metadata.creationTimestamp ?? '') || Date.now(),
   };
 }
 
-/** The address an in-cluster IPAddress carries, with its book key and its pool's key. */
-function ipAddressEntry(ipa: IPAddress): { key: string; poolKey: string; address: Address } | undefined {
+type IPAddressEntry = { key: string; poolKey: string; address: Address } | undefined;
+const parsedIPAddresses = new WeakMap<IPAddress, IPAddressEntry>();
+
+/** The address an in-cluster IPAddress carries, with its book key and its pool's key; parsed once per object. */
+function ipAddressEntry(ipa: IPAddress): IPAddressEntry {
+  if (parsedIPAddresses.has(ipa)) return parsedIPAddresses.get(ipa);
+  const entry = parseIPAddress(ipa);
+  parsedIPAddresses.set(ipa, entry);
+  return entry;
+}
+
+function parseIPAddress(ipa: IPAddress): IPAddressEntry {
   const ref = ipa.spec?.poolRef;
   if (!isInClusterPoolRef(ref)) return undefined;
   const address = tryParseAddress(ipa.spec.address);
@@ -143,6 +164,10 @@ export class InClusterProvider implements IPAMProvider {
   private readonly finalizing = new Map<string, Promise<void>>();
   private readonly log: Logger;
   private readonly staleAfterMs: number;
+  /** Per pool: when a released reservation may become deletable, and when one may have become stale (sweep). */
+  private readonly releaseDue = new Map<string, number>();
+  private readonly staleDue = new Map<string, number>();
+  private readonly lastScan = new Map<string, number>();
 
   constructor(mgr: Manager, opts: InClusterProviderOptions = {}) {
     this.staleAfterMs = opts.staleAfterMs ?? 30_000;
@@ -176,8 +201,12 @@ export class InClusterProvider implements IPAMProvider {
     // ever sees a partial book.
     const observe = (r: IPAddressReservation) => {
       const info = reservationInfo(r);
-      if (info) this.book.observeReservation(info);
-      else
+      if (info) {
+        this.book.observeReservation(info);
+        // The sweep looks at it once it may be stale, or once its grace period may have ended.
+        if (info.releasedAt !== undefined) this.due(this.releaseDue, info.poolKey, Date.parse(info.releasedAt));
+        else this.due(this.staleDue, info.poolKey, (info.createdAt ?? 0) + this.staleAfterMs);
+      } else
         this.log.error(
           { reservation: r.metadata.name },
           'ignoring a reservation whose name does not match its address',
@@ -199,7 +228,18 @@ export class InClusterProvider implements IPAMProvider {
     this.ipAddresses.addEventHandler({
       onAdd: seeIP,
       onUpdate: (_, ipa) => seeIP(ipa),
-      onDelete: (ipa) => this.book.forgetIPAddress(`${ipa.metadata.namespace}/${ipa.metadata.name}`),
+      onDelete: (ipa) => {
+        this.book.forgetIPAddress(`${ipa.metadata.namespace}/${ipa.metadata.name}`);
+        // Its claim's reservation may be left without an IPAddress now.
+        const e = ipAddressEntry(ipa);
+        if (e) this.staleDue.set(e.poolKey, 0);
+      },
+    });
+    this.claims.addEventHandler({
+      onDelete: (c) => {
+        const held = c.metadata.uid ? this.book.claimAddress(c.metadata.uid) : undefined;
+        if (held) this.staleDue.set(held.poolKey, 0);
+      },
     });
     const seePool = (p: PoolObject) => {
       const model = this.syncPool(p);
@@ -340,28 +380,41 @@ export class InClusterProvider implements IPAMProvider {
    * Grace periods that ended, and reservations whose claim is gone without an IPAddress (a claim force-deleted
    * between its reservation and its IPAddress): deleted or released. `pool` is undefined if it no longer exists.
    * Returns when to look again, in ms, if something is still waiting for its time.
+   *
+   * The pool's reservations are read only when something may be due: a released reservation's grace period may
+   * have ended, or a reservation may have gone stale (one became old enough, or an IPAddress or claim of the pool
+   * went away); stale checks at most every staleAfterMs/2. So the pool reconciler, which runs on every allocation,
+   * costs O(1) per claim, not O(claims).
    */
   async sweep(key: string, pool: PoolObject | undefined, signal: AbortSignal): Promise<number | undefined> {
     const now = Date.now();
     const gone = pool === undefined || pool.metadata.deletionTimestamp !== undefined;
+    const interval = this.staleAfterMs / 2;
+    const last = this.lastScan.get(key) ?? -Infinity;
+    const releaseDue = this.releaseDue.get(key) ?? Infinity;
+    const staleDue = Math.max(this.staleDue.get(key) ?? Infinity, last + interval);
+    const scanStale = gone || staleDue <= now;
+    if (!scanStale && releaseDue > now) {
+      const next = Math.min(releaseDue, staleDue);
+      return next === Infinity ? undefined : Math.max(1, next - now);
+    }
     const grace = pool ? this.models.of(pool).graceSeconds : 0;
-    let next: number | undefined;
-    const later = (ms: number) => (next = Math.max(1, Math.min(next ?? ms, ms)));
-    for (const r of this.reservations.byIndex(Index.pool, key)) {
-      const info = reservationInfo(r);
-      if (!info) continue;
+    this.releaseDue.delete(key);
+    if (scanStale) {
+      this.staleDue.delete(key);
+      this.lastScan.set(key, now);
+    }
+    for (const info of [...this.book.reservationsOf(key)]) {
       if (info.releasedAt !== undefined) {
         const due = gone ? now : Date.parse(info.releasedAt) + grace * 1000;
         if (due <= now) await this.deleteReservation(info, signal);
-        else later(due - now);
+        else this.due(this.releaseDue, key, due);
         continue;
       }
-      const age = now - Date.parse(r.metadata.creationTimestamp ?? '');
-      if (!(age >= this.staleAfterMs)) {
-        later(this.staleAfterMs - (Number.isNaN(age) ? 0 : age));
-        continue;
-      }
-      if (this.isStale(info)) {
+      if (!scanStale) continue;
+      const ripe = (info.createdAt ?? 0) + this.staleAfterMs;
+      if (ripe > now) this.due(this.staleDue, key, ripe);
+      else if (this.isStale(info)) {
         this.log.info(
           { address: formatAddress(info.address), claim: `${info.claimNamespace}/${info.claimName}` },
           'releasing a reservation whose claim has no IPAddress for it',
@@ -369,7 +422,11 @@ export class InClusterProvider implements IPAMProvider {
         await this.releaseReservation(info, gone ? 0 : grace, signal);
       }
     }
-    return next;
+    const next = Math.min(
+      this.releaseDue.get(key) ?? Infinity,
+      Math.max(this.staleDue.get(key) ?? Infinity, now + interval),
+    );
+    return next === Infinity ? undefined : Math.max(1, next - now);
   }
 
   /** In-cluster IPAddresses that reference the pool. */
@@ -511,12 +568,12 @@ export class InClusterProvider implements IPAMProvider {
 
   private exhausted(model: PoolModel): AllocateResult {
     const total = model.pool!.usable.size;
-    const released = this.reservationsOf(model.key).filter((r) => r.spec.releasedAt !== undefined);
-    const own = this.addressesOf(model.key).length;
+    const released = [...this.book.reservationsOf(model.key)].filter((r) => r.releasedAt !== undefined);
+    const own = this.book.holds(model.key).ipAddresses;
     let message = `no free address in ${poolTitle(model.key)}: all ${total} usable addresses are taken`;
     if (own < total) message += ` (${own} by its claims, the rest by overlapping pools or held after release)`;
     if (released.length > 0) {
-      const first = released.map((r) => Date.parse(r.spec.releasedAt!)).sort((a, b) => a - b)[0]!;
+      const first = released.map((r) => Date.parse(r.releasedAt!)).sort((a, b) => a - b)[0]!;
       const free = metaTime(new Date(first + model.graceSeconds * 1000));
       message += `; ${released.length} released addresses become free after the grace period of ${model.graceSeconds}s, the first at ${free}`;
     }
@@ -546,6 +603,10 @@ export class InClusterProvider implements IPAMProvider {
       this.finalizing.set(key, pending);
     }
     await pending;
+  }
+
+  private due(map: Map<string, number>, key: string, at: number): void {
+    map.set(key, Math.min(map.get(key) ?? Infinity, at));
   }
 
   private isStale(info: ReservationInfo): boolean {
