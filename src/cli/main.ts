@@ -12,6 +12,8 @@ commands:
   local up     start a local control plane with the CRDs, the manager and the examples in the background;
                prints KUBECONFIG=<path> last (--bare: control plane and CRDs only)
   local down   stop it
+  wapi-simulator
+               serve a simulated Infoblox WAPI over HTTPS (--listen, --username, --password; --help for more)
 `;
 
 function clusterConfigured(): boolean {
@@ -30,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./run.ts')).runCommand(rest);
     case 'local':
       return (await import('./local.ts')).localCommand(rest);
+    case 'wapi-simulator':
+      return (await import('./wapi-simulator.ts')).wapiSimulatorCommand(rest);
     case undefined:
     case 'help':
     case '--help':
