@@ -49,6 +49,8 @@ export interface PoolWebhookOptions {
   matchLabels?: Record<string, string>;
   /** Default Fail: a change the webhook cannot judge is refused. */
   failurePolicy?: 'Fail' | 'Ignore';
+  /** Default true; false where the configuration is installed by other means (the Helm chart owns it). */
+  register?: boolean;
   /** Stops the server; with `unregisterOnStop` the configuration is deleted too. */
   signal?: AbortSignal;
   unregisterOnStop?: boolean;
@@ -184,45 +186,51 @@ async function serve(mgr: Manager, opts: PoolWebhookOptions): Promise<string> {
 
   const configurations = mgr.client.resource(ValidatingWebhookConfigurations);
   const configurationName = opts.configurationName ?? 'cluster-ipam-in-cluster-pools';
-  await configurations.apply(
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingWebhookConfiguration',
-      metadata: { name: configurationName, labels: { 'app.kubernetes.io/part-of': 'cluster-ipam' } },
-      webhooks: [
-        {
-          name: 'pools.in-cluster.ipam.k0rdent.mirantis.com',
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: opts.failurePolicy ?? 'Fail',
-          timeoutSeconds: 10,
-          clientConfig: {
-            caBundle: Buffer.from(cert.caPem).toString('base64'),
-            ...(svc ? { service: { ...svc, port: svc.port ?? 443, path: poolWebhookPath } } : { url }),
-          },
-          rules: [
-            {
-              apiGroups: ['ipam.cluster.x-k8s.io'],
-              apiVersions: ['v1alpha2'],
-              resources: ['inclusterippools', 'globalinclusterippools'],
-              operations: ['CREATE', 'UPDATE', 'DELETE'],
-              scope: '*',
+  const register = opts.register ?? true;
+  if (register) {
+    await configurations.apply(
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingWebhookConfiguration',
+        metadata: { name: configurationName, labels: { 'app.kubernetes.io/part-of': 'cluster-ipam' } },
+        webhooks: [
+          {
+            name: 'pools.in-cluster.ipam.k0rdent.mirantis.com',
+            admissionReviewVersions: ['v1'],
+            sideEffects: 'None',
+            failurePolicy: opts.failurePolicy ?? 'Fail',
+            timeoutSeconds: 10,
+            clientConfig: {
+              caBundle: Buffer.from(cert.caPem).toString('base64'),
+              ...(svc ? { service: { ...svc, port: svc.port ?? 443, path: poolWebhookPath } } : { url }),
             },
-          ],
-          ...(opts.matchLabels ? { objectSelector: { matchLabels: opts.matchLabels } } : {}),
-        },
-      ],
-    },
-    { force: true },
+            rules: [
+              {
+                apiGroups: ['ipam.cluster.x-k8s.io'],
+                apiVersions: ['v1alpha2'],
+                resources: ['inclusterippools', 'globalinclusterippools'],
+                operations: ['CREATE', 'UPDATE', 'DELETE'],
+                scope: '*',
+              },
+            ],
+            ...(opts.matchLabels ? { objectSelector: { matchLabels: opts.matchLabels } } : {}),
+          },
+        ],
+      },
+      { force: true },
+    );
+  }
+  log.info(
+    { url: svc ? undefined : url, service: svc, configuration: register ? configurationName : undefined },
+    'admission webhook serving',
   );
-  log.info({ url: svc ? undefined : url, service: svc, configuration: configurationName }, 'admission webhook serving');
 
   opts.signal?.addEventListener(
     'abort',
     () => {
       server.close();
       server.closeAllConnections();
-      if (opts.unregisterOnStop) {
+      if (register && opts.unregisterOnStop) {
         configurations.delete({ name: configurationName }).catch((err: unknown) => {
           if (!isNotFound(err)) log.warn({ err }, 'could not delete the webhook configuration');
         });

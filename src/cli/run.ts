@@ -39,6 +39,9 @@ flags:
   --webhook-cert-dir DIR              serve tls.crt/tls.key from DIR and register ca.crt as the caBundle (e.g. a
                                       cert-manager Secret mounted there; read at start, restart to rotate); when
                                       DIR holds none of them, or without the flag, a CA is made at start
+  --webhook-configuration MODE        register: apply the ValidatingWebhookConfiguration at start; none: leave it
+                                      to the installer (the Helm chart owns it); default none in a pod, else register
+  --controllers NAME,...              run only these controllers (default all: ${controllers.map((c) => c.name).join(', ')})
   --log-level LEVEL                   trace, debug, info, warn, error (default info)
   -h, --help
 `;
@@ -59,6 +62,10 @@ export interface RunOptions {
   webhookService?: { namespace: string; name: string };
   webhookUrl?: string;
   webhookCertDir?: string;
+  /** Register the webhook's configuration (default: not in a pod, where the chart owns it). */
+  webhookConfiguration?: 'none' | 'register';
+  /** Names of the controllers to run (default all). */
+  controllers?: string[];
 }
 
 export class UsageError extends Error {}
@@ -88,6 +95,8 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
         'webhook-service': { type: 'string' },
         'webhook-url': { type: 'string' },
         'webhook-cert-dir': { type: 'string' },
+        'webhook-configuration': { type: 'string' },
+        controllers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -107,6 +116,11 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     throw new UsageError((err as Error).message);
   }
   const webhook = parseWebhookFlags(values);
+  const configuration = values['webhook-configuration'];
+  if (configuration !== undefined && configuration !== 'none' && configuration !== 'register') {
+    throw new UsageError('--webhook-configuration must be none or register');
+  }
+  const only = values.controllers?.split(',').filter(Boolean);
   return {
     kubeconfig: values.kubeconfig,
     namespace: values.namespace || inClusterNamespace() || 'cluster-ipam-system',
@@ -117,6 +131,8 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     workers,
     logLevel: values['log-level'],
     ...webhook,
+    ...(configuration ? { webhookConfiguration: configuration } : {}),
+    ...(only ? { controllers: only } : {}),
   };
 }
 
@@ -202,6 +218,7 @@ export async function poolWebhookFor(opts: RunOptions, signal: AbortSignal): Pro
     // The self-made certificate must name the host the API server dials, not the bind address.
     hosts: opts.webhookUrl ? [new URL(opts.webhookUrl).hostname.replace(/^\[(.*)\]$/, '$1')] : undefined,
     certificate,
+    register: (opts.webhookConfiguration ?? (inClusterNamespace() ? 'none' : 'register')) === 'register',
     signal,
   });
 }
@@ -262,6 +279,12 @@ export async function runCommand(argv: string[], setups: readonly ControllerSetu
     process.stdout.write(usage);
     return 0;
   }
+  const unknown = opts.controllers?.filter((name) => !setups.some((s) => s.name === name)) ?? [];
+  if (unknown.length) {
+    process.stderr.write(`cluster-ipam run: --controllers: unknown ${unknown.join(', ')}\n${usage}`);
+    return 2;
+  }
+  if (opts.controllers) setups = setups.filter((s) => opts.controllers!.includes(s.name));
   const logger = createLogger({ level: opts.logLevel });
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
