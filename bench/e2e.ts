@@ -2,7 +2,7 @@
 //
 //   npm run bench:e2e -- [--claims N] [--concurrency C] [--workers W] [--profile DIR]
 import { parseArgs } from 'node:util';
-import { describeRun, runE2E } from './e2e-run.ts';
+import { buildManager, describeRun, runE2E } from './e2e-run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
   },
 });
+await buildManager((line) => console.log(line));
 const result = await runE2E({
   claims: Number(values.claims),
   concurrency: Number(values.concurrency),

@@ -3,7 +3,7 @@
 //
 //   npm run bench:scale -- [--large] [--concurrency C] [--workers W]
 import { parseArgs } from 'node:util';
-import { describeRun, runE2E, type RunResult } from './e2e-run.ts';
+import { buildManager, describeRun, runE2E, type RunResult } from './e2e-run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -13,6 +13,7 @@ const { values } = parseArgs({
   },
 });
 const sizes = values.large ? [1000, 5000, 10_000] : [1000, 5000];
+await buildManager((line) => console.log(line));
 const results: RunResult[] = [];
 for (const claims of sizes) {
   const r = await runE2E({

@@ -14,6 +14,7 @@ import { inClusterProvider, poolTypes, protectPoolFinalizer } from '../providers
 import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';
 import { keyOfPool, overlapsWith, poolCondition, poolCounts, PoolReasons } from '../providers/in-cluster/pools.ts';
 import {
+  notStatusOnly,
   addFinalizer,
   hasFinalizer,
   patchStatus,
@@ -25,7 +26,6 @@ import {
   type Result,
   type WatchSpec,
 } from '../runtime/index.ts';
-import { notStatusOnly } from './ipaddressclaim.ts';
 
 export interface InClusterPoolControllerOptions {
   /** Count-only status changes are written at most this often per pool (default 1 s): they follow every claim. */

@@ -6,14 +6,7 @@
 // then the claim's finalizer goes. The contract lists the release first; doing it last means an address is never
 // free while an IPAddress still carries it, so a new claim can never get an address that a machine being deleted
 // still shows.
-import {
-  IPAddressClaims,
-  IPAddresses,
-  IPAddressReservations,
-  type IPAddress,
-  type IPAddressClaim,
-} from '../api/index.ts';
-import { sameJSON } from '../api/index.ts';
+import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
 import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
 import {
@@ -30,13 +23,11 @@ import {
   releaseAddressFinalizer,
   type ClaimOutcome,
 } from '../providers/claims.ts';
-import { inClusterProvider, Index, poolTypes } from '../providers/in-cluster/provider.ts';
-import { keyOfPool } from '../providers/in-cluster/pools.ts';
-import { tryParseAddress } from '../providers/in-cluster/names.ts';
-import { globalDomain, type IPAddressReservation } from '../api/index.ts';
+import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import { Overlay } from '../providers/overlay.ts';
 import type { Allocation, IPAMProvider } from '../providers/types.ts';
 import {
+  notStatusOnly,
   hasFinalizer,
   patchStatus,
   tolerateRaces,
@@ -59,19 +50,8 @@ export interface IPAddressClaimControllerOptions {
 
 const clusterIndex = 'ipaddressclaim.cluster';
 
-/** Skips status-only updates (our own writes, mostly): anything else may change what to do. */
-export function notStatusOnly(event: { type: string; object: KubeObject; old?: KubeObject }): boolean {
-  if (event.type !== 'update' || !event.old) return true;
-  const a = event.old.metadata;
-  const b = event.object.metadata;
-  return (
-    a.generation !== b.generation ||
-    a.deletionTimestamp !== b.deletionTimestamp ||
-    !sameJSON(a.annotations, b.annotations) ||
-    !sameJSON(a.labels, b.labels) ||
-    !sameJSON(a.finalizers, b.finalizers)
-  );
-}
+/** Concurrent claim reconciles unless told otherwise (uniqueness never rests on how many run at once). */
+export const defaultClaimWorkers = 32;
 
 export function ipAddressClaimController(opts: IPAddressClaimControllerOptions = {}): ControllerSetup {
   return {
@@ -97,43 +77,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         for: IPAddressClaims,
         predicate: notStatusOnly,
         owns: [IPAddresses],
-        workers: opts.workers,
-        watches: [
-          // A pool that changes (grows, unpauses, becomes valid, goes away) concerns its claims still waiting or
-          // being deleted; the others are done.
-          {
-            type: poolTypes.InClusterIPPool,
-            predicate: notStatusOnly,
-            map: (p: KubeObject) => requests(pending(keyOfPool(p))),
-          },
-          {
-            type: poolTypes.GlobalInClusterIPPool,
-            predicate: notStatusOnly,
-            map: (p: KubeObject) => requests(pending(keyOfPool(p))),
-          },
-          // A reservation deleted frees its address: the claims waiting in any pool of its domain holding it try
-          // again at once.
-          {
-            type: IPAddressReservations,
-            predicate: (e) => e.type === 'delete',
-            map: (r: IPAddressReservation) => {
-              const address = tryParseAddress(r.spec?.address);
-              if (!address) return [];
-              const pools = inCluster.book.poolsContaining(r.spec.domain ?? globalDomain, address);
-              return requests(pools.flatMap((k) => inCluster.waitingClaims(k)));
-            },
-          },
-          // An IPAddress that arrives with (or leaves) an address another IPAddress of the domain carries: both
-          // claims report the duplicate (or stop reporting it).
-          {
-            type: IPAddresses,
-            map: (a: IPAddress) =>
-              inCluster.sameAddress(a).map((k) => {
-                const [namespace, name] = k.split('/');
-                return { namespace: namespace ?? '', name: name ?? '' };
-              }),
-          },
-        ] as WatchSpec[],
+        // Claims wait on the API server, not on CPU: many in flight keep its write pipeline full.
+        workers: opts.workers ?? defaultClaimWorkers,
+        // What each provider says concerns its claims (pools that change, addresses freed, duplicates).
+        watches: providers.flatMap((p) => p.wakeups()) as WatchSpec[],
         reconcile: tolerateRaces(reconcileClaim),
       });
       const clusters = new ClusterLookup(mgr, (namespace, name) => {
@@ -142,28 +89,44 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         }
       });
 
-      function pending(poolKey: string): IPAddressClaim[] {
-        return claimInformer
-          .byIndex(Index.pool, poolKey)
-          .filter((c) => !c.status?.addressRef?.name || c.metadata.deletionTimestamp !== undefined);
-      }
-
       // Pause must not rest on a fresh cache (a pool paused a moment before a claim appears, as `clusterctl move`
-      // does): before allocating or releasing, the pool is read from the API. Reads are cheap next to the writes.
-      // A pool that cannot be read fails closed: the error requeues the claim with backoff, nothing is done.
-      async function freshPool<T extends KubeObject>(pool: T | undefined, signal: AbortSignal): Promise<T | undefined> {
-        const type = pool && poolTypes[pool.kind as keyof typeof poolTypes];
-        if (!pool || !type) return pool;
-        const key = { namespace: pool.metadata.namespace, name: pool.metadata.name! };
-        try {
-          return (await mgr.client.resource(type).get(key, { signal })) as unknown as T;
-        } catch (err) {
-          if (isNotFound(err)) return undefined;
-          throw err;
+      // does): before allocating or releasing, the pool is read from the API. A pool that cannot be read fails
+      // closed: the error requeues the claim with backoff, nothing is done.
+      // Reconciles of one pool's claims share a read, but only one sent after they started: it then shows every
+      // change made before their claims were seen, which is all pause needs. A burst of claims costs a handful of
+      // reads, not one each.
+      const poolReads = new Map<string, { sentAt: number; read: Promise<KubeObject | undefined> }>();
+      async function freshPool<T extends KubeObject>(
+        provider: IPAMProvider,
+        pool: T | undefined,
+        startedAt: number,
+      ): Promise<T | undefined> {
+        if (!pool) return pool;
+        const type = provider.poolType(pool);
+        const key = `${pool.kind}/${pool.metadata.namespace ?? ''}/${pool.metadata.name}`;
+        let shared = poolReads.get(key);
+        if (!shared || shared.sentAt < startedAt) {
+          const read = mgr.client
+            .resource(type)
+            .get({ namespace: pool.metadata.namespace, name: pool.metadata.name! })
+            .then(
+              (p) => p as KubeObject,
+              (err: unknown) => {
+                if (isNotFound(err)) return undefined;
+                throw err;
+              },
+            )
+            .finally(() => {
+              if (poolReads.get(key)?.read === read) poolReads.delete(key);
+            });
+          shared = { sentAt: performance.now(), read };
+          poolReads.set(key, shared);
         }
+        return (await shared.read) as T | undefined;
       }
 
       async function reconcileClaim(req: Request, ctx: ReconcileContext): Promise<Result | void> {
+        const startedAt = performance.now();
         const key = `${req.namespace}/${req.name}`;
         let claim = claims.get(key);
         if (!claim) return releaseOrphan(req, ctx);
@@ -177,7 +140,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         try {
           const cluster =
             clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-          paused = pausedBy(claim, settled ? pool : await freshPool(pool, ctx.signal), cluster);
+          paused = pausedBy(claim, settled ? pool : await freshPool(provider, pool, startedAt), cluster);
         } catch (err) {
           // Pause fails closed: what cannot be read may be paused. Say so, and retry with backoff.
           if (!settled && !isNotFound(err)) {
@@ -341,7 +304,15 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const ipa = ipAddresses.get(key);
         const allocation = ipa && ipAddressRelation(ipa, claim) !== 'foreign' ? allocationOf(ipa) : undefined;
         if (ipa && allocation) await deleteIPAddress(ipa);
-        await provider.release(claim, pool, allocation, ctx.signal);
+        try {
+          await provider.release(claim, pool, allocation, ctx.signal);
+        } catch (err) {
+          // Never forgotten: the finalizer stays, the claim says why, and the release is retried with backoff.
+          const what = allocation ? allocation.address : 'its address';
+          const message = `releasing ${what} failed, retrying: ${err instanceof Error ? err.message : String(err)}`;
+          await writeStatus(claim, { ready: { status: 'False', reason: 'ReleaseFailed', message } }).catch(() => {});
+          throw err;
+        }
         claims.record(await removeFinalizer(claimClient, claim, releaseAddressFinalizer));
       }
 
@@ -378,7 +349,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         // Cluster keeps it, as it keeps every claim of a paused Cluster.
         const clusterName = ipa.metadata.labels?.[clusterNameLabel];
         const cluster = clusterName ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-        if (pausedBy(claim, await freshPool(pool, ctx.signal), cluster) !== undefined) return;
+        if (pausedBy(claim, await freshPool(provider, pool, performance.now()), cluster) !== undefined) return;
         const allocation = allocationOf(ipa);
         await deleteIPAddress(ipa);
         await provider.release(claim, pool, allocation, ctx.signal);

@@ -16,6 +16,8 @@ export const ClaimReasons = {
   Paused: 'Paused',
   NotPaused: 'NotPaused',
   PauseUnknown: 'PauseUnknown',
+  /** On a claim being deleted: its provider could not release the address yet (it keeps trying). */
+  ReleaseFailed: 'ReleaseFailed',
   DuplicateAddress: 'DuplicateAddress',
   UniqueAddress: 'UniqueAddress',
 } as const;
@@ -137,7 +139,11 @@ export interface ClaimOutcome {
   /** The IPAddress's name once allocated. */
   addressRef?: string;
   /** Left as it is when absent (paused). */
-  ready?: { status: 'True' | 'False'; reason: FailureReason | typeof ClaimReasons.AddressAllocated; message: string };
+  ready?: {
+    status: 'True' | 'False';
+    reason: FailureReason | typeof ClaimReasons.AddressAllocated | typeof ClaimReasons.ReleaseFailed;
+    message: string;
+  };
   /** Why the claim is paused; a Paused condition is written then, and set False (if present) when not. */
   paused?: string;
   /** Why it cannot be told whether the claim is paused (its pool or Cluster cannot be read): Paused=Unknown. */

@@ -3,7 +3,7 @@
 // the claim's status, pause and deletion order. A provider only says which pools it serves, whether a pool can
 // allocate, and keeps its own record of which address belongs to which claim.
 import type { IPAddressClaim } from '../api/index.ts';
-import type { KubeObject } from '../kube/index.ts';
+import type { KubeObject, ResourceType } from '../kube/index.ts';
 
 /** IPAddressClaim.spec.poolRef */
 export interface PoolRef {
@@ -34,12 +34,26 @@ export type AllocateResult =
 
 export type PoolReadiness = { ready: true } | { ready: false; message: string };
 
+/** A kind whose events concern claims: `map` names the claims (namespace/name) to reconcile again. */
+export interface ClaimWakeup<T extends KubeObject = KubeObject> {
+  type: ResourceType<T>;
+  predicate?: (event: { type: string; object: T; old?: T }) => boolean;
+  map: (obj: T) => { namespace: string; name: string }[];
+}
+
 export interface IPAMProvider {
   readonly name: string;
   /** Whether claims with this poolRef are this provider's; others are ignored. */
   handles(ref: PoolRef): boolean;
   /** The pool a claim names, from the cache; undefined if it does not exist. It owns the claim's IPAddress. */
   pool(claim: IPAddressClaim): KubeObject | undefined;
+  /** The pool's kind, to read it from the API (pause is checked against the API server, not a cache). */
+  poolType(pool: KubeObject): ResourceType<KubeObject>;
+  /**
+   * What else should bring claims back (their pool changed, an address was freed, ...), beyond the claim, its
+   * IPAddress and its Cluster, which the controller follows itself.
+   */
+  wakeups(): ClaimWakeup[];
   /** Whether the pool can hand out addresses at all (valid, not being deleted). */
   poolReadiness(pool: KubeObject): PoolReadiness;
   /**
@@ -60,7 +74,8 @@ export interface IPAMProvider {
   duplicates(claim: IPAddressClaim, pool: KubeObject, allocation: Allocation): string | undefined;
   /**
    * Gives the claim's address back. Called after the claim's IPAddress is gone, with its allocation if it existed.
-   * Idempotent; `pool` is undefined if the pool no longer exists.
+   * Idempotent; `pool` is undefined if the pool no longer exists. Throws while the release cannot be done (the
+   * appliance is unreachable, ...): the claim keeps its finalizer, says why, and the release is retried.
    */
   release(
     claim: IPAddressClaim,

@@ -14,3 +14,4 @@ export * from './queue.ts';
 export * from './ratelimiter.ts';
 export { parseBindAddress } from './server.ts';
 export * from './writes.ts';
+export * from './predicates.ts';

@@ -53,7 +53,8 @@ import {
 } from '../../kube/index.ts';
 import { hasFinalizer, metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
 import { Overlay } from '../overlay.ts';
-import type { AllocateResult, Allocation, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
+import { notStatusOnly } from '../../runtime/index.ts';
+import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
 import { AddressBook, type ReservationInfo } from './book.ts';
 import { isInClusterPoolRef, poolKey, poolTitle, reservationName, tryParseAddress, type PoolKind } from './names.ts';
 import { keyOfPool, PoolModels, poolProblem, PoolRangeIndex, type PoolModel, type PoolObject } from './pools.ts';
@@ -260,6 +261,54 @@ export class InClusterProvider implements IPAMProvider {
 
   handles(ref: PoolRef): boolean {
     return isInClusterPoolRef(ref);
+  }
+
+  poolType(pool: KubeObject): ResourceType<KubeObject> {
+    return poolTypes[pool.kind as PoolKind] as unknown as ResourceType<KubeObject>;
+  }
+
+  wakeups(): ClaimWakeup[] {
+    const named = (keys: Iterable<string>) =>
+      [...keys].map((k) => {
+        const [namespace, name] = k.split('/');
+        return { namespace: namespace ?? '', name: name ?? '' };
+      });
+    const claimsOf = (list: readonly IPAddressClaim[]) =>
+      list.map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }));
+    // A pool that changes (grows, unpauses, becomes valid, goes away) concerns its claims still waiting or being
+    // deleted; the others are done.
+    const poolChanged = (p: KubeObject) =>
+      claimsOf(
+        this.claims
+          .byIndex(Index.pool, keyOfPool(p))
+          .filter((c) => !c.status?.addressRef?.name || c.metadata.deletionTimestamp !== undefined),
+      );
+    return [
+      ...(['InClusterIPPool', 'GlobalInClusterIPPool'] as const).map((kind) => ({
+        type: poolTypes[kind] as unknown as ResourceType<KubeObject>,
+        predicate: notStatusOnly,
+        map: poolChanged,
+      })),
+      // A reservation deleted frees its address: the claims waiting in any pool of its domain holding it try again
+      // at once.
+      {
+        type: IPAddressReservations as unknown as ResourceType<KubeObject>,
+        predicate: (e: { type: string }) => e.type === 'delete',
+        map: (obj: KubeObject) => {
+          const r = obj as IPAddressReservation;
+          const address = tryParseAddress(r.spec?.address);
+          if (!address) return [];
+          const pools = this.book.poolsContaining(r.spec.domain ?? globalDomain, address);
+          return claimsOf(pools.flatMap((k) => this.waitingClaims(k)));
+        },
+      },
+      // An IPAddress that arrives with (or leaves) an address another IPAddress of the domain carries: both claims
+      // report the duplicate (or stop reporting it).
+      {
+        type: IPAddresses as unknown as ResourceType<KubeObject>,
+        map: (obj: KubeObject) => named(this.sameAddress(obj as IPAddress)),
+      },
+    ];
   }
 
   pool(claim: IPAddressClaim): PoolObject | undefined {
