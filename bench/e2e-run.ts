@@ -7,10 +7,11 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IPAddressClaims, IPAddresses, InClusterIPPools } from '../src/api/index.ts';
+import { IPAddressClaims, IPAddresses, InClusterIPPools, type IPAddressClaim } from '../src/api/index.ts';
 import { ConfigMaps, KubeClient, Namespaces } from '../src/kube/index.ts';
 import { freePort, startControlPlane } from '../src/local/controlplane.ts';
 import { installCRDs } from '../src/local/install.ts';
+import { Informer } from '../src/runtime/index.ts';
 
 export interface RunOptions {
   claims: number;
@@ -152,23 +153,22 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       spec: { addresses: ['10.0.0.0/16'], prefix: 16, gateway: '10.0.0.1' },
     });
 
-    // The watch starts before the first claim, so every claim's answer arrives as an event.
+    // Followed with the project's informer (it re-watches and relists if the API server drops a slow watcher under
+    // this load), started before the first claim so every answer arrives as an event.
     const answeredAt = new Map<string, number>();
     let allDone!: () => void;
     const done = new Promise<void>((ok) => (allDone = ok));
     const stopWatch = new AbortController();
-    const rv = (await client.resource(IPAddressClaims).list({ namespace: ns, limit: 1 })).metadata.resourceVersion;
-    const watching = client
-      .resource(IPAddressClaims)
-      .watch({ namespace: ns, resourceVersion: rv, signal: stopWatch.signal }, (e) => {
-        const name = e.object.metadata.name!;
-        if (e.type !== 'MODIFIED' || answeredAt.has(name) || !e.object.status?.addressRef?.name) return;
-        answeredAt.set(name, performance.now());
-        if (answeredAt.size === claims) allDone();
-      })
-      .catch((err: unknown) => {
-        if (!stopWatch.signal.aborted) throw err;
-      });
+    const informer = new Informer(client.resource(IPAddressClaims), { namespace: ns });
+    const seen = (c: IPAddressClaim) => {
+      const name = c.metadata.name!;
+      if (answeredAt.has(name) || !c.status?.addressRef?.name) return;
+      answeredAt.set(name, performance.now());
+      if (answeredAt.size === claims) allDone();
+    };
+    informer.addEventHandler({ onAdd: seen, onUpdate: (_, c) => seen(c) });
+    const watching = informer.run(stopWatch.signal);
+    await informer.waitForSync();
 
     log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers} workers`);
     const writesBefore = await writesByResource(metricsUrl);

@@ -208,7 +208,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--authorization-mode=RBAC',
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
       '--disable-admission-plugins=ServiceAccount',
-      '--profiling=false',
+      // /debug/pprof for benchmarks that look at where the API server's time goes (CLUSTER_IPAM_APISERVER_PROFILING=1).
+      `--profiling=${process.env.CLUSTER_IPAM_APISERVER_PROFILING === '1'}`,
       '--enable-priority-and-fairness=false',
     ],
     join(dir, 'kube-apiserver.log'),

@@ -86,6 +86,15 @@ export function splitKey(key: string): { namespace: string; name: string } {
   return slash < 0 ? { namespace: '', name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
+/**
+ * What the cache keeps of an object: everything but `metadata.managedFields`, which no reconciler reads and which is
+ * often the largest part of a small object (server-side apply bookkeeping for every field and writer).
+ */
+function cached<T extends KubeObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  return deepFreeze(obj);
+}
+
 // Cached objects are shared by every controller; freezing them turns an accidental in-place edit (which would
 // corrupt the cache until the next event) into an immediate TypeError. Mutate a structuredClone instead.
 function deepFreeze<T>(value: T): T {
@@ -307,7 +316,7 @@ export class Informer<T extends KubeObject> {
     });
     this.stats.lists++;
     const fresh = new Map<string, T>();
-    for (const item of items) fresh.set(objectKey(item), deepFreeze(item));
+    for (const item of items) fresh.set(objectKey(item), cached(item));
     // The store changes as a whole before any handler runs, so handlers see one consistent snapshot.
     const notify: (() => void)[] = [];
     for (const [key, obj] of fresh) {
@@ -363,7 +372,7 @@ export class Informer<T extends KubeObject> {
     const rv = event.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (event.type === 'BOOKMARK') return;
-    const obj = deepFreeze(event.object);
+    const obj = cached(event.object);
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
