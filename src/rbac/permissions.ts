@@ -1,0 +1,144 @@
+// What each controller reads and writes in the Kubernetes API: the one declaration the Helm chart's RBAC is generated
+// from (`npm run gen:chart-rbac` writes deploy/chart/templates/rbac.yaml; src/rbac/chart.test.ts fails when it is
+// stale). A controller that starts using another kind or verb adds it here, in the entry named like its setup in
+// src/controllers/index.ts. test/e2e/chart.test.ts runs the manager with exactly these rules, and without one of them.
+import {
+  ClusterDeployments,
+  ClusterIPAMClaims,
+  ClusterIPAMs,
+  GlobalInClusterIPPools,
+  InClusterIPPools,
+  InfobloxInstances,
+  InfobloxIPPools,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+} from '../api/resources.ts';
+import { CustomResourceDefinitions, Events, Leases } from '../kube/index.ts';
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+
+/** A kind as RBAC names it. */
+export interface Kind {
+  group: string;
+  plural: string;
+}
+
+export interface Access {
+  kind: Kind;
+  verbs: readonly Verb[];
+  /** On the status subresource (status writes). */
+  status?: readonly Verb[];
+  /**
+   * On the finalizers subresource: an owner reference with blockOwnerDeletion needs `update` on the owner's
+   * finalizers where the API server enforces it (OwnerReferencesPermissionEnforcement).
+   */
+  finalizers?: readonly Verb[];
+  /** Only in the manager's own namespace (a Role there), not cluster-wide. */
+  ownNamespace?: boolean;
+}
+
+export interface Permissions {
+  /** The ControllerSetup's name (`cluster-ipam run --controllers`), or what else in the manager needs it. */
+  name: string;
+  /** The chart value that turns it on (`controllers.<key>` for a controller); absent: always on. */
+  value?: string;
+  /** One line for the generated template. */
+  what: string;
+  access: readonly Access[];
+}
+
+/** Informers list and watch; reconcilers also GET live objects. */
+const read: readonly Verb[] = ['get', 'list', 'watch'];
+const statusWrites: readonly Verb[] = ['patch', 'update'];
+const ownerOf: readonly Verb[] = ['update'];
+
+// The Cluster API Cluster, read to honour pause (src/providers/clusters.ts discovers its version).
+const Clusters: Kind = { group: 'cluster.x-k8s.io', plural: 'clusters' };
+
+/** The in-cluster provider (src/providers/in-cluster), shared by the claim and pool controllers and the webhook. */
+const inClusterProvider: readonly Access[] = [
+  { kind: IPAddressClaims, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
+  { kind: IPAddresses, verbs: [...read, 'create', 'patch', 'delete'] },
+  { kind: IPAddressReservations, verbs: [...read, 'create', 'patch', 'delete'] },
+  { kind: InClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
+  { kind: GlobalInClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
+  { kind: Clusters, verbs: read },
+];
+
+export const permissions: readonly Permissions[] = [
+  {
+    name: 'manager',
+    what: 'the runtime: leader election, Events, and the CRDs of optional kinds it follows',
+    access: [
+      { kind: Leases, verbs: ['get', 'create', 'update'], ownNamespace: true },
+      // Events go to the namespace of the object they are about, so cluster-wide.
+      { kind: Events, verbs: ['create', 'patch'] },
+      { kind: CustomResourceDefinitions, verbs: read },
+    ],
+  },
+  {
+    name: 'clusteripamclaim',
+    value: 'controllers.clusterIPAMClaim',
+    what: 'ClusterIPAMClaim: checks, creates its ClusterIPAM, reports Bound',
+    access: [
+      { kind: ClusterIPAMClaims, verbs: [...read, 'patch', 'update'], status: statusWrites, finalizers: ownerOf },
+      { kind: ClusterIPAMs, verbs: [...read, 'create', 'update'] },
+      { kind: InClusterIPPools, verbs: read },
+      { kind: GlobalInClusterIPPools, verbs: read },
+      { kind: InfobloxIPPools, verbs: read },
+      { kind: ClusterDeployments, verbs: read },
+    ],
+  },
+  {
+    name: 'clusteripam',
+    value: 'controllers.clusterIPAM',
+    what: "ClusterIPAM: writes the claim's provider pools",
+    access: [
+      { kind: ClusterIPAMs, verbs: read, status: statusWrites },
+      { kind: ClusterIPAMClaims, verbs: read, finalizers: ownerOf },
+      { kind: InClusterIPPools, verbs: [...read, 'create', 'update', 'delete'] },
+      { kind: InfobloxIPPools, verbs: [...read, 'create', 'update', 'delete'] },
+      { kind: InfobloxInstances, verbs: read },
+    ],
+  },
+  {
+    name: 'clusterdeployment-ipam',
+    value: 'controllers.clusterDeployment',
+    what: 'the ClusterDeployment gate: inline claims, IPAMReady, the pool in spec.config',
+    access: [
+      { kind: ClusterDeployments, verbs: [...read, 'update'], status: statusWrites, finalizers: ownerOf },
+      { kind: ClusterIPAMClaims, verbs: [...read, 'create', 'update', 'delete'] },
+      { kind: ClusterIPAMs, verbs: read },
+      { kind: InClusterIPPools, verbs: read },
+      { kind: GlobalInClusterIPPools, verbs: read },
+    ],
+  },
+  {
+    name: 'ipaddressclaim',
+    value: 'controllers.ipAddressClaim',
+    what: 'IPAddressClaim: an IPAddress from an in-cluster pool',
+    access: inClusterProvider,
+  },
+  {
+    name: 'inclusterippool',
+    value: 'controllers.inClusterPool',
+    what: 'InClusterIPPool / GlobalInClusterIPPool: status, protection, released addresses',
+    access: inClusterProvider,
+  },
+  {
+    // It reads what the in-cluster provider reads; its ValidatingWebhookConfiguration is the chart's, not written.
+    name: 'inclusterippool-webhook',
+    value: 'webhook.enabled',
+    what: 'the pool webhook: reads the addresses held from a pool',
+    access: inClusterProvider.map((a) => ({ kind: a.kind, verbs: read })),
+  },
+];
+
+const controllerValue = /^controllers\.(\w+)$/;
+
+/** The controllers' entries (named like their setups) with their `controllers.<key>` value. */
+export const controllerPermissions = permissions.flatMap((p) => {
+  const key = controllerValue.exec(p.value ?? '')?.[1];
+  return key ? [{ ...p, key }] : [];
+});
