@@ -467,6 +467,10 @@ describe('the Helm chart, installed standalone', () => {
     assert.equal(await cluster.exists(['crd', 'inclusterippools.ipam.cluster.x-k8s.io']), true, 'CRDs are kept');
     assert.equal(await cluster.exists(['clusterrole', 'cluster-ipam']), false);
     await cluster.applyPool('guide', 'after-uninstall', '192.0.2.0/28', '192.0.2.1');
+    // A new install of the release takes the kept CRDs back (no webhook: nothing here could answer it).
+    await cluster.helm(['install', release, chartDir, '-n', ns, '-f', standalone, '--set', 'webhook.enabled=false']);
+    const manifest = (await cluster.helm(['get', 'manifest', release, '-n', ns])).stdout;
+    assert.match(manifest, /name: inclusterippools\.ipam\.cluster\.x-k8s\.io/);
   });
 });
 
