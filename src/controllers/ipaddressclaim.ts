@@ -58,7 +58,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
     name: 'ipaddressclaim',
     setup(mgr) {
       const inCluster = inClusterProvider(mgr);
-      const providers = opts.providers?.(mgr) ?? [inCluster];
+      const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster];
       const claims = new Overlay(mgr.informer(IPAddressClaims));
       const ipAddresses = new Overlay(mgr.informer(IPAddresses));
       const claimInformer = mgr.informer(IPAddressClaims);
@@ -93,40 +93,50 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       // does): before allocating or releasing, the pool is read from the API. A pool that cannot be read fails
       // closed: the error requeues the claim with backoff, nothing is done.
       // Reconciles of one pool's claims share a read, but only one sent after they started: it then shows every
-      // change made before their claims were seen, which is all pause needs. A burst of claims costs a handful of
-      // reads, not one each.
-      const poolReads = new Map<string, { sentAt: number; read: Promise<KubeObject | undefined> }>();
+      // change made before their claims were seen, which is all pause needs. While a read is on its way, the
+      // reconciles that start wait for the next one, sent as soon as it is back: a burst of claims costs one read per
+      // round trip, not one each.
+      const poolReads = new Map<string, { current?: Promise<unknown>; next?: Promise<KubeObject | undefined> }>();
       async function freshPool<T extends KubeObject>(
         provider: IPAMProvider,
         pool: T | undefined,
-        startedAt: number,
       ): Promise<T | undefined> {
         if (!pool) return pool;
         const type = provider.poolType(pool);
         const key = `${pool.kind}/${pool.metadata.namespace ?? ''}/${pool.metadata.name}`;
-        let shared = poolReads.get(key);
-        if (!shared || shared.sentAt < startedAt) {
-          const read = mgr.client
-            .resource(type)
-            .get({ namespace: pool.metadata.namespace, name: pool.metadata.name! })
-            .then(
-              (p) => p as KubeObject,
-              (err: unknown) => {
-                if (isNotFound(err)) return undefined;
-                throw err;
-              },
-            )
-            .finally(() => {
-              if (poolReads.get(key)?.read === read) poolReads.delete(key);
-            });
-          shared = { sentAt: performance.now(), read };
-          poolReads.set(key, shared);
+        let reads = poolReads.get(key);
+        if (!reads) poolReads.set(key, (reads = {}));
+        const slot = reads;
+        if (!slot.next) {
+          const send = async (): Promise<KubeObject | undefined> => {
+            // Always yield first: `slot.next` must be this promise until the read is actually sent.
+            await (slot.current ?? Promise.resolve()).catch(() => {});
+            const read = mgr.client
+              .resource(type)
+              .get({ namespace: pool.metadata.namespace, name: pool.metadata.name! })
+              .then(
+                (p) => p as KubeObject,
+                (err: unknown) => {
+                  if (isNotFound(err)) return undefined;
+                  throw err;
+                },
+              );
+            // From here on, reconciles that start wait for the read after this one.
+            slot.current = read;
+            slot.next = undefined;
+            try {
+              return await read;
+            } finally {
+              if (slot.current === read) slot.current = undefined;
+              if (!slot.current && !slot.next) poolReads.delete(key);
+            }
+          };
+          slot.next = send();
         }
-        return (await shared.read) as T | undefined;
+        return (await slot.next) as T | undefined;
       }
 
       async function reconcileClaim(req: Request, ctx: ReconcileContext): Promise<Result | void> {
-        const startedAt = performance.now();
         const key = `${req.namespace}/${req.name}`;
         let claim = claims.get(key);
         if (!claim) return releaseOrphan(req, ctx);
@@ -140,7 +150,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         try {
           const cluster =
             clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-          paused = pausedBy(claim, settled ? pool : await freshPool(provider, pool, startedAt), cluster);
+          paused = pausedBy(claim, settled ? pool : await freshPool(provider, pool), cluster);
         } catch (err) {
           // Pause fails closed: what cannot be read may be paused. Say so, and retry with backoff.
           if (!settled && !isNotFound(err)) {
@@ -349,7 +359,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         // Cluster keeps it, as it keeps every claim of a paused Cluster.
         const clusterName = ipa.metadata.labels?.[clusterNameLabel];
         const cluster = clusterName ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-        if (pausedBy(claim, await freshPool(provider, pool, performance.now()), cluster) !== undefined) return;
+        if (pausedBy(claim, await freshPool(provider, pool), cluster) !== undefined) return;
         const allocation = allocationOf(ipa);
         await deleteIPAddress(ipa);
         await provider.release(claim, pool, allocation, ctx.signal);

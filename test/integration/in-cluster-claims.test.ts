@@ -240,10 +240,10 @@ describe('in-cluster provider: claims', () => {
     assert.match(readyOf(pool)!.message, /spec\.addresses\[0\]/);
   });
 
-  it('ignores claims whose pool is not an in-cluster pool', async () => {
+  it('ignores claims whose pool is of a kind or group no provider of ours serves', async () => {
     const ns = await testNamespace('ic-ignore');
     await createPool(h.client, ns, 'mine', { addresses: ['10.201.7.1'], prefix: 24 });
-    await createClaim(h.client, ns, 'infoblox', 'mine', 'InfobloxIPPool');
+    await createClaim(h.client, ns, 'metal', 'mine', 'Metal3IPPool');
     const other = await h.client.resource(IPAddressClaims).create({
       apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
       kind: 'IPAddressClaim',
@@ -253,7 +253,7 @@ describe('in-cluster provider: claims', () => {
     // A claim of ours created afterwards is answered: by then the two others have been seen and skipped.
     await createClaim(h.client, ns, 'ours', 'mine');
     await waitForAddress(h.client, ns, 'ours');
-    for (const name of ['infoblox', other.metadata.name!]) {
+    for (const name of ['metal', other.metadata.name!]) {
       const c = await h.client.resource(IPAddressClaims).get({ namespace: ns, name });
       assert.equal(c.metadata.finalizers, undefined, `${name} has no finalizer`);
       assert.equal(c.status, undefined, `${name} has no status`);
