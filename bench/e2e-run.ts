@@ -4,7 +4,7 @@
 // server write rate (plain ConfigMaps, same concurrency, same control plane) is measured afterwards: the physical
 // ceiling. Writes per claim come from the manager's own request counters, CPU from /proc.
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPAddressClaims, IPAddresses, InClusterIPPools, type IPAddressClaim } from '../src/api/index.ts';
@@ -39,7 +39,11 @@ export interface RunResult {
   writes_per_claim: number;
   writes: Record<string, number>;
   manager_cpu_ms_per_claim: number;
+  /** kube-apiserver + etcd CPU per claim, the creates of the claims included: the work the API server is asked. */
+  apiserver_cpu_ms_per_claim: number;
   peak_rss_mb: number;
+  /** V8 heap in use once every claim is answered. */
+  heap_used_mb: number;
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,6 +70,29 @@ async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The manager's V8 heap in use now (from its default process metrics), to tell live data from RSS slack. */
+async function heapUsedMb(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 2 ** 20);
+}
+
+/** etcd and kube-apiserver of the control plane started in `dir`. */
+async function controlPlanePids(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(dir) && /\0(etcd|kube-apiserver)\0/.test(`\0${cmdline}`)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+async function totalCpuMs(pids: number[]): Promise<number> {
+  let ms = 0;
+  for (const pid of pids) ms += await cpuMs(pid).catch(() => 0);
+  return ms;
 }
 
 /** Non-GET requests by resource, from the manager's rest_client_requests_total. */
@@ -173,6 +200,8 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
     log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers} workers`);
     const writesBefore = await writesByResource(metricsUrl);
     const cpuBefore = await cpuMs(manager.pid!);
+    const serverPids = await controlPlanePids(cp.dir);
+    const serverCpuBefore = await totalCpuMs(serverPids);
     const createdAt: number[] = new Array(claims);
     const started = performance.now();
     await parallel(claims, concurrency, async (i) => {
@@ -188,6 +217,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
     await done;
     const finished = Math.max(...answeredAt.values());
     const cpu = (await cpuMs(manager.pid!)) - cpuBefore;
+    const serverCpu = (await totalCpuMs(serverPids)) - serverCpuBefore;
     stopWatch.abort();
     await watching;
     const latencies = createdAt.map((t, i) => answeredAt.get(`m-${i}`)! - t).sort((a, b) => a - b);
@@ -202,6 +232,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
     for (const [k, v] of Object.entries(writesAfter))
       if (v - (writesBefore[k] ?? 0) > 0) writes[k] = v - (writesBefore[k] ?? 0);
     const rss = await peakRssMb(manager.pid!);
+    const heapMb = await heapUsedMb(metricsUrl);
 
     log(`# raw write rate: ${claims} ConfigMaps, ${concurrency} at a time`);
     const rawStarted = performance.now();
@@ -228,7 +259,9 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       writes_per_claim: Math.round((totalWrites / claims) * 100) / 100,
       writes,
       manager_cpu_ms_per_claim: Math.round((cpu / claims) * 100) / 100,
+      apiserver_cpu_ms_per_claim: Math.round((serverCpu / claims) * 100) / 100,
       peak_rss_mb: rss,
+      heap_used_mb: heapMb,
     };
   } finally {
     manager.kill('SIGTERM');
@@ -245,6 +278,6 @@ export function describeRun(r: RunResult): string[] {
     `raw API server writes/s: ${r.raw_writes_per_s}; claims/s ÷ raw writes/s = ${r.ratio_to_raw}`,
     `claim to status.addressRef: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms`,
     `writes per claim (manager's own counters): ${r.writes_per_claim} — ${JSON.stringify(r.writes)}`,
-    `manager CPU: ${r.manager_cpu_ms_per_claim} ms per claim; peak RSS ${r.peak_rss_mb} MB`,
+    `API server + etcd CPU: ${r.apiserver_cpu_ms_per_claim} ms per claim; manager CPU: ${r.manager_cpu_ms_per_claim} ms per claim; peak RSS ${r.peak_rss_mb} MB; heap in use at the end ${r.heap_used_mb} MB`,
   ];
 }
