@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,7 +14,17 @@ commands:
   local down   stop it
   wapi-simulator
                serve a simulated Infoblox WAPI over HTTPS (--listen, --username, --password; --help for more)
+
+flags:
+  --version    print the version
+  -h, --help   print this help
 `;
+
+/** The package's version: package.json sits two levels up from both src/cli and dist/cli. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 function clusterConfigured(): boolean {
   return (
@@ -34,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./local.ts')).localCommand(rest);
     case 'wapi-simulator':
       return (await import('./wapi-simulator.ts')).wapiSimulatorCommand(rest);
+    case '--version':
+    case 'version':
+      process.stdout.write(`cluster-ipam ${version()}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
