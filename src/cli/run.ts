@@ -246,6 +246,7 @@ export async function startManager(
     const mgr = new Manager({
       client,
       logger,
+      namespace: opts.namespace,
       leaderElection: opts.leaderElect ? { namespace: opts.namespace, id: opts.leaderElectionId } : false,
       metricsBindAddress: opts.metricsBindAddress,
       healthProbeBindAddress: opts.healthProbeBindAddress,

@@ -42,6 +42,8 @@ export interface ManagerOptions {
   gracefulShutdownTimeoutMs?: number;
   /** Defaults for every informer (watch timeouts, watchdog, backoff). */
   informers?: Omit<InformerOptions, keyof InformerScope | 'logger'>;
+  /** The manager's own namespace (`--namespace`): where controllers find what belongs to it, e.g. credentials. */
+  namespace?: string;
 }
 
 /** A watch of another kind whose events map to requests of the controller. */
@@ -143,6 +145,11 @@ export class Manager {
 
   get registry() {
     return this.metrics.registry;
+  }
+
+  /** The manager's own namespace (credentials Secrets live there); the leader election Lease's if not given. */
+  get namespace(): string | undefined {
+    return this.opts.namespace ?? (this.opts.leaderElection ? this.opts.leaderElection.namespace : undefined);
   }
 
   /** This process's leader election identity, if leader election is on. */
