@@ -3,6 +3,8 @@ import { clusterDeploymentController } from './clusterdeployment.ts';
 import { clusterIPAMControllerSetup } from './clusteripam.ts';
 import { clusterIPAMClaimController } from './clusteripamclaim.ts';
 import { inClusterPoolController } from './inclusterpool.ts';
+import { infobloxInstanceController } from './infobloxinstance.ts';
+import { infobloxPoolController } from './infobloxpool.ts';
 import { ipAddressClaimController } from './ipaddressclaim.ts';
 
 // The controllers `cluster-ipam run` starts, in order. Each later issue adds its own entry here, e.g.
@@ -14,4 +16,6 @@ export const controllers: ControllerSetup[] = [
   clusterDeploymentController,
   ipAddressClaimController(),
   inClusterPoolController(),
+  infobloxInstanceController(),
+  infobloxPoolController(),
 ];

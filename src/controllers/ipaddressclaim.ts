@@ -24,6 +24,7 @@ import {
   type ClaimOutcome,
 } from '../providers/claims.ts';
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
+import { infobloxProvider } from '../providers/infoblox/provider.ts';
 import { Overlay } from '../providers/overlay.ts';
 import type { Allocation, IPAMProvider } from '../providers/types.ts';
 import {
@@ -44,7 +45,7 @@ import {
 export interface IPAddressClaimControllerOptions {
   /** Concurrent reconciles (default: the manager's). */
   workers?: number;
-  /** The providers to serve (default: in-cluster). */
+  /** The providers to serve (default: in-cluster and ipam-infoblox). */
   providers?: (mgr: Manager) => IPAMProvider[];
 }
 
@@ -58,7 +59,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
     name: 'ipaddressclaim',
     setup(mgr) {
       const inCluster = inClusterProvider(mgr);
-      const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster];
+      const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster, infobloxProvider(mgr)];
       const claims = new Overlay(mgr.informer(IPAddressClaims));
       const ipAddresses = new Overlay(mgr.informer(IPAddresses));
       const claimInformer = mgr.informer(IPAddressClaims);
@@ -197,6 +198,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           }
         }
 
+        const prepared = await provider.prepare?.(claim, pool, ctx.signal);
+        if (prepared) claim = claims.record(prepared);
         const existing = ipa ? allocationOf(ipa) : undefined;
         const result = await provider.allocate(claim, pool, existing, ctx.signal);
         if ('failed' in result) {

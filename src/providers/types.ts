@@ -57,6 +57,12 @@ export interface IPAMProvider {
   /** Whether the pool can hand out addresses at all (valid, not being deleted). */
   poolReadiness(pool: KubeObject): PoolReadiness;
   /**
+   * Optional: metadata the claim must carry before its address is allocated (the Infoblox host name, which must not
+   * change between allocation and release), written by the provider. Returns the claim as written, which the
+   * controller goes on with (its own writes then carry the new resourceVersion), or undefined if nothing was written.
+   */
+  prepare?(claim: IPAddressClaim, pool: KubeObject, signal: AbortSignal): Promise<IPAddressClaim | undefined>;
+  /**
    * The claim's address. Idempotent per claim: until released, a claim gets the same allocation every time.
    * `existing` is the allocation of an IPAddress already written for the claim: the provider must record it as the
    * claim's (or fail with AllocationFailed if the address belongs to someone else), never change it.

@@ -1,0 +1,76 @@
+// InfobloxIPPool: the ProtectPool finalizer while claims use the pool, and the Ready condition (spec 04 §4.2): the
+// instance must be Ready (else the pool says the instance's own reason and message), and the network view (the
+// pool's, else the instance's default), the DNS view (pool, instance default, `default` or `default.<view>`) and every
+// subnet must exist on the appliance: NetworkViewNotFound / DNSViewNotFound / NetworkNotFound, else Ready. Re-checked
+// when the instance changes (its spec, or its Ready condition) and periodically.
+import { IPAddressClaims, InfobloxInstances, InfobloxIPPools, type IPAddressClaim } from '../api/index.ts';
+import type { KubeObject } from '../kube/index.ts';
+import { InfobloxReasons, poolKeyOf, protectPoolFinalizer } from '../providers/infoblox/names.ts';
+import { writeReady, type Check } from '../providers/infoblox/conditions.ts';
+import { infobloxProvider } from '../providers/infoblox/provider.ts';
+import {
+  addFinalizer,
+  hasFinalizer,
+  notStatusOnly,
+  removeFinalizer,
+  tolerateRaces,
+  type ControllerSetup,
+  type ReconcileContext,
+  type Request,
+  type Result,
+  type WatchSpec,
+} from '../runtime/index.ts';
+
+export function infobloxPoolController(): ControllerSetup {
+  return {
+    name: 'infobloxippool',
+    setup(mgr) {
+      const provider = infobloxProvider(mgr);
+      const client = mgr.client.resource(InfobloxIPPools);
+      const recorder = mgr.eventRecorder('cluster-ipam');
+      const request = (p: KubeObject) => ({ namespace: p.metadata.namespace ?? '', name: p.metadata.name ?? '' });
+
+      mgr.addController({
+        name: 'infobloxippool',
+        for: InfobloxIPPools,
+        predicate: notStatusOnly,
+        watches: [
+          // The instance's spec or Ready condition: every pool on it is checked again.
+          { type: InfobloxInstances, map: (i: KubeObject) => provider.poolsOf(i.metadata.name ?? '').map(request) },
+          // Claims come and go: the finalizer follows them.
+          {
+            type: IPAddressClaims,
+            predicate: (e: { type: string }) => e.type !== 'update',
+            map: (c: KubeObject) => {
+              const key = poolKeyOf((c as IPAddressClaim).spec?.poolRef, c.metadata.namespace);
+              if (!key) return [];
+              const [namespace = '', name = ''] = key.split('/');
+              return [{ namespace, name }];
+            },
+          },
+        ] as WatchSpec[],
+        reconcile: tolerateRaces(reconcile),
+      });
+
+      async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
+        const key = `${req.namespace}/${req.name}`;
+        let pool = provider.pools.get(key);
+        if (!pool) return;
+        const inUse = provider.claimsOf(key).length > 0;
+        if (pool.metadata.deletionTimestamp) {
+          // Deleted once no claim uses it; until then its claims keep being served and released.
+          if (!inUse) provider.pools.record(await removeFinalizer(client, pool, protectPoolFinalizer));
+          return;
+        }
+        if (inUse && !hasFinalizer(pool, protectPoolFinalizer)) {
+          pool = provider.pools.record(await addFinalizer(client, pool, protectPoolFinalizer));
+        }
+        const check = await provider.checkPool(pool, ctx.signal);
+        // Waiting for the instance's first check is no news.
+        const quiet = (c: Check) => c.reason === InfobloxReasons.InstanceNotReady;
+        provider.pools.record(await writeReady(client, recorder, pool, check, { quiet }));
+        return { requeueAfter: check.status === 'True' ? provider.recheckMs : provider.retryMs };
+      }
+    },
+  };
+}

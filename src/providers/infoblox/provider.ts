@@ -1,0 +1,624 @@
+// The ipam-infoblox provider: addresses of InfobloxIPPools are host records (`record:host`) of an Infoblox appliance,
+// which stays the source of truth (spec 04 §4.2). The claim controller does the Cluster API side (finalizers, the
+// IPAddress, status, pause, deletion order); this provider decides the address on the appliance and gives it back.
+//
+// Idempotency: the host name is resolved once and recorded on the claim (prepare), and every allocation searches
+// the appliance by that name before it writes. So an allocation the appliance made before a crash, or whose answer
+// was lost after a committed POST, is found and used by the next attempt; two records of one name are reported
+// (AllocationFailed naming them), never resolved by picking one. A write that got no answer at all (a timeout, a
+// connection that broke) may still be applied by the appliance after we gave up on it: the claim then writes nothing
+// for `settleMs` (searching only), so a late commit is found instead of duplicated. Claims of one host name (two
+// network devices of one Machine) take turns in this process, so the second adds its address to the first's record.
+//
+// Release: the address is removed from the host record (DELETE when it was the last, else PUT); a release that
+// cannot be done throws, so the claim keeps its finalizer, says ReleaseFailed and is retried. An allocation whose
+// IPAddress is already gone is remembered for those retries; without it (after a restart) the record's addresses in
+// the pool's subnets are removed, except any another claim's IPAddress carries.
+//
+// Client per instance (clients.ts), rebuilt when the instance, its Secret or its CA file changes.
+import {
+  IPAddressClaims,
+  IPAddresses,
+  InfobloxInstances,
+  InfobloxIPPools,
+  type Condition,
+  type IPAddress,
+  type IPAddressClaim,
+  type InfobloxInstance,
+  type InfobloxIPPool,
+} from '../../api/index.ts';
+import { poolReadiness as readinessOf } from '../../ipam/pools.ts';
+import { WapiAuthError, WapiConnectionError, WapiError, WapiResponseError } from '../../infoblox/errors.ts';
+import { isConflict, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import {
+  findCondition,
+  hasFinalizer,
+  notStatusOnly,
+  type Informer,
+  type Logger,
+  type Manager,
+} from '../../runtime/index.ts';
+import { Overlay } from '../overlay.ts';
+import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
+import { InstanceConfigError, WapiClients, type ClientTuning } from './clients.ts';
+import type { Check } from './conditions.ts';
+import { resolveHostname } from './hostname.ts';
+import {
+  canonicalAddress,
+  dnsViewOf,
+  hostnameAnnotation,
+  InfobloxReasons,
+  isInfobloxPoolRef,
+  keyOf,
+  networkViewOf,
+  poolKeyOf,
+  protectPoolFinalizer,
+  subnetsOf,
+} from './names.ts';
+import * as records from './records.ts';
+
+export interface InfobloxProviderOptions {
+  /** Per WAPI request, each attempt (default 15 s). */
+  wapiTimeoutMs?: number;
+  /** Attempts of WAPI reads and other repeatable requests, and the backoff between them (see WapiClient). */
+  wapiRetry?: ClientTuning['retry'];
+  /**
+   * How long a write that got no answer may still be applied by the appliance: the claim only searches meanwhile
+   * (default twice the request timeout).
+   */
+  settleMs?: number;
+  /** Re-check of instances and pools that are ready (default 5 min), and of those that are not (default 30 s). */
+  recheckMs?: number;
+  retryMs?: number;
+  /** Where credentials Secrets are (default the manager's namespace, else cluster-ipam-system). */
+  namespace?: string;
+}
+
+const Index = {
+  /** IPAddressClaims by the `namespace/name` of their InfobloxIPPool. */
+  pool: 'infoblox.pool',
+  /** InfobloxIPPools by instance name. */
+  instance: 'infoblox.instance',
+  /** IPAddresses of InfobloxIPPools by canonical address. */
+  address: 'infoblox.address',
+} as const;
+
+function addIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn: (obj: T) => string[]): void {
+  try {
+    informer.byIndex(name, '');
+  } catch {
+    informer.addIndex(name, fn);
+  }
+}
+
+const request = (o: KubeObject) => ({ namespace: o.metadata.namespace ?? '', name: o.metadata.name ?? '' });
+
+/** Changes that may change what the provider does: spec and metadata, and the Ready condition. */
+function readyOrSpecChanged(event: { type: string; object: KubeObject; old?: KubeObject }): boolean {
+  if (notStatusOnly(event)) return true;
+  const ready = (o: KubeObject | undefined) =>
+    JSON.stringify(findCondition((o as { status?: { conditions?: Condition[] } })?.status?.conditions, 'Ready'));
+  return ready(event.old) !== ready(event.object);
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export class InfobloxProvider implements IPAMProvider {
+  readonly name = 'ipam-infoblox';
+  readonly claims: Informer<IPAddressClaim>;
+  readonly ipAddresses: Informer<IPAddress>;
+  readonly instances: Informer<InfobloxInstance>;
+  readonly pools: Overlay<InfobloxIPPool>;
+  readonly clients: WapiClients;
+  readonly recheckMs: number;
+  readonly retryMs: number;
+  private readonly poolInformer: Informer<InfobloxIPPool>;
+  private readonly settleMs: number;
+  private readonly log: Logger;
+  /** Claim uid → the address last found on the appliance for it (no need to look again in this process). */
+  private readonly verified = new Map<string, string>();
+  /** Claim uid → the address being released, kept for retries once its IPAddress is gone. */
+  private readonly releasing = new Map<string, string>();
+  /** Claim uid → until when a write of it that got no answer may still be applied. */
+  private readonly unsettled = new Map<string, number>();
+  /** Claim uid → consecutive failures to reach the appliance, for the retry delay. */
+  private readonly failures = new Map<string, number>();
+  private readonly turns = new Map<string, Promise<unknown>>();
+  private readonly finalizing = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly mgr: Manager,
+    opts: InfobloxProviderOptions = {},
+  ) {
+    const timeoutMs = opts.wapiTimeoutMs ?? 15_000;
+    this.settleMs = opts.settleMs ?? 2 * timeoutMs;
+    this.recheckMs = opts.recheckMs ?? 5 * 60_000;
+    this.retryMs = opts.retryMs ?? 30_000;
+    this.log = mgr.logger.child({ provider: 'ipam-infoblox' });
+    this.claims = mgr.informer(IPAddressClaims);
+    this.ipAddresses = mgr.informer(IPAddresses);
+    this.instances = mgr.informer(InfobloxInstances);
+    this.poolInformer = mgr.informer(InfobloxIPPools);
+    this.pools = new Overlay(this.poolInformer);
+    this.clients = new WapiClients(mgr, opts.namespace ?? mgr.namespace ?? 'cluster-ipam-system', {
+      timeoutMs,
+      ...(opts.wapiRetry ? { retry: opts.wapiRetry } : {}),
+    });
+    addIndex(this.claims, Index.pool, (c) => {
+      const key = poolKeyOf(c.spec?.poolRef, c.metadata.namespace);
+      return key ? [key] : [];
+    });
+    addIndex(this.poolInformer, Index.instance, (p) => (p.spec?.instance?.name ? [p.spec.instance.name] : []));
+    addIndex(this.ipAddresses, Index.address, (a) => {
+      const address = isInfobloxPoolRef(a.spec?.poolRef) && canonicalAddress(a.spec.address);
+      return address ? [address] : [];
+    });
+    this.instances.addEventHandler({ onDelete: (i) => this.clients.forget(i.metadata.name!) });
+    this.claims.addEventHandler({
+      onDelete: (c) => {
+        const uid = c.metadata.uid ?? '';
+        for (const m of [this.verified, this.releasing, this.unsettled, this.failures]) m.delete(uid);
+      },
+    });
+  }
+
+  handles(ref: PoolRef): boolean {
+    return isInfobloxPoolRef(ref);
+  }
+
+  pool(claim: IPAddressClaim): InfobloxIPPool | undefined {
+    const key = poolKeyOf(claim.spec.poolRef, claim.metadata.namespace);
+    return key ? this.pools.get(key) : undefined;
+  }
+
+  poolType(): ResourceType<KubeObject> {
+    return InfobloxIPPools as unknown as ResourceType<KubeObject>;
+  }
+
+  /** Claims of the pool (`namespace/name`). */
+  claimsOf(poolKey: string): IPAddressClaim[] {
+    return this.claims.byIndex(Index.pool, poolKey);
+  }
+
+  poolsOf(instance: string): InfobloxIPPool[] {
+    return this.poolInformer.byIndex(Index.instance, instance);
+  }
+
+  wakeups(): ClaimWakeup[] {
+    // Claims still waiting for an address, or being deleted (a release to retry); bound ones are done.
+    const concerned = (poolKey: string) =>
+      this.claimsOf(poolKey)
+        .filter((c) => !c.status?.addressRef?.name || c.metadata.deletionTimestamp !== undefined)
+        .map(request);
+    return [
+      {
+        type: InfobloxIPPools as unknown as ResourceType<KubeObject>,
+        predicate: readyOrSpecChanged,
+        map: (p) => concerned(keyOf(p)),
+      },
+      {
+        type: InfobloxInstances as unknown as ResourceType<KubeObject>,
+        predicate: readyOrSpecChanged,
+        map: (i) => this.poolsOf(i.metadata.name ?? '').flatMap((p) => concerned(keyOf(p))),
+      },
+      // A claim gone has given its address back: a full pool's waiting claims try again.
+      {
+        type: IPAddressClaims as unknown as ResourceType<KubeObject>,
+        predicate: (e) => e.type === 'delete',
+        map: (c) => {
+          const key = poolKeyOf((c as IPAddressClaim).spec?.poolRef, c.metadata.namespace);
+          return key
+            ? this.claimsOf(key)
+                .filter((w) => !w.status?.addressRef?.name && !w.metadata.deletionTimestamp)
+                .map(request)
+            : [];
+        },
+      },
+    ];
+  }
+
+  poolReadiness(pool: KubeObject): PoolReadiness {
+    const r = readinessOf(pool as InfobloxIPPool);
+    return r.ready ? { ready: true } : { ready: false, message: r.why };
+  }
+
+  /**
+   * Records the host name on the claim before anything is written to the appliance. The write is needed: the name
+   * is the key under which the appliance keeps the claim's address, and it must stay the same for every later
+   * search, for a restarted manager and for the release, even when what it was derived from changes or goes away
+   * (the pool's dnsZone edited, the Machine deleted before its claim). Users see it too.
+   */
+  async prepare(claim: IPAddressClaim, pool: KubeObject, signal: AbortSignal): Promise<IPAddressClaim | undefined> {
+    if (claim.metadata.annotations?.[hostnameAnnotation]) return undefined;
+    const hostname = await resolveHostname(this.mgr.client, claim, (pool as InfobloxIPPool).spec.dnsZone, signal);
+    return this.mgr.client.resource(IPAddressClaims).patch(
+      { namespace: claim.metadata.namespace, name: claim.metadata.name! },
+      {
+        metadata: {
+          annotations: { [hostnameAnnotation]: hostname },
+          resourceVersion: claim.metadata.resourceVersion,
+        },
+      },
+      { signal },
+    );
+  }
+
+  async allocate(
+    claim: IPAddressClaim,
+    poolObj: KubeObject,
+    existing: Allocation | undefined,
+    signal: AbortSignal,
+  ): Promise<AllocateResult> {
+    const pool = poolObj as InfobloxIPPool;
+    const instance = this.instances.get(pool.spec.instance.name);
+    if (existing) return this.keep(claim, pool, instance, existing, signal);
+    if (!instance) {
+      return { failed: 'PoolNotReady', message: `InfobloxInstance ${pool.spec.instance.name} not found` };
+    }
+    const uid = claim.metadata.uid!;
+    const hostname = await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal);
+    const placement = this.placement(claim, pool, instance, hostname);
+    await this.protectPool(pool, signal);
+    return this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname}`, async () => {
+      const until = this.unsettled.get(uid) ?? 0;
+      const write = until <= Date.now();
+      let outcome: records.Outcome;
+      try {
+        outcome = await this.clients.use(instance, signal, (c) =>
+          records.allocate(c, placement, subnetsOf(pool), { write, signal }),
+        );
+      } catch (err) {
+        return this.unreachable(uid, instance, err);
+      }
+      if ('pending' in outcome) {
+        return {
+          failed: 'AllocationFailed',
+          message:
+            `an earlier write of host record "${hostname}" got no answer and may still be applied: searching ` +
+            `again until ${new Date(until).toISOString()} before writing`,
+          retryAfterMs: Math.max(1, until - Date.now()),
+        };
+      }
+      this.unsettled.delete(uid);
+      this.failures.delete(uid);
+      // Full networks free up without any event here (other users of the appliance): look again now and then.
+      if ('failed' in outcome) return { ...outcome, retryAfterMs: this.retryMs };
+      const others = this.holders(claim, pool, outcome.address);
+      if (others.length > 0) {
+        return {
+          failed: 'AllocationFailed',
+          message:
+            `host record "${hostname}" has ${outcome.address} in ${outcome.subnet.cidr}, which IPAddress ` +
+            `${others.join(', ')} carries: two claims resolve to the same host name; give this one another with ` +
+            `the annotation ${hostnameAnnotation}`,
+        };
+      }
+      this.verified.set(uid, outcome.address);
+      return {
+        allocated: {
+          address: outcome.address,
+          prefix: outcome.subnet.parsed.prefix,
+          ...(outcome.subnet.gateway ? { gateway: outcome.subnet.gateway } : {}),
+        },
+      };
+    });
+  }
+
+  duplicates(claim: IPAddressClaim, pool: KubeObject, allocation: Allocation): string | undefined {
+    const others = this.holders(claim, pool as InfobloxIPPool, allocation.address);
+    if (others.length === 0) return undefined;
+    return (
+      `${allocation.address} is also carried by IPAddress ${others.join(', ')} of the same Infoblox network view: ` +
+      'two machines may have the same address; delete one of the claims'
+    );
+  }
+
+  async release(
+    claim: IPAddressClaim,
+    poolObj: KubeObject | undefined,
+    allocation: Allocation | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const uid = claim.metadata.uid ?? '';
+    if (allocation) this.releasing.set(uid, allocation.address);
+    const address = allocation?.address ?? this.releasing.get(uid);
+    const hostname = claim.metadata.annotations?.[hostnameAnnotation];
+    const done = () => {
+      for (const m of [this.verified, this.releasing, this.unsettled, this.failures]) m.delete(uid);
+    };
+    // Nothing was ever written for a claim without a host name, unless it is an orphan (found by address).
+    if (hostname === undefined && address === undefined) return done();
+    const pool = poolObj as InfobloxIPPool | undefined;
+    if (!pool) {
+      // Its ProtectPool finalizer was removed by hand: which appliance holds the address is no longer known.
+      this.log.error(
+        { claim: keyOf(claim), address, hostname },
+        "cannot release on the appliance: the claim's InfobloxIPPool is gone; remove the host record by hand",
+      );
+      return done();
+    }
+    const until = this.unsettled.get(uid) ?? 0;
+    if (until > Date.now()) {
+      throw new Error(
+        `an earlier write of host record "${hostname}" got no answer and may still be applied: waiting until ` +
+          `${new Date(until).toISOString()}`,
+      );
+    }
+    const instance = this.instances.get(pool.spec.instance.name);
+    if (!instance) throw new Error(`InfobloxInstance ${pool.spec.instance.name} not found`);
+    const placement = { ...this.placement(claim, pool, instance, hostname ?? ''), hostname };
+    // Never an address another claim's IPAddress carries (a duplicate, or a host name two claims share).
+    const keep = (a: string) => this.holders(claim, pool, a).length > 0;
+    const removed = await this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname ?? address}`, () =>
+      this.clients
+        .use(instance, signal, (c) => records.release(c, placement, subnetsOf(pool), address, keep, signal))
+        .catch((err: unknown) => {
+          throw new Error(this.describe(instance, err), { cause: err });
+        }),
+    );
+    if (removed.length) this.log.info({ claim: keyOf(claim), hostname, removed }, 'released on the appliance');
+    done();
+  }
+
+  /** Whether the instance can be used: Secret, connection, credentials, default views (spec 04 §4.2). */
+  async checkInstance(instance: InfobloxInstance, signal: AbortSignal): Promise<Check> {
+    const { defaultNetworkView: nv, defaultDNSView: dv } = instance.spec;
+    try {
+      return await this.clients.use(instance, signal, async (c): Promise<Check> => {
+        if (nv) {
+          if (!(await c.getNetworkView(nv, { signal }))) {
+            return notFound(InfobloxReasons.NetworkViewNotFound, `defaultNetworkView "${nv}" does not exist`);
+          }
+        } else await c.ping({ signal });
+        if (dv && !(await c.getDNSView(dv, { signal }))) {
+          return notFound(InfobloxReasons.DNSViewNotFound, `defaultDNSView "${dv}" does not exist`);
+        }
+        return {
+          status: 'True',
+          reason: InfobloxReasons.ConfigurationValid,
+          message: `${c.baseURL} answers with the credentials of Secret ${this.secretOf(instance)}`,
+        };
+      });
+    } catch (err) {
+      return this.failure(instance, err);
+    }
+  }
+
+  /** Whether the pool can allocate: its instance is Ready, its views and every subnet exist. */
+  async checkPool(pool: InfobloxIPPool, signal: AbortSignal): Promise<Check> {
+    const name = pool.spec.instance.name;
+    const instance = this.instances.get(name);
+    if (!instance) {
+      return notFound(InfobloxReasons.InstanceNotFound, `InfobloxInstance ${name} does not exist`);
+    }
+    const ready = findCondition(instance.status?.conditions as Condition[] | undefined, 'Ready');
+    if (!ready || (ready.observedGeneration ?? instance.metadata.generation) !== instance.metadata.generation) {
+      return notFound(InfobloxReasons.InstanceNotReady, `waiting for InfobloxInstance ${name} to be checked`);
+    }
+    if (ready.status !== 'True') {
+      return { status: 'False', reason: ready.reason, message: `InfobloxInstance ${name}: ${ready.message}` };
+    }
+    const nv = networkViewOf(pool, instance);
+    const dv = dnsViewOf(pool, instance);
+    try {
+      return await this.clients.use(instance, signal, async (c): Promise<Check> => {
+        if (!(await c.getNetworkView(nv, { signal }))) {
+          return notFound(InfobloxReasons.NetworkViewNotFound, `network view "${nv}" does not exist on ${name}`);
+        }
+        if (!(await c.getDNSView(dv, { signal }))) {
+          return notFound(InfobloxReasons.DNSViewNotFound, `DNS view "${dv}" does not exist on ${name}`);
+        }
+        const missing: string[] = [];
+        for (const s of pool.spec.subnets) if (!(await c.getNetwork(s.cidr, nv, { signal }))) missing.push(s.cidr);
+        if (missing.length > 0) {
+          const what = missing.length === 1 ? 'network' : 'networks';
+          return notFound(
+            InfobloxReasons.NetworkNotFound,
+            `${what} ${missing.join(', ')} not found in network view "${nv}" on ${name}`,
+          );
+        }
+        return {
+          status: 'True',
+          reason: InfobloxReasons.Ready,
+          message:
+            `network view "${nv}", DNS view "${dv}" and ${pool.spec.subnets.length === 1 ? 'its subnet' : `its ${pool.spec.subnets.length} subnets`} ` +
+            `exist on ${name}`,
+        };
+      });
+    } catch (err) {
+      return this.failure(instance, err);
+    }
+  }
+
+  /** ProtectPool before the pool's first host record: a pool deleted meanwhile waits for its claims. */
+  async protectPool(pool: InfobloxIPPool, signal: AbortSignal): Promise<void> {
+    if (hasFinalizer(pool, protectPoolFinalizer) || pool.metadata.deletionTimestamp) return;
+    const key = keyOf(pool);
+    let pending = this.finalizing.get(key);
+    if (!pending) {
+      const client = this.mgr.client.resource(InfobloxIPPools);
+      const add = async (current: InfobloxIPPool): Promise<void> => {
+        for (let attempt = 0; ; attempt++) {
+          if (hasFinalizer(current, protectPoolFinalizer)) return void this.pools.record(current);
+          const finalizers = [...(current.metadata.finalizers ?? []), protectPoolFinalizer];
+          try {
+            const written = await client.patch(
+              { namespace: current.metadata.namespace, name: current.metadata.name! },
+              { metadata: { finalizers, resourceVersion: current.metadata.resourceVersion } },
+              { signal },
+            );
+            return void this.pools.record(written);
+          } catch (err) {
+            // The pool reconciler (or a user) wrote it meanwhile: look again.
+            if (!isConflict(err) || attempt >= 3) throw err;
+            current = await client.get({ namespace: current.metadata.namespace, name: current.metadata.name! });
+          }
+        }
+      };
+      pending = add(pool).finally(() => this.finalizing.delete(key));
+      this.finalizing.set(key, pending);
+    }
+    await pending;
+  }
+
+  close(): void {
+    this.clients.close();
+  }
+
+  // --- internals ------------------------------------------------------------------------------------------------
+
+  private placement(
+    claim: IPAddressClaim,
+    pool: InfobloxIPPool,
+    instance: InfobloxInstance,
+    hostname: string,
+  ): records.Placement {
+    return {
+      hostname,
+      networkView: networkViewOf(pool, instance),
+      ...(pool.spec.dnsZone ? { dnsView: dnsViewOf(pool, instance) } : {}),
+      comment: `cluster-ipam: IPAddressClaim ${keyOf(claim)}`,
+    };
+  }
+
+  /**
+   * An address already handed out (its IPAddress exists) is kept whatever happens; it is looked up on the appliance
+   * once per process, written back if the appliance lost it, and reported if another record holds it. An appliance
+   * that cannot be asked now changes nothing.
+   */
+  private async keep(
+    claim: IPAddressClaim,
+    pool: InfobloxIPPool,
+    instance: InfobloxInstance | undefined,
+    existing: Allocation,
+    signal: AbortSignal,
+  ): Promise<AllocateResult> {
+    const uid = claim.metadata.uid!;
+    const address = canonicalAddress(existing.address);
+    if (!instance || (address && this.verified.get(uid) === address)) return { allocated: existing };
+    const hostname = await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal);
+    const placement = this.placement(claim, pool, instance, hostname);
+    let verdict: records.Verdict;
+    try {
+      verdict = await this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname}`, () =>
+        this.clients.use(instance, signal, (c) => records.verify(c, placement, existing.address, signal)),
+      );
+    } catch (err) {
+      if (!(err instanceof WapiError || err instanceof InstanceConfigError)) throw err;
+      this.log.debug({ claim: keyOf(claim), err: messageOf(err) }, 'cannot verify the address on the appliance now');
+      return { allocated: existing };
+    }
+    if ('failed' in verdict) return verdict;
+    if ('restored' in verdict) {
+      this.log.warn(
+        { claim: keyOf(claim), hostname, address: verdict.restored },
+        'the appliance had lost the address of an IPAddress: written back onto its host record',
+      );
+    }
+    this.verified.set(uid, address!);
+    return { allocated: existing };
+  }
+
+  /** IPAddresses (`namespace/name`) other than the claim's carrying `address` in the pool's instance and view. */
+  private holders(claim: IPAddressClaim, pool: InfobloxIPPool, address: string): string[] {
+    const canonical = canonicalAddress(address);
+    if (!canonical) return [];
+    const instance = this.instances.get(pool.spec.instance.name);
+    const view = networkViewOf(pool, instance);
+    const self = keyOf(claim);
+    return this.ipAddresses
+      .byIndex(Index.address, canonical)
+      .filter((a) => {
+        if (keyOf(a) === self) return false;
+        const other = this.pools.get(`${a.metadata.namespace}/${a.spec.poolRef.name}`);
+        if (!other) return false;
+        return (
+          other.spec.instance.name === pool.spec.instance.name &&
+          networkViewOf(other, this.instances.get(other.spec.instance.name)) === view
+        );
+      })
+      .map(keyOf)
+      .sort();
+  }
+
+  /** Runs `fn` after the previous holder of `key` is done: claims of one host name take turns. */
+  private async inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(key) ?? Promise.resolve();
+    const mine = before.then(fn, fn);
+    const settled = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.turns.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.turns.get(key) === settled) this.turns.delete(key);
+    }
+  }
+
+  /** The appliance could not be used for a claim: it says why, and tries again after a growing delay. */
+  private unreachable(uid: string, instance: InfobloxInstance, err: unknown): AllocateResult {
+    if (err instanceof InstanceConfigError) {
+      return {
+        failed: 'PoolNotReady',
+        message: `InfobloxInstance ${instance.metadata.name}: ${err.message}`,
+        retryAfterMs: this.retryMs,
+      };
+    }
+    if (!(err instanceof WapiError)) throw err;
+    if (err instanceof WapiConnectionError && err.maybeCommitted) {
+      this.unsettled.set(uid, Date.now() + this.settleMs);
+    }
+    const failures = (this.failures.get(uid) ?? 0) + 1;
+    this.failures.set(uid, failures);
+    const backoff = Math.min(this.retryMs, 500 * 2 ** (failures - 1));
+    const settle = (this.unsettled.get(uid) ?? 0) - Date.now();
+    return {
+      failed: 'AllocationFailed',
+      message: `${this.describe(instance, err)}; retrying`,
+      retryAfterMs: Math.max(backoff, settle > 0 ? Math.min(settle, backoff * 2) : 0),
+    };
+  }
+
+  private describe(instance: InfobloxInstance, err: unknown): string {
+    const name = instance.metadata.name;
+    if (err instanceof InstanceConfigError) return `InfobloxInstance ${name}: ${err.message}`;
+    if (err instanceof WapiAuthError) {
+      return `InfobloxInstance ${name}: the appliance refused the credentials of Secret ${this.secretOf(instance)}`;
+    }
+    if (err instanceof WapiConnectionError) return `InfobloxInstance ${name}: ${err.message}`;
+    return `InfobloxInstance ${name}: ${messageOf(err)}`;
+  }
+
+  private secretOf(instance: InfobloxInstance): string {
+    return `${this.clients.namespace}/${instance.spec.credentialsSecretRef.name}`;
+  }
+
+  private failure(instance: InfobloxInstance, err: unknown): Check {
+    if (err instanceof InstanceConfigError) return notFound(err.reason, err.message);
+    if (err instanceof WapiAuthError) {
+      return notFound(
+        InfobloxReasons.AuthenticationFailed,
+        `the appliance refused the credentials of Secret ${this.secretOf(instance)} (${err.status})`,
+      );
+    }
+    if (err instanceof WapiConnectionError) return notFound(InfobloxReasons.ConnectionFailed, err.message);
+    if (err instanceof WapiResponseError) return notFound(InfobloxReasons.ApplianceError, err.message);
+    throw err;
+  }
+}
+
+const notFound = (reason: string, message: string): Check => ({ status: 'False', reason, message });
+
+const providers = new WeakMap<Manager, InfobloxProvider>();
+
+/**
+ * One provider (one client cache, one set of indexes) per manager, shared by the claim, pool and instance
+ * controllers; `opts` apply if this call creates it.
+ */
+export function infobloxProvider(mgr: Manager, opts?: InfobloxProviderOptions): InfobloxProvider {
+  let p = providers.get(mgr);
+  if (!p) providers.set(mgr, (p = new InfobloxProvider(mgr, opts)));
+  return p;
+}
