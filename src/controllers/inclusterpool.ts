@@ -12,6 +12,7 @@ import { sameJSON } from '../api/index.ts';
 import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
 import { inClusterProvider, poolTypes, protectPoolFinalizer } from '../providers/in-cluster/provider.ts';
 import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';
+import { ipamMetrics } from './ipam-metrics.ts';
 import { keyOfPool, overlapsWith, poolCondition, poolCounts, PoolReasons } from '../providers/in-cluster/pools.ts';
 import {
   notStatusOnly,
@@ -39,6 +40,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
     setup(mgr) {
       const provider = inClusterProvider(mgr);
       const recorder = mgr.eventRecorder('cluster-ipam');
+      const metrics = ipamMetrics(mgr);
       const lastCountsWrite = new Map<string, number>();
       const lastWarnings = new Map<string, string>();
 
@@ -108,6 +110,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
         if (!pool) {
           lastCountsWrite.delete(key);
           lastWarnings.delete(key);
+          metrics.forgetPool(kind, req.namespace, req.name);
           return later;
         }
         const client = provider.poolClient(kind);
@@ -125,6 +128,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
         }
 
         const counts = poolCounts(model, provider.book.counts(key));
+        metrics.pool(kind, req.namespace, req.name, counts);
         const overlaps = overlapsWith(model, provider.ranges.overlapping(model));
         const cond = poolCondition(pool, model, counts, overlaps);
         const conditions = setCondition(

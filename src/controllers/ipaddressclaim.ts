@@ -9,6 +9,7 @@
 import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
 import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
+import { ipamMetrics } from './ipam-metrics.ts';
 import {
   allocationOf,
   ClaimReasons,
@@ -70,6 +71,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       const claimClient = mgr.client.resource(IPAddressClaims);
       const ipClient = mgr.client.resource(IPAddresses);
       const recorder = mgr.eventRecorder('cluster-ipam');
+      const metrics = ipamMetrics(mgr);
       const requests = (list: readonly IPAddressClaim[]): Request[] =>
         list.map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }));
 
@@ -301,6 +303,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const written = claims.record(await patchStatus(claimClient, claim, status));
         const before = claim.status?.conditions?.find((c) => c.type === 'Ready');
         const r = outcome.ready;
+        if (r?.status === 'True' && before?.status !== 'True') metrics.allocated(claim);
         if (r && r.status === 'False' && before?.reason !== r.reason) {
           recorder.event(written, 'Warning', r.reason, r.message);
         }

@@ -75,4 +75,29 @@ describe('in-cluster provider: a bound claim is quiet', () => {
     }
     assert.equal(await writes(), before, 'writes during re-reconciles of a bound claim');
   });
+
+  it('exposes what an operator alerts on: addresses per pool, claims by state, allocation time', async () => {
+    const ns = 'metrics';
+    await h.client.resource(Namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    await createPool(h.client, ns, 'small', { addresses: ['10.223.1.1-10.223.1.2'], prefix: 24 });
+    for (const m of ['a', 'b', 'c']) await createClaim(h.client, ns, m, 'small');
+    await waitForAddress(h.client, ns, 'a');
+    await waitForAddress(h.client, ns, 'b');
+    const pool = (state: string) =>
+      counter(mgr, 'cluster_ipam_pool_addresses', (l) => l.namespace === ns && l.name === 'small' && l.state === state);
+    await waitFor(async () => (await pool('free')) === 0 && (await pool('used')) === 2, { what: 'pool gauges' });
+    assert.equal(await pool('total'), 2);
+    await waitFor(
+      async () =>
+        (await counter(mgr, 'cluster_ipam_claims', (l) => l.state === 'pending' && l.reason === 'PoolExhausted')) === 1,
+      { what: 'the exhausted claim counted as pending' },
+    );
+    assert.ok((await counter(mgr, 'cluster_ipam_claims', (l) => l.state === 'bound')) >= 2);
+    const observed = await counter(
+      mgr,
+      'cluster_ipam_allocation_duration_seconds',
+      (l) => l.pool_kind === 'InClusterIPPool',
+    );
+    assert.ok(observed > 0, 'allocation time observed');
+  });
 });
