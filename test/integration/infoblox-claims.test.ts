@@ -1,0 +1,238 @@
+// Machine claims against InfobloxIPPools: the host name (annotation, claim name, `<Machine>.<dnsZone>` found through
+// owner references), DNS records in their view, two devices of one Machine sharing one host record (IPv4 and IPv6),
+// subnet fallback, a full pool that serves its waiting claim once an address is given back, two claims that resolve
+// to one host name, and a release the appliance refuses for a while: visible on the claim, retried until it is done.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { IPAddressClaims, IPAddresses } from '../../src/api/index.ts';
+import {
+  CustomResourceDefinitions,
+  resourceType,
+  type CustomResourceDefinition,
+  type KubeObject,
+} from '../../src/kube/index.ts';
+import { testNamespace } from '../support/cluster.ts';
+import { waitFor } from '../support/wait.ts';
+import {
+  claimReason,
+  createClaim,
+  createInstance,
+  createPool,
+  gone,
+  infobloxEnv,
+  instanceReady,
+  poolReady,
+  readyOf,
+  recordsByName,
+  waitForAddress,
+  type Env,
+} from './infoblox-support.ts';
+
+let env: Env;
+const hostnameAnnotation = 'ipam.cluster.x-k8s.io/hostname';
+
+// Cluster API's Machine and an infrastructure machine kind, just enough to own things.
+const crd = (group: string, kind: string, plural: string, version: string): CustomResourceDefinition => ({
+  metadata: { name: `${plural}.${group}` },
+  spec: {
+    group,
+    scope: 'Namespaced',
+    names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
+    versions: [
+      {
+        name: version,
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+      },
+    ],
+  },
+});
+const Machines = resourceType<KubeObject>({
+  group: 'cluster.x-k8s.io',
+  version: 'v1beta2',
+  kind: 'Machine',
+  plural: 'machines',
+  namespaced: true,
+});
+const InfraMachines = resourceType<KubeObject>({
+  group: 'infrastructure.cluster.x-k8s.io',
+  version: 'v1beta1',
+  kind: 'TestMachine',
+  plural: 'testmachines',
+  namespaced: true,
+});
+const ownerRef = (o: KubeObject) => ({
+  apiVersion: o.apiVersion!,
+  kind: o.kind!,
+  name: o.metadata.name!,
+  uid: o.metadata.uid!,
+  controller: true,
+});
+
+/** A Machine and its infrastructure machine, as Cluster API makes them; returns the infrastructure machine. */
+async function machine(ns: string, name: string): Promise<KubeObject> {
+  const m = await env.client.resource(Machines).create({
+    apiVersion: 'cluster.x-k8s.io/v1beta2',
+    kind: 'Machine',
+    metadata: { namespace: ns, name },
+  });
+  return env.client.resource(InfraMachines).create({
+    apiVersion: 'infrastructure.cluster.x-k8s.io/v1beta1',
+    kind: 'TestMachine',
+    metadata: { namespace: ns, name: `${name}-infra`, ownerReferences: [ownerRef(m)] },
+  });
+}
+
+const hostname = async (ns: string, claim: string) =>
+  (await env.client.resource(IPAddressClaims).get({ namespace: ns, name: claim })).metadata.annotations?.[
+    hostnameAnnotation
+  ];
+
+describe('ipam-infoblox: machine claims', () => {
+  before(async () => {
+    env = await infobloxEnv({
+      network: [{ network: '10.30.0.0/24' }, { network: '10.31.0.0/30' }, { network: '10.31.1.0/29' }],
+      ipv6network: [{ network: 'fd00:30::/64' }],
+      zone_auth: [{ fqdn: 'lab.test', view: 'default' }],
+    });
+    const crds = env.client.resource(CustomResourceDefinitions);
+    await crds.create(crd('cluster.x-k8s.io', 'Machine', 'machines', 'v1beta2'));
+    await crds.create(crd('infrastructure.cluster.x-k8s.io', 'TestMachine', 'testmachines', 'v1beta1'));
+    await env.startManager();
+    await createInstance(env.client, 'ib', env.instanceSpec());
+    await instanceReady(env.client, 'ib');
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  it('host names: <Machine>.<dnsZone> through owner references, the claim name, or the annotation', async () => {
+    const ns = await testNamespace('ib-names');
+    await createPool(env.client, ns, 'dns', {
+      instance: { name: 'ib' },
+      subnets: [{ cidr: '10.30.0.0/24', gateway: '10.30.0.254' }],
+      dnsZone: 'lab.test',
+    });
+    await createPool(env.client, ns, 'v6', {
+      instance: { name: 'ib' },
+      subnets: [{ cidr: 'fd00:30::/64', gateway: 'fd00:30::ffff' }],
+      dnsZone: 'lab.test',
+    });
+    await poolReady(env.client, ns, 'dns');
+    await poolReady(env.client, ns, 'v6');
+    const infra = await machine(ns, 'cp-0');
+    // Two devices of one machine: one host record with both addresses.
+    const owned = { ownerReferences: [ownerRef(infra)] };
+    await createClaim(env.client, ns, 'cp-0-eth0', 'dns', owned);
+    await createClaim(env.client, ns, 'cp-0-eth1', 'v6', owned);
+    await createClaim(env.client, ns, 'standalone', 'dns');
+    await createClaim(env.client, ns, 'named', 'dns', { annotations: { [hostnameAnnotation]: 'api.lab.test' } });
+    const [eth0, eth1, standalone, named] = await Promise.all(
+      ['cp-0-eth0', 'cp-0-eth1', 'standalone', 'named'].map((c) => waitForAddress(env.client, ns, c)),
+    );
+    assert.equal(await hostname(ns, 'cp-0-eth0'), 'cp-0.lab.test');
+    assert.equal(await hostname(ns, 'cp-0-eth1'), 'cp-0.lab.test');
+    assert.equal(await hostname(ns, 'standalone'), 'standalone.lab.test');
+    assert.equal(await hostname(ns, 'named'), 'api.lab.test');
+    assert.equal(eth1!.spec.address, 'fd00:30::1');
+    assert.deepEqual([eth1!.spec.prefix, eth1!.spec.gateway], [64, 'fd00:30::ffff']);
+    assert.deepEqual([eth0!.spec.prefix, eth0!.spec.gateway], [24, '10.30.0.254']);
+    const records = recordsByName(env.sim);
+    assert.deepEqual(records.get('cp-0.lab.test'), [[eth0!.spec.address, 'fd00:30::1']]);
+    assert.deepEqual(records.get('standalone.lab.test'), [[standalone!.spec.address]]);
+    assert.deepEqual(records.get('api.lab.test'), [[named!.spec.address]]);
+    const [rec] = env.sim.state.hostRecords().filter((r) => r.name === 'cp-0.lab.test');
+    assert.deepEqual([rec!.configureForDNS, rec!.view, rec!.zone], [true, 'default', 'lab.test']);
+
+    // One device goes: its address leaves the record, the other stays; then the record goes with the last.
+    await env.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'cp-0-eth1' });
+    await waitFor(() => gone(() => env.client.resource(IPAddressClaims).get({ namespace: ns, name: 'cp-0-eth1' })));
+    assert.deepEqual(recordsByName(env.sim).get('cp-0.lab.test'), [[eth0!.spec.address]]);
+    await env.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'cp-0-eth0' });
+    await waitFor(() => gone(() => env.client.resource(IPAddressClaims).get({ namespace: ns, name: 'cp-0-eth0' })));
+    assert.equal(recordsByName(env.sim).get('cp-0.lab.test'), undefined);
+  });
+
+  it('falls back to the next subnet; a full pool waits and is served when an address is given back', async () => {
+    const ns = await testNamespace('ib-fallback');
+    await createPool(env.client, ns, 'p', {
+      instance: { name: 'ib' },
+      subnets: [
+        { cidr: '10.31.0.0/30', gateway: '10.31.0.1' },
+        { cidr: '10.31.1.0/29', gateway: '10.31.1.1' },
+      ],
+    });
+    await createPool(env.client, ns, 'small', { instance: { name: 'ib' }, subnets: [{ cidr: '10.31.0.0/30' }] });
+    await poolReady(env.client, ns, 'p');
+    await poolReady(env.client, ns, 'small');
+    const addresses: string[] = [];
+    for (const m of ['m0', 'm1', 'm2']) {
+      await createClaim(env.client, ns, m, 'p');
+      const a = await waitForAddress(env.client, ns, m);
+      addresses.push(`${a.spec.address}/${a.spec.prefix} via ${a.spec.gateway}`);
+    }
+    // 10.31.0.0/30 holds two addresses: .1 and .2.
+    assert.deepEqual(addresses, [
+      '10.31.0.1/30 via 10.31.0.1',
+      '10.31.0.2/30 via 10.31.0.1',
+      '10.31.1.1/29 via 10.31.1.1',
+    ]);
+
+    await createClaim(env.client, ns, 'waits', 'small');
+    const full = await claimReason(env.client, ns, 'waits', 'PoolExhausted');
+    assert.match(readyOf(full)!.message, /10\.31\.0\.0\/30 is full/);
+    await env.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'm1' });
+    const served = await waitForAddress(env.client, ns, 'waits');
+    assert.equal(served.spec.address, '10.31.0.2');
+  });
+
+  it('two claims that resolve to one host name in one subnet: the second is refused, not given the same address', async () => {
+    const ns = await testNamespace('ib-same-name');
+    await createPool(env.client, ns, 'p', { instance: { name: 'ib' }, subnets: [{ cidr: '10.30.0.0/24' }] });
+    await poolReady(env.client, ns, 'p');
+    const same = { annotations: { [hostnameAnnotation]: 'shared-name' } };
+    await createClaim(env.client, ns, 'first', 'p', same);
+    const first = await waitForAddress(env.client, ns, 'first');
+    await createClaim(env.client, ns, 'second', 'p', same);
+    const refused = await claimReason(env.client, ns, 'second', 'AllocationFailed');
+    assert.match(
+      readyOf(refused)!.message,
+      new RegExp(
+        `host record "shared-name" has ${first.spec.address.replaceAll('.', '\\.')} .* which IPAddress .*/first carries`,
+      ),
+    );
+    assert.equal(await gone(() => env.client.resource(IPAddresses).get({ namespace: ns, name: 'second' })), true);
+    // Deleting the refused claim leaves the first one's address alone.
+    await env.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'second' });
+    await waitFor(() => gone(() => env.client.resource(IPAddressClaims).get({ namespace: ns, name: 'second' })));
+    assert.deepEqual(recordsByName(env.sim).get('shared-name'), [[first.spec.address]]);
+  });
+
+  it('a release the appliance refuses shows ReleaseFailed on the claim and is retried until it is done', async () => {
+    const ns = await testNamespace('ib-release');
+    await createPool(env.client, ns, 'p', { instance: { name: 'ib' }, subnets: [{ cidr: '10.30.0.0/24' }] });
+    await poolReady(env.client, ns, 'p');
+    await createClaim(env.client, ns, 'm', 'p');
+    const a = await waitForAddress(env.client, ns, 'm');
+    const fault = env.sim.faults.add({
+      kind: 'status',
+      status: 503,
+      method: 'DELETE',
+      object: 'record:host',
+      count: 1000,
+    });
+    await env.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'm' });
+    const failing = await claimReason(env.client, ns, 'm', 'ReleaseFailed');
+    assert.match(
+      readyOf(failing)!.message,
+      new RegExp(`releasing ${a.spec.address.replaceAll('.', '\\.')} failed, retrying: .*503`),
+    );
+    assert.deepEqual(recordsByName(env.sim).get('m'), [[a.spec.address]], 'still on the appliance');
+    env.sim.faults.remove(fault.id);
+    await waitFor(() => gone(() => env.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm' })), {
+      what: 'the claim to be released and gone',
+    });
+    assert.equal(recordsByName(env.sim).get('m'), undefined);
+  });
+});
