@@ -8,15 +8,17 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { controllers } from '../controllers/index.ts';
-import { KubeClient, Namespaces } from '../kube/index.ts';
+import { KubeClient, Namespaces, type KubeObject, type Secret } from '../kube/index.ts';
 import { freePort, startControlPlane } from '../local/controlplane.ts';
 import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
-import { createLogger } from '../runtime/index.ts';
+import { startWapiSimulator, type WapiSimulator } from '../infoblox/simulator/index.ts';
+import { createLogger, type Logger } from '../runtime/index.ts';
 import { poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { startManager } from './run.ts';
 
-// The guide's in-cluster examples; the Infoblox ones need an appliance (or the simulator) to bind.
+// The guide's in-cluster examples; the Infoblox ones are applied against the WAPI simulator (startInfobloxExamples).
 const exampleDirs = ['option1-cidr', 'option1-ip-addresses', 'option2-inline', 'in-cluster-pools'];
+const infobloxExampleDirs = ['infoblox', 'infoblox-pool'];
 const examplesRoot = fileURLToPath(new URL('../../examples/', import.meta.url));
 const examplesNamespace = 'examples';
 
@@ -118,6 +120,7 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
   });
   const stopManager = new AbortController();
   let manager: Promise<void> = Promise.resolve();
+  let simulator: WapiSimulator | undefined;
   if (!opts.bare) {
     const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
     await client
@@ -145,6 +148,7 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
     manager = startManager(managerOptions, controllers, stopManager.signal);
     const files = (await Promise.all(exampleDirs.map((d) => yamlFilesIn(join(examplesRoot, d))))).flat();
     await applyManifests(client, await readManifests(files), examplesNamespace);
+    simulator = await startInfobloxExamples(client, dir, logger);
     client.close();
     logger.info({ namespace: examplesNamespace, files: files.length }, 'examples applied');
     // Ready means the webhook is registered too. A manager that failed is reported below.
@@ -171,8 +175,41 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
   });
   stopManager.abort();
   await manager.catch(() => {});
+  await simulator?.close();
   await cp.stop();
   return 0;
+}
+
+/**
+ * The Infoblox examples against the WAPI simulator, in this process: it serves a network for the examples' claims
+ * (their gateways already on it, as in a real data centre) and the zone of the pool's dnsZone, with the examples'
+ * credentials; the example InfobloxInstance is pointed at it (host, port, and its CA as customCAPath). The example
+ * claim is then bound and its machine's address shows as a host record (`curl` it: the log line gives URL and CA).
+ */
+async function startInfobloxExamples(client: KubeClient, dir: string, logger: Logger): Promise<WapiSimulator> {
+  const files = (await Promise.all(infobloxExampleDirs.map((d) => yamlFilesIn(join(examplesRoot, d))))).flat();
+  const objects = await readManifests(files);
+  const instance = objects.find((o) => o.kind === 'InfobloxInstance') as KubeObject & { spec: object };
+  const secretName = (instance.spec as { credentialsSecretRef: { name: string } }).credentialsSecretRef.name;
+  const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === secretName) as Secret;
+  const sim = await startWapiSimulator({
+    username: secret.stringData!.username!,
+    password: secret.stringData!.password!,
+    seed: {
+      network: [{ network: '203.0.113.0/24' }, { network: '203.0.113.0/25' }, { network: '203.0.113.128/25' }],
+      zone_auth: [{ fqdn: 'edge.example.com', view: 'default' }],
+      'record:host': [
+        { name: 'gateway', configure_for_dns: false, ipv4addrs: [{ ipv4addr: '203.0.113.1' }] },
+        { name: 'gateway-2', configure_for_dns: false, ipv4addrs: [{ ipv4addr: '203.0.113.129' }] },
+      ],
+    },
+  });
+  const caFile = join(dir, 'wapi-ca.crt');
+  await writeFile(caFile, sim.caPem!);
+  instance.spec = { ...instance.spec, host: '127.0.0.1', port: String(sim.port), customCAPath: caFile };
+  await applyManifests(client, objects, examplesNamespace);
+  logger.info({ wapi: sim.wapiUrl, ca: caFile, files: files.length }, 'WAPI simulator serving the Infoblox examples');
+  return sim;
 }
 
 export async function localCommand(argv: string[]): Promise<number> {
