@@ -3,7 +3,7 @@
 // from our create call to the watch event that shows its `status.addressRef` (what a machine waits for). The raw API
 // server write rate (plain ConfigMaps, same concurrency, same control plane) is measured afterwards: the physical
 // ceiling. Writes per claim come from the manager's own request counters, CPU from /proc.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,7 @@ export interface RunResult {
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-async function parallel(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
+export async function parallel(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: width }, async () => {
@@ -57,16 +57,16 @@ async function parallel(n: number, width: number, fn: (i: number) => Promise<voi
   );
 }
 
-const percentile = (sorted: number[], p: number): number =>
+export const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 
-async function peakRssMb(pid: number): Promise<number> {
+export async function peakRssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024);
 }
 
 /** User + system CPU of a process, in ms (clock ticks are 100 Hz on Linux). */
-async function cpuMs(pid: number): Promise<number> {
+export async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
@@ -96,7 +96,7 @@ async function totalCpuMs(pids: number[]): Promise<number> {
 }
 
 /** Non-GET requests by resource, from the manager's rest_client_requests_total. */
-async function writesByResource(metricsUrl: string): Promise<Record<string, number>> {
+export async function writesByResource(metricsUrl: string): Promise<Record<string, number>> {
   const text = await (await fetch(metricsUrl)).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^rest_client_requests_total\{([^}]*)\} (\S+)$/gm)) {
@@ -125,16 +125,110 @@ export async function buildManager(log: (line: string) => void = () => {}): Prom
   });
 }
 
-export async function runE2E(opts: RunOptions): Promise<RunResult> {
-  const { claims, concurrency, workers } = opts;
-  const log = opts.log ?? (() => {});
-  log(`# starting a local control plane`);
-  const cp = await startControlPlane({
+/** A fresh local control plane with the project's CRDs. */
+export async function benchControlPlane() {
+  return startControlPlane({
     beforeControllerManager: async (kubeconfig) => {
       const c = KubeClient.load({ kubeconfig });
       await installCRDs(c).finally(() => c.close());
     },
   });
+}
+
+/** Waits until the manager process answers /readyz on `healthPort`. */
+export async function managerReady(healthPort: number, manager: ChildProcess): Promise<void> {
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (manager.exitCode !== null) throw new Error('the manager exited before it was ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface ClaimsRun {
+  createdIn: number;
+  /** From the first create to the last answer. */
+  seconds: number;
+  /** Per claim, create call to the event showing its status.addressRef, sorted. */
+  latencies: number[];
+  /** The manager's writes meanwhile, by method and resource (counted once the claims are answered). */
+  writes: Record<string, number>;
+  managerCpuMs: number;
+  /** CPU of `otherPids` meanwhile. */
+  otherCpuMs: number;
+}
+
+/**
+ * Creates `claims` IPAddressClaims (`m-<i>`) of `poolRef` in `ns`, `concurrency` at a time, and measures each one's
+ * latency to its `status.addressRef`, the whole run, and what the manager wrote and spent meanwhile.
+ */
+export async function measureClaims(
+  client: KubeClient,
+  ns: string,
+  poolRef: { apiGroup: string; kind: string; name: string },
+  opts: { claims: number; concurrency: number; managerPid: number; metricsUrl: string; otherPids?: number[] },
+): Promise<ClaimsRun> {
+  const { claims, concurrency, managerPid, metricsUrl } = opts;
+  // Followed with the project's informer (it re-watches and relists if the API server drops a slow watcher under
+  // this load), started before the first claim so every answer arrives as an event.
+  const answeredAt = new Map<string, number>();
+  let allDone!: () => void;
+  const done = new Promise<void>((ok) => (allDone = ok));
+  const stopWatch = new AbortController();
+  const informer = new Informer(client.resource(IPAddressClaims), { namespace: ns });
+  const seen = (c: IPAddressClaim) => {
+    const name = c.metadata.name!;
+    if (answeredAt.has(name) || !c.status?.addressRef?.name) return;
+    answeredAt.set(name, performance.now());
+    if (answeredAt.size === claims) allDone();
+  };
+  informer.addEventHandler({ onAdd: seen, onUpdate: (_, c) => seen(c) });
+  const watching = informer.run(stopWatch.signal);
+  await informer.waitForSync();
+
+  const writesBefore = await writesByResource(metricsUrl);
+  const cpuBefore = await cpuMs(managerPid);
+  const otherBefore = await totalCpuMs(opts.otherPids ?? []);
+  const createdAt: number[] = new Array(claims);
+  const started = performance.now();
+  await parallel(claims, concurrency, async (i) => {
+    createdAt[i] = performance.now();
+    await client.resource(IPAddressClaims).create({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+      kind: 'IPAddressClaim',
+      metadata: { namespace: ns, name: `m-${i}` },
+      spec: { poolRef },
+    });
+  });
+  const createdIn = performance.now() - started;
+  await done;
+  const finished = Math.max(...answeredAt.values());
+  const managerCpuMs = (await cpuMs(managerPid)) - cpuBefore;
+  const otherCpuMs = (await totalCpuMs(opts.otherPids ?? [])) - otherBefore;
+  stopWatch.abort();
+  await watching;
+  const writesAfter = await writesByResource(metricsUrl);
+  const writes: Record<string, number> = {};
+  for (const [k, v] of Object.entries(writesAfter))
+    if (v - (writesBefore[k] ?? 0) > 0) writes[k] = v - (writesBefore[k] ?? 0);
+  return {
+    createdIn,
+    seconds: (finished - started) / 1000,
+    latencies: createdAt.map((t, i) => answeredAt.get(`m-${i}`)! - t).sort((a, b) => a - b),
+    writes,
+    managerCpuMs,
+    otherCpuMs,
+  };
+}
+
+export async function runE2E(opts: RunOptions): Promise<RunResult> {
+  const { claims, concurrency, workers } = opts;
+  const log = opts.log ?? (() => {});
+  log(`# starting a local control plane`);
+  const cp = await benchControlPlane();
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
   const [healthPort, metricsPort] = [await freePort(), await freePort()];
   // The manager as it runs in production: compiled JavaScript, its own process (its CPU and peak RSS alone).
@@ -162,15 +256,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
 
   try {
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (manager.exitCode !== null) throw new Error('the manager exited before it was ready');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await managerReady(healthPort, manager);
     const ns = 'bench';
     await client.resource(Namespaces).create({ metadata: { name: ns } });
     await client.resource(InClusterIPPools).create({
@@ -180,57 +266,27 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       spec: { addresses: ['10.0.0.0/16'], prefix: 16, gateway: '10.0.0.1' },
     });
 
-    // Followed with the project's informer (it re-watches and relists if the API server drops a slow watcher under
-    // this load), started before the first claim so every answer arrives as an event.
-    const answeredAt = new Map<string, number>();
-    let allDone!: () => void;
-    const done = new Promise<void>((ok) => (allDone = ok));
-    const stopWatch = new AbortController();
-    const informer = new Informer(client.resource(IPAddressClaims), { namespace: ns });
-    const seen = (c: IPAddressClaim) => {
-      const name = c.metadata.name!;
-      if (answeredAt.has(name) || !c.status?.addressRef?.name) return;
-      answeredAt.set(name, performance.now());
-      if (answeredAt.size === claims) allDone();
-    };
-    informer.addEventHandler({ onAdd: seen, onUpdate: (_, c) => seen(c) });
-    const watching = informer.run(stopWatch.signal);
-    await informer.waitForSync();
-
     log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers} workers`);
-    const writesBefore = await writesByResource(metricsUrl);
-    const cpuBefore = await cpuMs(manager.pid!);
     const serverPids = await controlPlanePids(cp.dir);
-    const serverCpuBefore = await totalCpuMs(serverPids);
-    const createdAt: number[] = new Array(claims);
-    const started = performance.now();
-    await parallel(claims, concurrency, async (i) => {
-      createdAt[i] = performance.now();
-      await client.resource(IPAddressClaims).create({
-        apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
-        kind: 'IPAddressClaim',
-        metadata: { namespace: ns, name: `m-${i}` },
-        spec: { poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'pool' } },
-      });
-    });
-    const createdIn = performance.now() - started;
-    await done;
-    const finished = Math.max(...answeredAt.values());
-    const cpu = (await cpuMs(manager.pid!)) - cpuBefore;
-    const serverCpu = (await totalCpuMs(serverPids)) - serverCpuBefore;
-    stopWatch.abort();
-    await watching;
-    const latencies = createdAt.map((t, i) => answeredAt.get(`m-${i}`)! - t).sort((a, b) => a - b);
-    const seconds = (finished - started) / 1000;
+    const run = await measureClaims(
+      client,
+      ns,
+      { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'pool' },
+      {
+        claims,
+        concurrency,
+        managerPid: manager.pid!,
+        metricsUrl,
+        otherPids: serverPids,
+      },
+    );
+    const { createdIn, seconds, latencies, writes } = run;
+    const cpu = run.managerCpuMs;
+    const serverCpu = run.otherCpuMs;
     const addresses = new Set(
       (await client.resource(IPAddresses).listAll({ namespace: ns })).items.map((a) => a.spec.address),
     );
     if (addresses.size !== claims) throw new Error(`${addresses.size} distinct addresses for ${claims} claims`);
-    // Counted once the claims are answered: the pool's coalesced status write may still follow (per pool, not claim).
-    const writesAfter = await writesByResource(metricsUrl);
-    const writes: Record<string, number> = {};
-    for (const [k, v] of Object.entries(writesAfter))
-      if (v - (writesBefore[k] ?? 0) > 0) writes[k] = v - (writesBefore[k] ?? 0);
     const rss = await peakRssMb(manager.pid!);
     const heapMb = await heapUsedMb(metricsUrl);
 

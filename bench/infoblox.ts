@@ -1,0 +1,213 @@
+// End-to-end throughput of the ipam-infoblox provider against the WAPI simulator: for each setting of the claim
+// controller's workers (1, and the default), a fresh local control plane and a fresh simulator (in this process),
+// the manager in a process of its own with every controller `cluster-ipam run` starts, one InfobloxInstance and one
+// InfobloxIPPool on a /16, then N IPAddressClaims created `concurrency` at a time. A claim's latency runs from our
+// create call to the watch event showing its `status.addressRef` (what a machine waits for). Prints one JSON line
+// per setting (the last lines of the output).
+//
+//   npm run bench:infoblox -- [--claims N] [--concurrency C] [--claim-workers W,...]
+//
+// The manager runs from source with tsx (`bench/infoblox.ts manager <run flags> --claim-workers W`), since the
+// claim controller's workers are no flag of `cluster-ipam run`; steady-state code is the same JavaScript.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { IPAddresses, InfobloxInstances, InfobloxIPPools } from '../src/api/index.ts';
+import { runCommand } from '../src/cli/run.ts';
+import { controllers } from '../src/controllers/index.ts';
+import { defaultClaimWorkers, ipAddressClaimController } from '../src/controllers/ipaddressclaim.ts';
+import { startWapiSimulator } from '../src/infoblox/simulator/index.ts';
+import { KubeClient, Namespaces, Secrets } from '../src/kube/index.ts';
+import { freePort } from '../src/local/controlplane.ts';
+import { benchControlPlane, managerReady, measureClaims, peakRssMb, percentile } from './e2e-run.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const self = fileURLToPath(import.meta.url);
+const credentials = { username: 'bench', password: 'bench-password' };
+const managerNamespace = 'cluster-ipam-system';
+
+export interface InfobloxRunResult {
+  provider: 'ipam-infoblox';
+  claims: number;
+  claim_workers: number;
+  concurrency: number;
+  claims_per_s: number;
+  create_s: number;
+  total_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  /** WAPI requests the simulator answered, per claim, by route. */
+  wapi_requests_per_claim: number;
+  wapi_requests: Record<string, number>;
+  writes_per_claim: number;
+  writes: Record<string, number>;
+  manager_cpu_ms_per_claim: number;
+  peak_rss_mb: number;
+}
+
+/** `bench/infoblox.ts manager <cluster-ipam run flags> --claim-workers W`: the manager with W claim workers. */
+async function managerMode(argv: string[]): Promise<number> {
+  const at = argv.indexOf('--claim-workers');
+  const workers = Number(argv[at + 1]);
+  if (at < 0 || !Number.isInteger(workers) || workers < 1) throw new Error('manager mode needs --claim-workers N');
+  const rest = [...argv.slice(0, at), ...argv.slice(at + 2)];
+  const setups = controllers.map((c) => (c.name === 'ipaddressclaim' ? ipAddressClaimController({ workers }) : c));
+  return runCommand(rest, setups);
+}
+
+async function runInfoblox(opts: {
+  claims: number;
+  concurrency: number;
+  claimWorkers: number;
+  log: (line: string) => void;
+}): Promise<InfobloxRunResult> {
+  const { claims, concurrency, claimWorkers, log } = opts;
+  log(`# starting a local control plane and the WAPI simulator`);
+  const cp = await benchControlPlane();
+  const sim = await startWapiSimulator({ ...credentials, seed: { network: [{ network: '10.0.0.0/16' }] } });
+  const dir = mkdtempSync(join(tmpdir(), 'bench-infoblox-'));
+  const caFile = join(dir, 'wapi-ca.crt');
+  writeFileSync(caFile, sim.caPem!);
+  const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
+  const [healthPort, metricsPort] = [await freePort(), await freePort()];
+  const manager = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      self,
+      'manager',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--namespace',
+      managerNamespace,
+      '--leader-elect=false',
+      '--metrics-bind-address',
+      `127.0.0.1:${metricsPort}`,
+      '--health-probe-bind-address',
+      `127.0.0.1:${healthPort}`,
+      '--log-level',
+      'warn',
+      '--claim-workers',
+      String(claimWorkers),
+    ],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const exited = new Promise<void>((ok) => manager.once('exit', () => ok()));
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  try {
+    await managerReady(healthPort, manager);
+    const ns = 'bench';
+    await client.resource(Namespaces).create({ metadata: { name: ns } });
+    await client.resource(Namespaces).create({ metadata: { name: managerNamespace } });
+    await client.resource(Secrets).create({
+      metadata: { namespace: managerNamespace, name: 'wapi' },
+      stringData: credentials,
+    });
+    await client.resource(InfobloxInstances).create({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
+      kind: 'InfobloxInstance',
+      metadata: { name: 'sim' },
+      spec: {
+        host: '127.0.0.1',
+        port: String(sim.port),
+        wapiVersion: '2.12',
+        credentialsSecretRef: { name: 'wapi' },
+        customCAPath: caFile,
+      },
+    });
+    await client.resource(InfobloxIPPools).create({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
+      kind: 'InfobloxIPPool',
+      metadata: { namespace: ns, name: 'pool' },
+      spec: { instance: { name: 'sim' }, subnets: [{ cidr: '10.0.0.0/16', gateway: '10.0.255.254' }] },
+    });
+    for (;;) {
+      const pool = await client.resource(InfobloxIPPools).get({ namespace: ns, name: 'pool' });
+      const ready = pool.status?.conditions?.find((c) => c.type === 'Ready');
+      if (ready?.status === 'True') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    log(
+      `# creating ${claims} Infoblox claims, ${concurrency} at a time; claim controller with ${claimWorkers} workers`,
+    );
+    sim.requests.reset();
+    const poolRef = { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InfobloxIPPool', name: 'pool' };
+    const run = await measureClaims(client, ns, poolRef, {
+      claims,
+      concurrency,
+      managerPid: manager.pid!,
+      metricsUrl,
+    });
+    const wapi = structuredClone(sim.requests.counters);
+    const { latencies, seconds, writes } = run;
+
+    const addresses = new Set(
+      (await client.resource(IPAddresses).listAll({ namespace: ns })).items.map((a) => a.spec.address),
+    );
+    if (addresses.size !== claims) throw new Error(`${addresses.size} distinct addresses for ${claims} claims`);
+    const records = sim.state.hostRecords();
+    if (records.length !== claims || new Set(records.map((r) => r.name)).size !== claims) {
+      throw new Error(`${records.length} host records for ${claims} claims`);
+    }
+    const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
+    return {
+      provider: 'ipam-infoblox',
+      claims,
+      claim_workers: claimWorkers,
+      concurrency,
+      claims_per_s: Math.round((claims / seconds) * 10) / 10,
+      create_s: Math.round(run.createdIn) / 1000,
+      total_s: Math.round(seconds * 1000) / 1000,
+      p50_ms: Math.round(percentile(latencies, 50)),
+      p99_ms: Math.round(percentile(latencies, 99)),
+      max_ms: Math.round(latencies.at(-1)!),
+      wapi_requests_per_claim: Math.round((wapi.total / claims) * 100) / 100,
+      wapi_requests: wapi.byRoute,
+      writes_per_claim: Math.round((totalWrites / claims) * 100) / 100,
+      writes,
+      manager_cpu_ms_per_claim: Math.round((run.managerCpuMs / claims) * 100) / 100,
+      peak_rss_mb: await peakRssMb(manager.pid!),
+    };
+  } finally {
+    manager.kill('SIGTERM');
+    await exited;
+    client.close();
+    await sim.close();
+    await cp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === 'manager') {
+  process.exitCode = await managerMode(process.argv.slice(3));
+} else {
+  const { values } = parseArgs({
+    options: {
+      claims: { type: 'string', default: '1000' },
+      concurrency: { type: 'string', default: '32' },
+      'claim-workers': { type: 'string', default: `1,${defaultClaimWorkers}` },
+    },
+  });
+  const results: InfobloxRunResult[] = [];
+  for (const claimWorkers of values['claim-workers'].split(',').map(Number)) {
+    const r = await runInfoblox({
+      claims: Number(values.claims),
+      concurrency: Number(values.concurrency),
+      claimWorkers,
+      log: (line) => console.log(line),
+    });
+    console.log(
+      `# ${r.claim_workers} claim workers: ${r.claims_per_s} claims/s (${r.claims} in ${r.total_s} s); ` +
+        `claim to status.addressRef p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms; ${r.wapi_requests_per_claim} WAPI ` +
+        `requests and ${r.writes_per_claim} API writes per claim; manager CPU ${r.manager_cpu_ms_per_claim} ms/claim`,
+    );
+    results.push(r);
+  }
+  for (const r of results) console.log(JSON.stringify(r));
+}
