@@ -201,6 +201,16 @@ export class InfobloxProvider implements IPAMProvider {
         predicate: readyOrSpecChanged,
         map: (i) => this.poolsOf(i.metadata.name ?? '').flatMap((p) => concerned(keyOf(p))),
       },
+      // An IPAddress that arrives with (or leaves) an address another one carries: both claims report the duplicate
+      // (or stop reporting it).
+      {
+        type: IPAddresses as unknown as ResourceType<KubeObject>,
+        map: (a) => {
+          const ipa = a as IPAddress;
+          const address = isInfobloxPoolRef(ipa.spec?.poolRef) && canonicalAddress(ipa.spec.address);
+          return address ? this.ipAddresses.byIndex(Index.address, address).map(request) : [];
+        },
+      },
       // A claim gone has given its address back: a full pool's waiting claims try again.
       {
         type: IPAddressClaims as unknown as ResourceType<KubeObject>,
