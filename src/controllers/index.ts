@@ -14,8 +14,9 @@ export const controllers: ControllerSetup[] = [
   clusterIPAMClaimController,
   clusterIPAMControllerSetup,
   clusterDeploymentController,
-  ipAddressClaimController(),
-  inClusterPoolController(),
+  // Before the claim controller: it serves IPAddressClaims of InfobloxIPPools only where these run.
   infobloxInstanceController(),
   infobloxPoolController(),
+  ipAddressClaimController(),
+  inClusterPoolController(),
 ];

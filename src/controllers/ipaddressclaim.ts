@@ -25,7 +25,7 @@ import {
   type ClaimOutcome,
 } from '../providers/claims.ts';
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
-import { infobloxProvider } from '../providers/infoblox/provider.ts';
+import { enabledInfoblox } from '../providers/infoblox/provider.ts';
 import { Overlay } from '../providers/overlay.ts';
 import type { Allocation, IPAMProvider } from '../providers/types.ts';
 import {
@@ -46,7 +46,7 @@ import {
 export interface IPAddressClaimControllerOptions {
   /** Concurrent reconciles (default: the manager's). */
   workers?: number;
-  /** The providers to serve (default: in-cluster and ipam-infoblox). */
+  /** The providers to serve (default: in-cluster, and ipam-infoblox where its controllers were set up first). */
   providers?: (mgr: Manager) => IPAMProvider[];
 }
 
@@ -60,7 +60,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
     name: 'ipaddressclaim',
     setup(mgr) {
       const inCluster = inClusterProvider(mgr);
-      const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster, infobloxProvider(mgr)];
+      const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster, ...enabledInfoblox(mgr)];
       const claims = new Overlay(mgr.informer(IPAddressClaims));
       const ipAddresses = new Overlay(mgr.informer(IPAddresses));
       const claimInformer = mgr.informer(IPAddressClaims);

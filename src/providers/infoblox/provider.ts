@@ -632,3 +632,13 @@ export function infobloxProvider(mgr: Manager, opts?: InfobloxProviderOptions): 
   if (!p) providers.set(mgr, (p = new InfobloxProvider(mgr, opts)));
   return p;
 }
+
+/**
+ * The provider as a list for the claim controller: the Infoblox controllers (which run before it) set it up, so
+ * IPAddressClaims of InfobloxIPPools are served only where they run; without them (`--controllers`, or next to the
+ * reference Infoblox provider) such claims are another provider's and the manager touches no Infoblox kind.
+ */
+export function enabledInfoblox(mgr: Manager): IPAMProvider[] {
+  const p = providers.get(mgr);
+  return p ? [p] : [];
+}
