@@ -1,5 +1,8 @@
 // Cluster API's machine-level IPAM contract (ipam.cluster.x-k8s.io/v1beta2): IPAddressClaim and IPAddress.
-// Only v1beta2 is served: see docs/api-validation.md for why v1beta1 waits for a conversion webhook.
+// This project's CRDs serve only v1beta2 (see docs/api-validation.md for why v1beta1 waits for a conversion webhook).
+// On a cluster whose Cluster API serves only v1beta1 (≤ 1.10) the manager speaks v1beta1 and converts at the edge
+// (capi-v1beta1.ts): the code always sees these shapes, but `apiVersion` says the version actually served, so owner
+// references made from an object name a version the garbage collector can resolve.
 import { cel, ipSchema } from './address.ts';
 import {
   conditionsSchema,
@@ -13,6 +16,9 @@ import { ageColumn, defineKind, type ObjectOf } from './meta.ts';
 export const ipamGroup = 'ipam.cluster.x-k8s.io';
 const version = 'v1beta2';
 const categories = ['cluster-api', 'cluster-ipam'] as const;
+
+/** The v1beta2 shape, in whichever version of the group the cluster serves (see above). */
+type Served<T> = Omit<T, 'apiVersion'> & { apiVersion: `${typeof ipamGroup}/${string}` };
 
 const poolColumns = [
   { name: 'Pool Name', type: 'string', jsonPath: '.spec.poolRef.name' },
@@ -53,7 +59,7 @@ export const ipAddressClaimKind = defineKind({
     },
   },
 });
-export type IPAddressClaim = ObjectOf<typeof ipAddressClaimKind>;
+export type IPAddressClaim = Served<ObjectOf<typeof ipAddressClaimKind>>;
 export type IPAddressClaimSpec = IPAddressClaim['spec'];
 export type IPAddressClaimStatus = NonNullable<IPAddressClaim['status']>;
 
@@ -93,5 +99,5 @@ export const ipAddressKind = defineKind({
     ],
   },
 });
-export type IPAddress = ObjectOf<typeof ipAddressKind>;
+export type IPAddress = Served<ObjectOf<typeof ipAddressKind>>;
 export type IPAddressSpec = IPAddress['spec'];

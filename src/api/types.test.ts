@@ -100,7 +100,11 @@ const quotedDryRun: ClusterDeploymentSpec = { template: 't', dryRun: 'true' };
 // @ts-expect-error poolRef.apiGroup is required in v1beta2
 const noGroup: IPAddressClaim['spec'] = { poolRef: { kind: 'InClusterIPPool', name: 'p' } };
 // @ts-expect-error the envelope's apiVersion is the kind's
-const wrongVersion: IPAddressClaim['apiVersion'] = 'ipam.cluster.x-k8s.io/v1beta1';
+const wrongVersion: ClusterIPAMClaim['apiVersion'] = 'k0rdent.mirantis.com/v1alpha1';
+// Cluster API's kinds carry the version the cluster serves (v1beta1 up to Cluster API 1.10), in the v1beta2 shape.
+const servedVersion: IPAddressClaim['apiVersion'] = 'ipam.cluster.x-k8s.io/v1beta1';
+// @ts-expect-error but always of their group
+const wrongGroup: IPAddressClaim['apiVersion'] = 'cluster.x-k8s.io/v1beta1';
 
 it('derived types accept valid objects and constants match them', () => {
   assert.equal(claim.apiVersion, clusterIPAMClaimKind.apiVersion);
@@ -109,5 +113,5 @@ it('derived types accept valid objects and constants match them', () => {
   for (const o of [deployment, clusterIPAM, address, pool, instance, misspelt, badProvider, quotedDryRun, noGroup]) {
     assert.ok(o);
   }
-  assert.ok(wrongVersion);
+  assert.ok(wrongVersion && servedVersion && wrongGroup);
 });

@@ -15,9 +15,31 @@ export interface ResourceType<T extends KubeObject = KubeObject> {
    * of an optional kind that is absent count as synced and empty, and start following it once it is served.
    */
   readonly optional?: boolean;
+  /**
+   * The kind is served in another version than the shape the code works with (Cluster API ≤ 1.10 serves
+   * IPAddressClaim only as v1beta1): objects read are decoded into that shape, bodies written are encoded back.
+   */
+  readonly codec?: Codec;
   /** Type-level only: carries T so `client.resource(type)` is typed. Never set. */
   readonly __object?: T;
 }
+
+/** Converts one kind between the version the API server serves and the shape the code works with. */
+export interface Codec {
+  /** A whole object as the API server sent it (list items and watch events included) into the code's shape. */
+  decode(wire: KubeObject): KubeObject;
+  /**
+   * A body to send: a whole object (create, update, apply) or a merge patch, so only the fields present are
+   * converted and nothing is added that the body did not carry.
+   */
+  encode(body: unknown): unknown;
+}
+
+/**
+ * Chooses the type actually spoken for a type the code names, e.g. the v1beta1 IPAddressClaim with its codec for the
+ * v1beta2 one; undefined (or the type itself) keeps it.
+ */
+export type ResourceAdapter = (type: ResourceType<KubeObject>) => ResourceType<KubeObject> | undefined;
 
 export function resourceType<T extends KubeObject>(def: Omit<ResourceType<T>, '__object'>): ResourceType<T> {
   return def;
@@ -151,17 +173,17 @@ export class ResourceClient<T extends KubeObject> {
 
   async create(obj: T, opts: WriteOptions = {}): Promise<T> {
     const body = { apiVersion: this.apiVersion, kind: this.type.kind, ...obj };
-    return this.write('POST', this.collectionPath(this.namespaceOf(obj)), body, opts);
+    return this.write('POST', this.collectionPath(this.namespaceOf(obj)), this.encoded(body), opts);
   }
 
   /** PUT: carries metadata.resourceVersion, so a stale object fails with 409 Conflict. */
   async update(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.write('PUT', this.objectPath(obj), obj, opts);
+    return this.write('PUT', this.objectPath(obj), this.encoded(obj), opts);
   }
 
   /** PUT to the status subresource (only status changes are kept); 409 when stale. */
   async updateStatus(obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.write('PUT', this.objectPath(obj, 'status'), obj, opts);
+    return this.write('PUT', this.objectPath(obj, 'status'), this.encoded(obj), opts);
   }
 
   async patch(key: ObjectKey, patch: unknown, opts: PatchOptions = {}): Promise<T> {
@@ -258,8 +280,12 @@ export class ResourceClient<T extends KubeObject> {
       dryRun: opts.dryRun ? 'All' : undefined,
       force: type === 'apply' && opts.force ? 'true' : undefined,
     };
+    if (this.type.codec && type !== 'merge' && type !== 'apply') {
+      // A JSON patch addresses the served shape by path: converting it is not this client's to guess.
+      throw new Error(`${type} patches of ${this.type.kind} ${this.apiVersion} (a converted kind) are not supported`);
+    }
     const res = await this.transport.json<T>('PATCH', path, {
-      body: patch,
+      body: this.encoded(patch),
       contentType: PATCH_CONTENT_TYPES[type],
       query,
       signal: opts.signal,
@@ -278,7 +304,11 @@ export class ResourceClient<T extends KubeObject> {
   private typed(obj: T): T {
     obj.apiVersion ??= this.apiVersion;
     obj.kind ??= this.type.kind;
-    return obj;
+    return this.type.codec ? (this.type.codec.decode(obj) as T) : obj;
+  }
+
+  private encoded(body: unknown): unknown {
+    return this.type.codec ? this.type.codec.encode(body) : body;
   }
 }
 
@@ -294,6 +324,8 @@ export interface KubeClientOptions {
   writeGate?: WriteGate;
   /** Told of each request's outcome (not watches): the manager counts them in its metrics. */
   observer?: RequestObserver;
+  /** The version actually spoken for some kinds, chosen at start (src/cli/discovery.ts). */
+  adapter?: ResourceAdapter;
 }
 
 /** Entry point of src/kube: one per process, shared by caches, controllers and helpers. */
@@ -324,6 +356,11 @@ export class KubeClient {
     return new KubeClient(this.access, { ...this.opts, writeGate: gate, ...(observer ? { observer } : {}) });
   }
 
+  /** A client on the same connection that speaks the versions `adapter` chooses (see withWriteGate). */
+  withAdapter(adapter: ResourceAdapter): KubeClient {
+    return new KubeClient(this.access, { ...this.opts, adapter });
+  }
+
   static load(opts: KubeClientOptions = {}): KubeClient {
     return new KubeClient(loadClusterAccess(opts.kubeconfig), opts);
   }
@@ -337,7 +374,8 @@ export class KubeClient {
     return this.access.namespace;
   }
 
-  resource<T extends KubeObject>(type: ResourceType<T>): ResourceClient<T> {
+  resource<T extends KubeObject>(named: ResourceType<T>): ResourceClient<T> {
+    const type = (this.opts.adapter?.(named as ResourceType<KubeObject>) ?? named) as ResourceType<T>;
     const key = `${type.group}/${type.version}/${type.plural}`;
     let client = this.clients.get(key);
     if (!client) {
