@@ -204,10 +204,24 @@ export const clusterIPAMKind = defineKind({
       provider: providerSchema,
       clusterIPAMClaimRefs: {
         ...objectNameSchema,
-        description: 'Name of the ClusterIPAMClaim this serves. Immutable once set.',
+        description: "Name of the ClusterIPAMClaim this serves (the user guide's field). Immutable once set.",
+      },
+      // kcm's ClusterIPAM CRD calls the field clusterIPAMClaimRef: objects written for kcm's CRD apply here too, and
+      // the controller writes the field the served CRD has (src/cli/discovery.ts).
+      clusterIPAMClaimRef: {
+        ...objectNameSchema,
+        description:
+          "Name of the ClusterIPAMClaim this serves (kcm's field; same as clusterIPAMClaimRefs). Immutable once set.",
       },
     },
-    'x-kubernetes-validations': [setOnce('clusterIPAMClaimRefs')],
+    'x-kubernetes-validations': [
+      setOnce('clusterIPAMClaimRefs'),
+      setOnce('clusterIPAMClaimRef'),
+      {
+        rule: '!has(self.clusterIPAMClaimRefs) || !has(self.clusterIPAMClaimRef) || self.clusterIPAMClaimRefs == self.clusterIPAMClaimRef',
+        message: 'clusterIPAMClaimRefs and clusterIPAMClaimRef name the same claim: set one, or both to the same name',
+      },
+    ],
   },
   status: {
     type: 'object',

@@ -25,6 +25,7 @@ import {
   Conditions,
   controlledBy,
   describeIssues,
+  eventFor,
   inlineClaimSpec,
   mergeIpamConfig,
   planClaim,
@@ -38,16 +39,20 @@ import { isInClusterPoolRef, poolKey, tryParseAddress } from '../providers/in-cl
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import {
   controllerRef,
-  removeCondition,
+  setCondition,
   type ConditionInput,
   type ControllerSetup,
   type Request,
   tolerateRaces,
 } from '../runtime/index.ts';
-import { controllerIndex, ensureIndex, nsKey, watch, writeStatus } from './clusteripam-shared.ts';
+import { controllerIndex, ensureIndex, nsKey, watch } from './clusteripam-shared.ts';
 import { byDomain, deploymentsByClaim, indexDeploymentsByClaim } from './clusteripamclaim.ts';
+import { claimRefOf } from './coexistence.ts';
 
 const claimsByDeployment = 'clusterdeployment.claims';
+
+/** The field manager of the IPAMReady condition (server-side apply): it owns that condition and nothing else. */
+export const ipamReadyFieldManager = 'cluster-ipam-ipamready';
 
 const notReady = (reason: string, message: string): ConditionInput => ({
   type: Conditions.IPAMReady,
@@ -203,7 +208,8 @@ export const clusterDeploymentController: ControllerSetup = {
       if (capacity && !capacity.ok) return { ready: notReady(capacity.reason, capacity.message) };
 
       const claimReady = claim.status?.conditions?.find((c) => c.type === Conditions.Ready);
-      const fresh = claim.status?.observedGeneration === claim.metadata.generation;
+      // kcm's ClusterIPAMClaim CRD has no status.observedGeneration (it is pruned): its Ready condition's says the same.
+      const fresh = (claim.status?.observedGeneration ?? claimReady?.observedGeneration) === claim.metadata.generation;
       const cipam = cipams.get(nsKey(claim.metadata.namespace, claim.spec.clusterIPAMRef || name));
       const cipamBound = !!cipam && controlledBy(cipam, claim.metadata.uid) && cipam.status?.phase === 'Bound';
       if (!(claim.status?.bound && fresh && cipamBound)) {
@@ -233,12 +239,7 @@ export const clusterDeploymentController: ControllerSetup = {
       const a = attachment(d);
       await deleteStale(d, a);
       if (a.mode === 'none') {
-        const had = d.status?.conditions?.some((c) => c.type === Conditions.IPAMReady);
-        if (had)
-          await client.patchStatus(req, {
-            metadata: { resourceVersion: d.metadata.resourceVersion },
-            status: { conditions: removeCondition(d.status?.conditions, Conditions.IPAMReady) },
-          });
+        await writeIPAMReady(d, undefined);
         return;
       }
 
@@ -261,7 +262,45 @@ export const clusterDeploymentController: ControllerSetup = {
         if (config) copy.spec.config = config;
         current = await client.update(copy);
       }
-      await writeStatus(client, recorder, current, [ready]);
+      await writeIPAMReady(current, ready);
+    }
+
+    /**
+     * Sets (or, without `input`, removes) the IPAMReady condition, and nothing else of the status: server-side apply
+     * under the gate's own field manager, which owns that one entry of the conditions list (a map keyed by type).
+     * kcm's ClusterDeployment status (k8sVersion, services, region, observedGeneration, its own conditions, ...) is
+     * never written, not even with the values read. An Event per transition, as the other controllers record.
+     */
+    async function writeIPAMReady(d: ClusterDeployment, input: ConditionInput | undefined): Promise<void> {
+      const key = { namespace: d.metadata.namespace, name: d.metadata.name ?? '' };
+      const before = d.status?.conditions?.find((c) => c.type === Conditions.IPAMReady);
+      const next = input ? setCondition(before ? [before] : [], input, d.metadata.generation)[0] : undefined;
+      if (next ? before && sameJSON(before, next) : !before) return;
+      const written = await client.patchStatus(
+        key,
+        {
+          apiVersion: 'k0rdent.mirantis.com/v1beta1',
+          kind: 'ClusterDeployment',
+          metadata: key,
+          status: { conditions: next ? [next] : [] },
+        },
+        { type: 'apply', fieldManager: ipamReadyFieldManager, force: true },
+      );
+      const left = written.status?.conditions?.findIndex((c) => c.type === Conditions.IPAMReady) ?? -1;
+      if (!next && left >= 0) {
+        // Written before the gate applied it (a merge patch of an earlier version): apply cannot drop what another
+        // field manager owns, so remove exactly that entry, if it is still at that index.
+        const path = `/status/conditions/${left}`;
+        const ops = [
+          { op: 'test', path: `${path}/type`, value: Conditions.IPAMReady },
+          { op: 'remove', path },
+        ];
+        await client.patchStatus(key, ops, { type: 'json' });
+      }
+      if (input && (!before || before.status !== input.status || before.reason !== input.reason)) {
+        const event = eventFor(input);
+        if (event) recorder.event(written, event.type, event.reason, input.message ?? '');
+      }
     }
 
     mgr.addController({
@@ -270,7 +309,7 @@ export const clusterDeploymentController: ControllerSetup = {
       owns: [ClusterIPAMClaims],
       watches: [
         watch(ClusterIPAMClaims, (c) => usersOf(c.metadata.namespace, c.metadata.name ?? '')),
-        watch(ClusterIPAMs, (c) => usersOf(c.metadata.namespace, c.spec.clusterIPAMClaimRefs || c.metadata.name || '')),
+        watch(ClusterIPAMs, (c) => usersOf(c.metadata.namespace, claimRefOf(c.spec) || c.metadata.name || '')),
         watch(IPAddressReservations, reservationEvent),
         watch(IPAddresses, ipAddressEvent),
       ],

@@ -51,11 +51,12 @@ import {
   writeStatus,
 } from './clusteripam-shared.ts';
 import { poolLookup } from './clusteripamclaim.ts';
+import { claimRefOf, defaultInfobloxInstance } from './coexistence.ts';
 
 export interface ClusterIPAMControllerOptions {
   /**
-   * The InfobloxInstance for claims that name none, when several exist. Defaults to the environment variable
-   * CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE.
+   * The InfobloxInstance for claims that name none, when several exist. Defaults to the manager's
+   * (`--default-infoblox-instance`, else the environment variable CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE).
    */
   defaultInfobloxInstance?: string;
 }
@@ -93,7 +94,7 @@ export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): 
   return {
     name: 'clusteripam',
     setup(mgr) {
-      const defaultInstance = opts.defaultInfobloxInstance ?? process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE;
+      const defaultInstance = opts.defaultInfobloxInstance ?? defaultInfobloxInstance(mgr);
       const cipams = mgr.informer(ClusterIPAMs);
       const claims = mgr.informer(ClusterIPAMClaims);
       const instances = mgr.informer(InfobloxInstances);
@@ -210,7 +211,7 @@ export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): 
         const cipam = cipams.get(req);
         if (!cipam || cipam.metadata.deletionTimestamp) return;
         const ns = cipam.metadata.namespace;
-        const claimName = cipam.spec.clusterIPAMClaimRefs || cipam.metadata.name || '';
+        const claimName = claimRefOf(cipam.spec) || cipam.metadata.name || '';
         const claim = claims.get(nsKey(ns, claimName));
         const setPhase = (ready: ConditionInput, providerData?: ProviderData[]) =>
           writeStatus(client, recorder, cipam, [ready], {

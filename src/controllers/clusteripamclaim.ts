@@ -52,6 +52,7 @@ import {
   tolerateRaces,
 } from '../runtime/index.ts';
 import { ensureIndex, nsKey, watch, writeStatus } from './clusteripam-shared.ts';
+import { claimRefOf, settingsOf } from './coexistence.ts';
 
 /** Deployments by `namespace/claim` they attach (by ref, or the inline claim they manage). */
 export const deploymentsByClaim = 'clusteripam.claim';
@@ -212,7 +213,8 @@ export const clusterIPAMClaimController: ControllerSetup = {
             apiVersion: 'k0rdent.mirantis.com/v1beta1',
             kind: 'ClusterIPAM',
             metadata: { name, namespace: claim.metadata.namespace, ownerReferences: [controllerRef(claim)] },
-            spec: { provider, clusterIPAMClaimRefs: name },
+            // The claim field the served ClusterIPAM CRD has: the guide's plural, or kcm's singular.
+            spec: { provider, [settingsOf(mgr).claimRefField]: name },
           });
           return { cipam: created };
         } catch (err) {
@@ -239,10 +241,10 @@ export const clusterIPAMClaimController: ControllerSetup = {
               },
         };
       }
-      if (cipam.spec.provider !== provider || cipam.spec.clusterIPAMClaimRefs !== name) {
+      if (cipam.spec.provider !== provider || claimRefOf(cipam.spec) !== name) {
         const updated = await cipamClient.update({
           ...structuredClone(cipam),
-          spec: { ...cipam.spec, provider, clusterIPAMClaimRefs: name },
+          spec: { ...cipam.spec, provider, [settingsOf(mgr).claimRefField]: name },
         });
         return { cipam: updated };
       }

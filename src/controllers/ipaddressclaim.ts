@@ -9,6 +9,7 @@
 import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
 import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
+import { refusedPool } from './coexistence.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
 import {
   allocationOf,
@@ -145,6 +146,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         if (!claim) return releaseOrphan(req, ctx);
         const provider = providers.find((p) => p.handles(claim!.spec.poolRef));
         if (!provider) return;
+        // A reference provider runs and serves this pool kind (coexistence.ts): the claim is its, left untouched.
+        if (refusedPool(mgr, claim.spec.poolRef)) return;
         const pool = provider.pool(claim);
         // The Cluster is read only when there is something to do: while Cluster API is absent each read is a GET.
         const clusterName = clusterOf(claim);
@@ -353,7 +356,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         if (!ipa?.metadata.deletionTimestamp || !hasFinalizer(ipa, protectAddressFinalizer)) return;
         const owner = ipa.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
         const provider = providers.find((p) => p.handles(ipa.spec.poolRef));
-        if (!owner || !provider) return;
+        if (!owner || !provider || refusedPool(mgr, ipa.spec.poolRef)) return;
         const claim = {
           apiVersion: ipa.apiVersion,
           kind: 'IPAddressClaim',
