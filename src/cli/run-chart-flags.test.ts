@@ -21,6 +21,37 @@ describe('cluster-ipam run flags for the chart', () => {
     assert.deepEqual(parseRunArgs(['--controllers='])?.controllers, []);
   });
 
+  it('reads --kcm auto|present|absent (default auto) and --take-over-from-reference-providers', () => {
+    assert.equal(parseRunArgs([])?.kcm, 'auto');
+    assert.equal(parseRunArgs(['--kcm=absent'])?.kcm, 'absent');
+    assert.equal(parseRunArgs(['--kcm', 'present'])?.kcm, 'present');
+    assert.throws(() => parseRunArgs(['--kcm=maybe']), /--kcm must be one of auto, present, absent/);
+    assert.equal(parseRunArgs([])?.takeOverFromReferenceProviders, false);
+    assert.equal(parseRunArgs(['--take-over-from-reference-providers'])?.takeOverFromReferenceProviders, true);
+  });
+
+  it('reads --default-infoblox-instance, else CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE', () => {
+    const saved = process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE;
+    try {
+      delete process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE;
+      assert.ok(!('defaultInfobloxInstance' in parseRunArgs([])!));
+      assert.equal(parseRunArgs(['--default-infoblox-instance=ib-1'])?.defaultInfobloxInstance, 'ib-1');
+      process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE = 'from-env';
+      assert.equal(parseRunArgs([])?.defaultInfobloxInstance, 'from-env');
+      assert.equal(parseRunArgs(['--default-infoblox-instance', 'ib-2'])?.defaultInfobloxInstance, 'ib-2');
+    } finally {
+      if (saved === undefined) delete process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE;
+      else process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE = saved;
+    }
+  });
+
+  it('reads --rediscovery-interval in seconds; 0 never looks again', () => {
+    assert.equal(parseRunArgs([])?.rediscoveryIntervalMs, 30_000);
+    assert.equal(parseRunArgs(['--rediscovery-interval=0'])?.rediscoveryIntervalMs, 0);
+    assert.equal(parseRunArgs(['--rediscovery-interval', '2.5'])?.rediscoveryIntervalMs, 2500);
+    assert.throws(() => parseRunArgs(['--rediscovery-interval=-1']), /0 or more/);
+  });
+
   it('refuses an unknown controller name with exit code 2', async () => {
     const write = process.stderr.write;
     let err = '';

@@ -20,6 +20,9 @@ describe('cluster-ipam run flags', () => {
       webhookService: undefined,
       webhookUrl: undefined,
       webhookCertDir: undefined,
+      kcm: 'auto',
+      takeOverFromReferenceProviders: false,
+      rediscoveryIntervalMs: 30_000,
     });
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ServingCertificate } from '../admission/certs.ts';
 import { inClusterPoolWebhook, poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
+import { configureManager, referenceProviderGuard } from '../controllers/coexistence.ts';
 import { controllers } from '../controllers/index.ts';
 import { KubeClient, inClusterNamespace } from '../kube/index.ts';
 import {
@@ -15,6 +16,18 @@ import {
   type Logger,
   type ManagerOptions,
 } from '../runtime/index.ts';
+import {
+  adapterOf,
+  controllersOff,
+  discover,
+  kcmModes,
+  refusalMessage,
+  refusedReferences,
+  watchDiscovery,
+  workflowControllers,
+  type Discovery,
+  type KcmMode,
+} from './discovery.ts';
 
 const usage = `usage: cluster-ipam run [flags]
 
@@ -42,6 +55,19 @@ flags:
   --webhook-configuration MODE        register: apply the ValidatingWebhookConfiguration at start; none: leave it
                                       to the installer (the Helm chart owns it); default none in a pod, else register
   --controllers NAME,...              run only these controllers (default all: ${controllers.map((c) => c.name).join(', ')})
+  --kcm auto|present|absent           k0rdent kcm runs the ClusterIPAMClaim workflow itself: where it is installed
+                                      (detected from its CRDs: auto, the default) or said to be (present), the
+                                      workflow controllers (${workflowControllers.join(', ')}) do not start;
+                                      absent runs them even next to kcm's CRDs
+  --take-over-from-reference-providers
+                                      serve InClusterIPPool / GlobalInClusterIPPool / InfobloxIPPool claims and pools
+                                      even while the reference in-cluster or Infoblox provider runs (detected from
+                                      its Lease); without it their kinds are refused and every pool says why
+  --default-infoblox-instance NAME    the InfobloxInstance for pools and claims that name none (kcm's Infoblox adapter
+                                      writes such pools) (default $CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE)
+  --rediscovery-interval SECONDS      look again this often at what was discovered at start (Cluster API version,
+                                      kcm, reference providers); exit when it changed, so the Deployment restarts
+                                      the manager with the new answer; 0 never looks again (default 30)
   --log-level LEVEL                   trace, debug, info, warn, error (default info)
   -h, --help
 `;
@@ -66,9 +92,22 @@ export interface RunOptions {
   webhookConfiguration?: 'none' | 'register';
   /** Names of the controllers to run (default all). */
   controllers?: string[];
+  /** Whether kcm is there (auto: detected at start; default auto). */
+  kcm?: KcmMode;
+  /** Serve the reference providers' kinds even while they run. */
+  takeOverFromReferenceProviders?: boolean;
+  /** The InfobloxInstance for pools and claims that name none. */
+  defaultInfobloxInstance?: string;
+  /** Discover again this often and stop (DiscoveryChangedError) when the answer changed; absent or 0: never. */
+  rediscoveryIntervalMs?: number;
 }
 
 export class UsageError extends Error {}
+
+/** What the manager discovered at start no longer holds (see --rediscovery-interval): it stopped to start anew. */
+export class DiscoveryChangedError extends Error {
+  override readonly name = 'DiscoveryChangedError';
+}
 
 /** Parses `run` flags (Go flag style: `--flag value` or `--flag=value`); undefined for --help. */
 export function parseRunArgs(argv: string[]): RunOptions | undefined {
@@ -97,6 +136,10 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
         'webhook-cert-dir': { type: 'string' },
         'webhook-configuration': { type: 'string' },
         controllers: { type: 'string' },
+        kcm: { type: 'string', default: 'auto' },
+        'take-over-from-reference-providers': { type: 'boolean' },
+        'default-infoblox-instance': { type: 'string' },
+        'rediscovery-interval': { type: 'string', default: '30' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -121,6 +164,14 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     throw new UsageError('--webhook-configuration must be none or register');
   }
   const only = values.controllers?.split(',').filter(Boolean);
+  const kcm = values.kcm as KcmMode;
+  if (!kcmModes.includes(kcm)) throw new UsageError(`--kcm must be one of ${kcmModes.join(', ')}`);
+  const rediscovery = Number(values['rediscovery-interval']);
+  if (!Number.isFinite(rediscovery) || rediscovery < 0) {
+    throw new UsageError('--rediscovery-interval must be a number of seconds, 0 or more');
+  }
+  const defaultInstance =
+    values['default-infoblox-instance'] || process.env.CLUSTER_IPAM_DEFAULT_INFOBLOX_INSTANCE || undefined;
   return {
     kubeconfig: values.kubeconfig,
     namespace: values.namespace || inClusterNamespace() || 'cluster-ipam-system',
@@ -133,6 +184,10 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     ...webhook,
     ...(configuration ? { webhookConfiguration: configuration } : {}),
     ...(only ? { controllers: only } : {}),
+    kcm,
+    takeOverFromReferenceProviders: values['take-over-from-reference-providers'] ?? false,
+    ...(defaultInstance ? { defaultInfobloxInstance: defaultInstance } : {}),
+    rediscoveryIntervalMs: rediscovery * 1000,
   };
 }
 
@@ -241,8 +296,21 @@ export async function startManager(
   signal: AbortSignal,
 ): Promise<void> {
   const logger = opts.logger ?? createLogger({ level: opts.logLevel });
-  const client = KubeClient.load({ kubeconfig: opts.kubeconfig, userAgent: 'cluster-ipam-manager' });
+  const base = KubeClient.load({ kubeconfig: opts.kubeconfig, userAgent: 'cluster-ipam-manager' });
   try {
+    let discovered: Discovery;
+    try {
+      discovered = await discover(base, { ...discoveryOptions(opts), signal });
+    } catch (err) {
+      if (signal.aborted) return; // stopped before it started
+      throw err;
+    }
+    const adapter = adapterOf(discovered);
+    const client = adapter ? base.withAdapter(adapter) : base;
+    setups = startedSetups(discovered, setups, logger);
+    const refused = refusedReferences(discovered);
+    const stop = new AbortController();
+    const stopped = AbortSignal.any([signal, stop.signal]);
     const mgr = new Manager({
       client,
       logger,
@@ -253,6 +321,11 @@ export async function startManager(
       workers: opts.workers,
       ...opts.manager,
     });
+    configureManager(mgr, {
+      defaultInfobloxInstance: opts.defaultInfobloxInstance,
+      claimRefField: discovered.claimRefField,
+      refusedPoolKinds: new Map(refused.flatMap((r) => r.provider.poolKinds.map((k) => [k, refusalMessage(r)]))),
+    });
     const webhook = await poolWebhookFor(opts, signal);
     if (webhook) opts.onWebhook?.(webhook);
     for (const setup of webhook ? [...setups, webhook] : setups) {
@@ -260,10 +333,52 @@ export async function startManager(
       logger.info({ controller: setup.name }, 'controller set up');
     }
     logger.info({ server: client.server, namespace: opts.namespace, identity: mgr.identity }, 'starting');
-    await mgr.start(signal);
+    let changed: string | undefined;
+    const watching = opts.rediscoveryIntervalMs
+      ? watchDiscovery(base, discovered, {
+          ...discoveryOptions(opts),
+          intervalMs: opts.rediscoveryIntervalMs,
+          signal: stopped,
+          onError: (err) => logger.warn({ err }, 'rediscovery failed; trying again at the next interval'),
+        }).then((found) => {
+          if (!found) return;
+          changed = found.change;
+          logger.warn({ change: changed }, 'what the manager discovered at start changed: stopping to start anew');
+          stop.abort();
+        })
+      : undefined;
+    try {
+      await mgr.start(stopped);
+    } finally {
+      stop.abort();
+      await watching;
+    }
+    if (changed !== undefined) throw new DiscoveryChangedError(changed);
   } finally {
-    client.close();
+    base.close();
   }
+}
+
+function discoveryOptions(opts: RunOptions) {
+  return { kcm: opts.kcm, takeOverFromReferenceProviders: opts.takeOverFromReferenceProviders };
+}
+
+/** Logs what was discovered; the setups that start: those discovery leaves on, and the guard of refused pools. */
+function startedSetups(d: Discovery, setups: readonly ControllerSetup[], logger: Logger): readonly ControllerSetup[] {
+  logger.info({ version: d.capi.version, why: d.capi.why }, 'Cluster API IPAM version');
+  logger.info({ present: d.kcm.present, why: d.kcm.why, claimRefField: d.claimRefField }, 'k0rdent kcm');
+  for (const r of d.references) {
+    const at = { provider: r.provider.name, lease: r.lease, holder: r.holder };
+    if (d.takeOver) logger.warn(at, `${r.provider.title} is running; taking over its kinds as told`);
+    else logger.error(at, refusalMessage(r));
+  }
+  const off = controllersOff(d);
+  for (const s of setups) {
+    const why = off.get(s.name);
+    if (why) logger.warn({ controller: s.name, why }, 'controller not started');
+  }
+  const started = setups.filter((s) => !off.has(s.name));
+  return refusedReferences(d).length > 0 ? [...started, referenceProviderGuard] : started;
 }
 
 /** `cluster-ipam run`; `setups` defaults to the registry in src/controllers (tests pass their own). */
@@ -305,6 +420,11 @@ export async function runCommand(argv: string[], setups: readonly ControllerSetu
     if (err instanceof LeaderElectionLostError) {
       // Exit at once, as controller-runtime does: a reconcile still running must not write as a non-leader.
       process.exit(1);
+    }
+    if (err instanceof DiscoveryChangedError) {
+      // Stopped cleanly (lease released): the Deployment starts the manager again, which discovers anew.
+      logger.error({ change: err.message }, 'exiting to be restarted with what the cluster now has');
+      return 1;
     }
     throw err;
   } finally {

@@ -69,13 +69,22 @@ const inClusterProvider: readonly Access[] = [
 export const permissions: readonly Permissions[] = [
   {
     name: 'manager',
-    what: 'the runtime: leader election, Events, and the CRDs of optional kinds it follows',
+    what: 'the runtime: leader election, Events, the CRDs it follows and discovers, reference providers',
     access: [
       { kind: Leases, verbs: ['get', 'create', 'update'], ownNamespace: true },
       // Events go to the namespace of the object they are about, so cluster-wide.
       { kind: Events, verbs: ['create', 'patch'] },
+      // Optional kinds, and what src/cli/discovery.ts reads at start: the served Cluster API version, kcm's CRDs.
       { kind: CustomResourceDefinitions, verbs: read },
+      // A running reference provider is found by its leader election Lease, in whatever namespace it runs.
+      { kind: Leases, verbs: ['list'] },
     ],
+  },
+  {
+    // Started only while a reference provider runs and is not taken over (src/controllers/coexistence.ts).
+    name: 'reference-provider-guard',
+    what: 'while a reference IPAM provider runs: reads the pools it serves, to put an Event on each',
+    access: [InClusterIPPools, GlobalInClusterIPPools, InfobloxIPPools].map((kind) => ({ kind, verbs: read })),
   },
   {
     name: 'clusteripamclaim',

@@ -44,3 +44,11 @@ app.kubernetes.io/part-of: cluster-ipam
 {{- define "cluster-ipam.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
+
+{{- define "cluster-ipam.defaultInfobloxInstance" -}}
+{{- if .Values.infoblox.defaultInstanceName }}
+{{- .Values.infoblox.defaultInstanceName }}
+{{- else if .Values.infoblox.defaultInstance.create }}
+{{- .Values.infoblox.defaultInstance.name }}
+{{- end }}
+{{- end }}
