@@ -41,12 +41,24 @@ describe('the chart RBAC', () => {
     assert.deepEqual(Object.keys(values.controllers).sort(), controllerPermissions.map((p) => p.key).sort());
   });
 
-  it('keeps leader election to the release namespace and the rest cluster-wide', () => {
+  it('keeps leader election and credentials Secrets to the release namespace, the rest cluster-wide', () => {
     const manager = permissions.find((p) => p.name === 'manager')!;
     assert.deepEqual(rulesOf(manager.access, 'namespace'), [
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
     ]);
-    assert.ok(permissions.every((p) => p.name === 'manager' || rulesOf(p.access, 'namespace').length === 0));
+    const secrets = { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch'] };
+    for (const p of permissions.filter((p) => p.name !== 'manager')) {
+      const namespaced = rulesOf(p.access, 'namespace');
+      assert.ok(
+        namespaced.length === 0 ||
+          (p.name.startsWith('infoblox') && JSON.stringify(namespaced) === JSON.stringify([secrets])),
+        p.name,
+      );
+      assert.ok(
+        !rulesOf(p.access, 'cluster').some((r) => r.resources.includes('secrets')),
+        `${p.name}: no Secret anywhere else`,
+      );
+    }
   });
 
   it('merges rules per group and verb set, with status and finalizers as subresources', () => {

@@ -14,7 +14,7 @@ import {
   IPAddresses,
   IPAddressReservations,
 } from '../api/resources.ts';
-import { CustomResourceDefinitions, Events, Leases } from '../kube/index.ts';
+import { CustomResourceDefinitions, Events, Leases, Secrets } from '../kube/index.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
@@ -64,6 +64,22 @@ const inClusterProvider: readonly Access[] = [
   { kind: InClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: GlobalInClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: Clusters, verbs: read },
+];
+
+/**
+ * The Infoblox provider (src/providers/infoblox): its pools and instances, the instances' credentials Secrets in the
+ * manager's namespace only, the claims it names hosts on (hostname annotation), and the owners it walks up to the
+ * claim's Machine (for `<machine>.<dnsZone>` host names). Served only while its controllers are on.
+ */
+const infobloxProvider: readonly Access[] = [
+  { kind: InfobloxIPPools, verbs: [...read, 'patch', 'update'], status: statusWrites, finalizers: ownerOf },
+  { kind: InfobloxInstances, verbs: read, status: statusWrites },
+  { kind: Secrets, verbs: read, ownNamespace: true },
+  { kind: IPAddressClaims, verbs: [...read, 'patch'] },
+  { kind: IPAddresses, verbs: read },
+  { kind: { group: 'cluster.x-k8s.io', plural: 'machines' }, verbs: ['get'] },
+  { kind: { group: 'infrastructure.cluster.x-k8s.io', plural: 'vspheremachines' }, verbs: ['get'] },
+  { kind: { group: 'infrastructure.cluster.x-k8s.io', plural: 'vspherevms' }, verbs: ['get'] },
 ];
 
 export const permissions: readonly Permissions[] = [
@@ -122,6 +138,18 @@ export const permissions: readonly Permissions[] = [
       { kind: InClusterIPPools, verbs: read },
       { kind: GlobalInClusterIPPools, verbs: read },
     ],
+  },
+  {
+    name: 'infobloxinstance',
+    value: 'controllers.infobloxInstance',
+    what: 'InfobloxInstance: credentials, the appliance reached, its default views',
+    access: infobloxProvider,
+  },
+  {
+    name: 'infobloxippool',
+    value: 'controllers.infobloxPool',
+    what: 'InfobloxIPPool: views and subnets on the appliance, protection',
+    access: infobloxProvider,
   },
   {
     name: 'ipaddressclaim',

@@ -85,7 +85,10 @@ describe('the Helm chart, rendered', () => {
     ]);
     assertNoWildcards(docs);
     const args = managerArgs(docs);
-    assert.ok(args.includes('--controllers=ipaddressclaim,inclusterippool'), args.join(' '));
+    assert.ok(
+      args.includes('--controllers=infobloxinstance,infobloxippool,ipaddressclaim,inclusterippool'),
+      args.join(' '),
+    );
     assert.ok(args.includes('--webhook-configuration=none'));
     // No grant on kcm's kinds when the workflow controllers are off.
     const clusterRole = one(docs, 'ClusterRole');
@@ -500,7 +503,7 @@ describe(
 
       await cluster.pointWebhookHere();
       const opts = await cluster.startManager();
-      assert.deepEqual(opts.controllers, ['ipaddressclaim', 'inclusterippool']);
+      assert.deepEqual(opts.controllers, ['infobloxinstance', 'infobloxippool', 'ipaddressclaim', 'inclusterippool']);
       await cluster.kubectl(['create', 'namespace', 'machines']);
       await cluster.applyPool('machines', 'nodes', '10.0.30.10-10.0.30.20', '10.0.30.1');
       const address = await cluster.machineGetsAddress('machines', 'm-0', 'nodes');
