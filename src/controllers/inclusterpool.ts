@@ -10,7 +10,8 @@ import {
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
 import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
-import { inClusterProvider, poolTypes, protectPoolFinalizer } from '../providers/in-cluster/provider.ts';
+import { protectPoolFinalizer } from '../providers/claims.ts';
+import { inClusterProvider, poolTypes } from '../providers/in-cluster/provider.ts';
 import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
 import { keyOfPool, overlapsWith, poolCondition, poolCounts, PoolReasons } from '../providers/in-cluster/pools.ts';

@@ -5,7 +5,8 @@
 // when the instance changes (its spec, or its Ready condition) and periodically.
 import { IPAddressClaims, InfobloxInstances, InfobloxIPPools, type IPAddressClaim } from '../api/index.ts';
 import type { KubeObject } from '../kube/index.ts';
-import { InfobloxReasons, poolKeyOf, protectPoolFinalizer } from '../providers/infoblox/names.ts';
+import { protectPoolFinalizer } from '../providers/claims.ts';
+import { InfobloxReasons, poolKeyOf } from '../providers/infoblox/names.ts';
 import { writeReady, type Check } from '../providers/infoblox/conditions.ts';
 import { infobloxProvider } from '../providers/infoblox/provider.ts';
 import {

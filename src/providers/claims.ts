@@ -8,6 +8,7 @@ import type { Allocation, FailureReason } from './types.ts';
 
 export const releaseAddressFinalizer = 'ipam.cluster.x-k8s.io/ReleaseAddress';
 export const protectAddressFinalizer = 'ipam.cluster.x-k8s.io/ProtectAddress';
+export const protectPoolFinalizer = 'ipam.cluster.x-k8s.io/ProtectPool';
 export const clusterNameLabel = 'cluster.x-k8s.io/cluster-name';
 export const pausedAnnotation = 'cluster.x-k8s.io/paused';
 

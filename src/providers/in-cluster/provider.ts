@@ -52,6 +52,7 @@ import {
   type ResourceType,
 } from '../../kube/index.ts';
 import { hasFinalizer, metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
+import { protectPoolFinalizer } from '../claims.ts';
 import { Overlay } from '../overlay.ts';
 import { notStatusOnly } from '../../runtime/index.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
@@ -64,8 +65,6 @@ export const poolTypes: Readonly<Record<PoolKind, ResourceType<PoolObject>>> = {
   InClusterIPPool: InClusterIPPools as ResourceType<PoolObject>,
   GlobalInClusterIPPool: GlobalInClusterIPPools as ResourceType<PoolObject>,
 };
-
-export const protectPoolFinalizer = 'ipam.cluster.x-k8s.io/ProtectPool';
 
 /** Index names on the shared informers (prefixed: other controllers share them). */
 export const Index = {

@@ -52,9 +52,9 @@ import {
   keyOf,
   networkViewOf,
   poolKeyOf,
-  protectPoolFinalizer,
   subnetsOf,
 } from './names.ts';
+import { protectPoolFinalizer } from '../claims.ts';
 import * as records from './records.ts';
 
 export interface InfobloxProviderOptions {
