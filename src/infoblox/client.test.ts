@@ -271,8 +271,12 @@ describe('WAPI client', () => {
   it('retries reads on 5xx and 429, never on 4xx', async () => {
     inject({ kind: 'status', status: 503, count: 1, method: 'GET', object: 'networkview' });
     inject({ kind: 'status', status: 429, count: 1, method: 'GET', object: 'networkview' });
-    const ok = await counting('GET networkview', () => client().getNetworkView('default'));
+    const seen: string[] = [];
+    const observed = client({ observe: (method, object, outcome) => void seen.push(`${method} ${object} ${outcome}`) });
+    const ok = await counting('GET networkview', () => observed.getNetworkView('default'));
     assert.deepEqual([ok.result?.name, ok.sent], ['default', 3]);
+    // Every attempt is told to the request metrics, by object type and outcome.
+    assert.deepEqual(seen, ['GET networkview server_error', 'GET networkview client_error', 'GET networkview ok']);
     inject({ kind: 'status', status: 500, count: 5, method: 'GET', object: 'networkview' });
     const failed = await counting('GET networkview', () => client().ping());
     assert.ok(failed.error instanceof WapiResponseError && failed.error.status === 500);

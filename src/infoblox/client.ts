@@ -57,8 +57,23 @@ export interface WapiClientOptions {
   /** Attempts of a request that can be repeated (default 4), and the backoff between them (200 ms doubling to 5 s). */
   retry?: { attempts?: number; initialMs?: number; maxMs?: number };
   logger?: Pick<Logger, 'debug'>;
+  /** Told of every attempt's outcome and duration (for request metrics). */
+  observe?: RequestObserver;
   /** For tests: the backoff's jitter. */
   random?: () => number;
+}
+
+/** How an attempt ended: `ok`, `client_error` (4xx), `server_error` (5xx), `auth` (401/403), or why no answer came. */
+export type RequestOutcome = 'ok' | 'client_error' | 'server_error' | 'auth' | WapiConnectionError['reason'];
+
+/** `object` is the WAPI object type (`record:host`, `network`, ...), never a ref or search argument. */
+export type RequestObserver = (method: string, object: string, outcome: RequestOutcome, seconds: number) => void;
+
+function outcomeOf(err: unknown): RequestOutcome {
+  if (err instanceof WapiAuthError) return 'auth';
+  if (err instanceof WapiConnectionError) return err.reason;
+  if (err instanceof WapiResponseError && err.status >= 500) return 'server_error';
+  return 'client_error';
 }
 
 export interface NetworkView {
@@ -218,6 +233,7 @@ export class WapiClient {
   private readonly attempts: number;
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly logger: WapiClientOptions['logger'];
+  private readonly observe: RequestObserver | undefined;
   private readonly random: (() => number) | undefined;
   // Private fields, which util.inspect does not show: a logged client shows no credential (nor the agents' key).
   readonly #authorization: string | undefined;
@@ -256,6 +272,7 @@ export class WapiClient {
     this.#agent = new https.Agent({ keepAlive: true, maxSockets: 16, ...tls });
     this.#oneShot = new https.Agent({ keepAlive: false, ...tls });
     this.logger = opts.logger;
+    this.observe = opts.observe;
     this.random = opts.random;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.attempts = Math.max(1, opts.retry?.attempts ?? 4);
@@ -370,13 +387,18 @@ export class WapiClient {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const repeatable = method === 'GET' || method === 'DELETE' || (method === 'PUT' && !body?.includes('"func:'));
     const backoff = new Backoff({ ...this.backoff }, this.random);
+    const object = target.split('/')[0]!;
     for (let attempt = 1; ; attempt++) {
       opts.signal?.throwIfAborted();
+      const started = performance.now();
       try {
         const raw = await this.send(method, target, opts.query ?? [], body, repeatable, opts.signal);
-        return this.result<T>(method, target, raw);
+        const result = this.result<T>(method, target, raw);
+        this.observe?.(method, object, 'ok', (performance.now() - started) / 1000);
+        return result;
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
+        this.observe?.(method, object, outcomeOf(err), (performance.now() - started) / 1000);
         const transient =
           (err instanceof WapiConnectionError && err.reason !== 'tls') ||
           (err instanceof WapiResponseError && (err.status >= 500 || err.status === 429));

@@ -6,6 +6,7 @@
 // The Secret is read from the manager's namespace. Secrets are watched only once an instance needs one, so a manager
 // without Infoblox neither lists Secrets nor needs the right to; until that watch has listed, they are read directly.
 import { statSync } from 'node:fs';
+import { Histogram } from 'prom-client';
 import type { InfobloxInstance } from '../../api/index.ts';
 import { WapiClient, type WapiClientOptions, type WapiCredentials } from '../../infoblox/client.ts';
 import { isNotFound, Secrets, type Secret } from '../../kube/index.ts';
@@ -60,12 +61,23 @@ export class WapiClients {
   private readonly secretListeners: ((secret: Secret) => void)[] = [];
   private readonly log: Logger;
 
+  private readonly requests: Histogram<'instance' | 'method' | 'object' | 'outcome'>;
+
   constructor(
     private readonly mgr: Manager,
     readonly namespace: string,
     private readonly tuning: ClientTuning = {},
   ) {
     this.log = mgr.logger.child({ provider: 'ipam-infoblox' });
+    this.requests = new Histogram({
+      name: 'cluster_ipam_infoblox_request_duration_seconds',
+      help:
+        'WAPI requests to Infoblox appliances by instance, method, object type and outcome (ok, client_error, ' +
+        'server_error, auth, connect, tls, timeout, reset), each attempt counted',
+      labelNames: ['instance', 'method', 'object', 'outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers: [mgr.registry],
+    });
   }
 
   /** Called with every Secret of the manager's namespace that changes, once Secrets are watched. */
@@ -151,6 +163,8 @@ export class WapiClients {
         ...(instance.spec.customCAPath ? { customCAPath: instance.spec.customCAPath } : {}),
         ...this.tuning,
         logger: this.log.child({ instance: name }),
+        observe: (method, object, outcome, seconds) =>
+          this.requests.labels(name, method, object, outcome).observe(seconds),
       });
     } catch (err) {
       throw new InstanceConfigError(InfobloxReasons.ConnectionFailed, (err as Error).message);
