@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
 import { ApiError, Namespaces, type ResourceClient } from '../../src/kube/index.ts';
 import type { Manager } from '../../src/runtime/index.ts';
-import { privateControlPlane, testNamespace } from '../support/cluster.ts';
+import { privateControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   claimObject,
@@ -78,15 +78,18 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
   });
 
   it('never hands out an address twice, and every claim ends with one reservation of its own', async () => {
-    const ns = await testNamespace('ic-faults');
+    // Alone with its managers: another test file's manager would answer claims without faults (and these faulty
+    // managers would serve the other files' claims).
+    const cp = await privateControlPlane();
+    after(() => cp.stop());
+    const ns = 'faults';
     const faults: Faults = { lostCreates: 0, refusedCreates: 0, failedGets: 0 };
     const faulty = { name: 'faults', setup: (mgr: Manager) => injectFaults(mgr, faults) };
     // The fault injector must wrap the client before the provider takes its reservation client.
-    const [a, b] = [
-      await startInCluster({ provider: { staleAfterMs: 1000 }, before: [faulty] }),
-      await startInCluster({ provider: { staleAfterMs: 1000 }, before: [faulty] }),
-    ];
+    const opts = { provider: { staleAfterMs: 1000 }, before: [faulty], kubeconfig: cp.kubeconfigPath };
+    const [a, b] = [await startInCluster(opts), await startInCluster(opts)];
     running.push(a, b);
+    await a.client.resource(Namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     const pool = `faults-${suffix()}`;
     await createPool(a.client, ns, pool, { addresses: ['10.221.0.0/24'], prefix: 24 });
     const claims = Array.from({ length: 60 }, (_, i) => claimObject(ns, `m-${i}`, pool));

@@ -11,6 +11,7 @@ import {
   createClaim,
   createPool,
   IPAddressClaims,
+  IPAddresses,
   startInCluster,
   waitForAddress,
   type Harness,
@@ -81,8 +82,12 @@ describe('in-cluster provider: a bound claim is quiet', () => {
     await h.client.resource(Namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     await createPool(h.client, ns, 'small', { addresses: ['10.223.1.1-10.223.1.2'], prefix: 24 });
     for (const m of ['a', 'b', 'c']) await createClaim(h.client, ns, m, 'small');
-    await waitForAddress(h.client, ns, 'a');
-    await waitForAddress(h.client, ns, 'b');
+    // Two of the three get the two addresses (whichever reconciles first), the third waits.
+    await waitFor(
+      async () =>
+        (await h.client.resource(IPAddresses).listAll({ namespace: ns })).items.length === 2 ? true : undefined,
+      { what: 'two IPAddresses' },
+    );
     const pool = (state: string) =>
       counter(mgr, 'cluster_ipam_pool_addresses', (l) => l.namespace === ns && l.name === 'small' && l.state === state);
     await waitFor(async () => (await pool('free')) === 0 && (await pool('used')) === 2, { what: 'pool gauges' });
