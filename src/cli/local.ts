@@ -17,9 +17,9 @@ import { poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { startManager } from './run.ts';
 
 // The guide's in-cluster examples; the Infoblox ones are applied against the WAPI simulator (startInfobloxExamples).
-const exampleDirs = ['option1-cidr', 'option1-ip-addresses', 'option2-inline', 'in-cluster-pools'];
+export const exampleDirs = ['option1-cidr', 'option1-ip-addresses', 'option2-inline', 'in-cluster-pools'];
 const infobloxExampleDirs = ['infoblox', 'infoblox-pool'];
-const examplesRoot = fileURLToPath(new URL('../../examples/', import.meta.url));
+export const examplesRoot = fileURLToPath(new URL('../../examples/', import.meta.url));
 const examplesNamespace = 'examples';
 
 const defaultDir = () =>

@@ -1,0 +1,291 @@
+// The machines of the local mode's example clusters, made the way an infrastructure provider makes them: once a
+// ClusterDeployment's IPAMReady is True, one IPAddressClaim per control-plane and worker node against the pool the
+// controller merged into spec.config (`ipPool`), labelled with the cluster's name. Then a short summary of who got
+// which address, so that a first run shows what the product is for.
+import {
+  ClusterDeployments,
+  ClusterIPAMClaims,
+  GlobalInClusterIPPools,
+  InClusterIPPools,
+  InfobloxIPPools,
+  IPAddressClaims,
+  IPAddresses,
+  type ClusterDeployment,
+  type IPAddress,
+  type IPAddressClaim,
+} from '../api/index.ts';
+import type { KubeClient } from '../kube/index.ts';
+import { clusterNameLabel } from '../providers/claims.ts';
+import { findCondition } from '../runtime/conditions.ts';
+
+export interface PoolRef {
+  apiGroup?: string;
+  kind: string;
+  name: string;
+}
+
+export interface Machine {
+  /** The IPAddressClaim's name: `<cluster>-cp-<i>` or `<cluster>-worker-<i>`. */
+  claim: string;
+  role: 'control-plane' | 'worker';
+  address?: string;
+  prefix?: number;
+  gateway?: string;
+  /** Why it has no address yet (the claim's Ready message). */
+  waiting?: string;
+}
+
+export interface ClusterSummary {
+  name: string;
+  /** The ClusterIPAMClaim it points at and whether it is Bound. */
+  claim: string | undefined;
+  claimBound: boolean;
+  /** IPAMReady: True lets provisioning (here: the machines) go ahead; else its reason and message. */
+  ipamReady: boolean;
+  ipamMessage: string | undefined;
+  pool: PoolRef | undefined;
+  /** spec.config.controlPlaneEndpointIP, the API server's virtual IP. */
+  endpoint: string | undefined;
+  machines: Machine[];
+}
+
+export interface PoolSummary {
+  kind: string;
+  namespace: string | undefined;
+  name: string;
+  /** In-cluster pools count in their status; an Infoblox network's free addresses are the appliance's to know. */
+  total: number | undefined;
+  used: number;
+  free: number | undefined;
+}
+
+export interface Summary {
+  namespace: string;
+  clusters: ClusterSummary[];
+  pools: PoolSummary[];
+}
+
+export interface SimulateOptions {
+  namespace: string;
+  /** How long to wait for IPAMReady and for the machines' addresses (default 60 s). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Progress lines (which cluster is waited for). */
+  log?: (line: string) => void;
+}
+
+const fieldManager = { fieldManager: 'cluster-ipam-local-machines' };
+/** Marks the claims made here, apart from the examples' own IPAddressClaims of the same clusters. */
+export const simulatedLabel = 'cluster-ipam.k0rdent.mirantis.com/simulated-machine';
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((ok) => {
+    const t = setTimeout(ok, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), ok()), { once: true });
+  });
+
+function count(config: Record<string, unknown>, key: string): number {
+  const n = Number(config[key] ?? 0);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+function poolOf(d: ClusterDeployment): PoolRef | undefined {
+  const entry = (d.spec.config as Record<string, unknown> | undefined)?.ipPool as { config?: PoolRef } | undefined;
+  const ref = entry?.config;
+  return ref?.kind && ref.name ? ref : undefined;
+}
+
+/** The IPAddressClaims a provider would make for `d`'s machines. */
+export function machineClaims(d: ClusterDeployment, pool: PoolRef): IPAddressClaim[] {
+  const config = (d.spec.config ?? {}) as Record<string, unknown>;
+  const roles = [
+    { role: 'cp', n: count(config, 'controlPlaneNumber') },
+    { role: 'worker', n: count(config, 'workersNumber') },
+  ];
+  return roles.flatMap(({ role, n }) =>
+    Array.from({ length: n }, (_, i) => ({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+      kind: 'IPAddressClaim',
+      metadata: {
+        name: `${d.metadata.name}-${role}-${i}`,
+        namespace: d.metadata.namespace,
+        labels: { [clusterNameLabel]: d.metadata.name!, [simulatedLabel]: 'true' },
+      },
+      spec: { poolRef: { apiGroup: pool.apiGroup ?? 'ipam.cluster.x-k8s.io', kind: pool.kind, name: pool.name } },
+    })),
+  ) as IPAddressClaim[];
+}
+
+/**
+ * Makes the machines' IPAddressClaims of every ClusterDeployment of the namespace whose IPAMReady turns True within
+ * the timeout, waits for their addresses (within the same timeout), and returns what there is to show.
+ */
+export async function simulateMachines(client: KubeClient, opts: SimulateOptions): Promise<Summary> {
+  const { namespace, signal } = opts;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  const log = opts.log ?? (() => {});
+  const cds = client.resource(ClusterDeployments);
+  const claims = client.resource(IPAddressClaims);
+  const made = new Set<string>();
+  // Clusters are served one by one as their gate opens: one that never does must not hold back the others.
+  for (;;) {
+    const deployments = (await cds.list({ namespace, signal })).items;
+    let pending = 0;
+    for (const d of deployments) {
+      const pool = poolOf(d);
+      const ready = findCondition(d.status?.conditions, 'IPAMReady')?.status === 'True';
+      if (!ready || !pool) {
+        pending++;
+        continue;
+      }
+      if (made.has(d.metadata.name!)) continue;
+      made.add(d.metadata.name!);
+      const machines = machineClaims(d, pool);
+      log(`${d.metadata.name}: IPAMReady, ${machines.length} machines claim addresses from ${pool.kind} ${pool.name}`);
+      for (const claim of machines) await claims.apply(claim, { ...fieldManager, force: true, signal });
+    }
+    const summary = await readSummary(client, namespace, signal);
+    const waiting = summary.clusters.some((c) => c.machines.some((m) => !m.address));
+    if ((pending === 0 && !waiting) || Date.now() > deadline || signal?.aborted) return summary;
+    await sleep(500, signal);
+  }
+}
+
+/** What the namespace holds now: clusters, their machines' addresses, and the pools they draw from. */
+export async function readSummary(client: KubeClient, namespace: string, signal?: AbortSignal): Promise<Summary> {
+  const [deployments, cipamClaims, claims, addresses] = await Promise.all([
+    client.resource(ClusterDeployments).list({ namespace, signal }),
+    client.resource(ClusterIPAMClaims).list({ namespace, signal }),
+    client.resource(IPAddressClaims).list({ namespace, labelSelector: simulatedLabel, signal }),
+    client.resource(IPAddresses).list({ namespace, signal }),
+  ]);
+  const addressOf = new Map(addresses.items.map((a) => [a.metadata.name!, a]));
+  const clusters: ClusterSummary[] = deployments.items.map((d) => {
+    const name = d.metadata.name!;
+    const claimName = (d.spec as { ipamClaim?: { ref?: string } }).ipamClaim?.ref;
+    const claim = cipamClaims.items.find((c) => c.metadata.name === claimName);
+    const gate = findCondition(d.status?.conditions, 'IPAMReady');
+    const config = (d.spec.config ?? {}) as Record<string, unknown>;
+    const machines = claims.items
+      .filter((c) => c.metadata.labels?.[clusterNameLabel] === name)
+      .map((c): Machine => {
+        const ipa: IPAddress | undefined = c.status?.addressRef?.name
+          ? addressOf.get(c.status.addressRef.name)
+          : undefined;
+        const role = c.metadata.name!.startsWith(`${name}-cp-`) ? 'control-plane' : 'worker';
+        if (!ipa) {
+          const ready = findCondition(c.status?.conditions, 'Ready');
+          return { claim: c.metadata.name!, role, waiting: ready?.message || ready?.reason || 'not served yet' };
+        }
+        return {
+          claim: c.metadata.name!,
+          role,
+          address: ipa.spec.address,
+          prefix: ipa.spec.prefix,
+          ...(ipa.spec.gateway ? { gateway: ipa.spec.gateway } : {}),
+        };
+      })
+      .sort((a, b) => (a.role === b.role ? byIndex(a.claim, b.claim) : a.role === 'control-plane' ? -1 : 1));
+    return {
+      name,
+      claim: claimName,
+      claimBound: (claim?.status as { bound?: boolean } | undefined)?.bound === true,
+      ipamReady: gate?.status === 'True',
+      ipamMessage: gate && gate.status !== 'True' ? `${gate.reason}: ${gate.message}` : undefined,
+      pool: poolOf(d),
+      endpoint: typeof config.controlPlaneEndpointIP === 'string' ? config.controlPlaneEndpointIP : undefined,
+      machines,
+    };
+  });
+  return { namespace, clusters, pools: await readPools(client, namespace, addresses.items, signal) };
+}
+
+const byIndex = (a: string, b: string) => Number(a.split('-').at(-1)) - Number(b.split('-').at(-1));
+
+async function readPools(
+  client: KubeClient,
+  namespace: string,
+  addresses: readonly IPAddress[],
+  signal?: AbortSignal,
+): Promise<PoolSummary[]> {
+  const used = (kind: string, name: string) =>
+    addresses.filter((a) => a.spec.poolRef.kind === kind && a.spec.poolRef.name === name).length;
+  const [inCluster, global, infoblox] = await Promise.all([
+    client.resource(InClusterIPPools).list({ namespace, signal }),
+    client.resource(GlobalInClusterIPPools).list({ signal }),
+    client
+      .resource(InfobloxIPPools)
+      .list({ namespace, signal })
+      .catch(() => ({ items: [] })),
+  ]);
+  const counted = [...inCluster.items, ...global.items].map((p): PoolSummary => {
+    // Counted from the IPAddresses read just now: the pool's status follows them a moment later.
+    const total = p.status?.ipAddresses?.total;
+    const n = used(p.kind!, p.metadata.name!);
+    return {
+      kind: p.kind!,
+      namespace: p.metadata.namespace,
+      name: p.metadata.name!,
+      total,
+      used: n,
+      free: total === undefined ? undefined : Math.max(0, total - n),
+    };
+  });
+  const appliance = infoblox.items.map((p): PoolSummary => ({
+    kind: 'InfobloxIPPool',
+    namespace: p.metadata.namespace,
+    name: p.metadata.name!,
+    total: undefined,
+    used: used('InfobloxIPPool', p.metadata.name!),
+    free: undefined,
+  }));
+  return [...counted, ...appliance];
+}
+
+/** The summary as printed by `local up`, with the commands to look further and how to stop. */
+export function formatSummary(summary: Summary, opts: { kubeconfig: string }): string {
+  const ns = summary.namespace;
+  const out: string[] = [];
+  out.push(`Example clusters in namespace "${ns}", with one IPAddressClaim per machine as an infrastructure provider`);
+  out.push('makes them:');
+  for (const c of summary.clusters) {
+    const claim = c.claim ? `claim ${c.claim} ${c.claimBound ? 'Bound' : 'not bound'}` : 'no claim yet';
+    const pool = c.pool ? `, pool ${c.pool.kind}/${c.pool.name}` : '';
+    out.push('');
+    out.push(
+      `  ${c.name}: ${claim}${pool}${c.ipamReady ? '' : ` — IPAMReady not True (${c.ipamMessage ?? 'pending'})`}`,
+    );
+    const width = Math.max(14, ...c.machines.map((m) => m.claim.length));
+    if (c.endpoint) {
+      const clash = c.machines.filter((m) => m.address === c.endpoint).map((m) => m.claim);
+      const warn = clash.length > 0 ? `  ⚠ also given to ${clash.join(', ')}` : '';
+      out.push(`    ${'endpoint'.padEnd(width)}  ${c.endpoint}  (spec.config.controlPlaneEndpointIP)${warn}`);
+    }
+    for (const m of c.machines) {
+      const where = m.address
+        ? `${m.address}/${m.prefix}${m.gateway ? `  gateway ${m.gateway}` : ''}`
+        : `waiting: ${m.waiting}`;
+      out.push(`    ${m.claim.padEnd(width)}  ${where}`);
+    }
+  }
+  out.push('');
+  out.push('Pools:');
+  const label = (p: PoolSummary) => `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`;
+  const width = Math.max(...summary.pools.map((p) => label(p).length), 10);
+  for (const p of summary.pools) {
+    const free = p.free === undefined ? 'free: ask the appliance' : `free ${p.free}`;
+    const total = p.total === undefined ? '' : ` of ${p.total}`;
+    out.push(`  ${label(p).padEnd(width)}  used ${p.used}${total}, ${free}`);
+  }
+  out.push('');
+  out.push('Look further (Kubernetes has an IPAddress kind of its own: name the group):');
+  out.push(`  export KUBECONFIG=${opts.kubeconfig}`);
+  out.push(`  kubectl get clusterdeployments,clusteripamclaims,clusteripams -n ${ns}`);
+  out.push(`  kubectl get ipaddressclaims.ipam.cluster.x-k8s.io,ipaddresses.ipam.cluster.x-k8s.io -n ${ns}`);
+  out.push('  kubectl get ipaddresses.ipam.cluster.x-k8s.io -A');
+  out.push(`  kubectl get inclusterippools,globalinclusterippools,infobloxippools -A`);
+  const first = summary.clusters[0]?.name;
+  if (first) out.push(`  kubectl describe clusterdeployment ${first} -n ${ns}`);
+  out.push('');
+  return out.join('\n');
+}

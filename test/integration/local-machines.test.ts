@@ -1,0 +1,83 @@
+// The local mode's machines: with the manager and the guide's in-cluster examples on a control plane of the test's
+// own (the examples' names are fixed), every example cluster's machines get an address from its pool, and the
+// summary names them, their pools and the kubectl commands to look further.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { exampleDirs, examplesRoot } from '../../src/cli/local.ts';
+import { controllers } from '../../src/controllers/index.ts';
+import { KubeClient, Namespaces } from '../../src/kube/index.ts';
+import type { ControlPlane } from '../../src/local/controlplane.ts';
+import { applyManifests, readManifests, yamlFilesIn } from '../../src/local/install.ts';
+import { formatSummary, simulateMachines, type Summary } from '../../src/local/machines.ts';
+import { startManager } from '../../src/cli/run.ts';
+import { privateControlPlane } from '../support/cluster.ts';
+
+const namespace = 'examples';
+
+describe('local mode: the example clusters get machines with addresses', () => {
+  let cp: ControlPlane;
+  const stopManager = new AbortController();
+  let manager: Promise<void> | undefined;
+  let client: KubeClient;
+  let summary: Summary;
+  before(async () => {
+    cp = await privateControlPlane();
+    // The whole manager, as `local up` runs it; started directly so that no shared control plane is started too.
+    manager = startManager(
+      {
+        kubeconfig: cp.kubeconfigPath,
+        namespace,
+        leaderElect: false,
+        leaderElectionId: 'cluster-ipam-test',
+        metricsBindAddress: '0',
+        healthProbeBindAddress: '0',
+        workers: 4,
+        logLevel: process.env.CLUSTER_IPAM_TEST_LOG_LEVEL ?? 'warn',
+      },
+      controllers,
+      stopManager.signal,
+    );
+    manager.catch(() => {});
+    client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
+    await client.resource(Namespaces).apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    const files = (await Promise.all(exampleDirs.map((d) => yamlFilesIn(join(examplesRoot, d))))).flat();
+    await applyManifests(client, await readManifests(files), namespace);
+    summary = await simulateMachines(client, { namespace, timeoutMs: 120_000 });
+  });
+  after(async () => {
+    client?.close();
+    stopManager.abort();
+    await manager;
+    await cp?.stop();
+  });
+
+  it('makes one claim per control-plane and worker node, each with an address of its network', () => {
+    const byName = new Map(summary.clusters.map((c) => [c.name, c]));
+    const expected = { 'dev-vsphere-1': [3, 2, '10.0.10.'], 'prod-vsphere': [3, 5, '198.51.100.'] } as const;
+    for (const [name, [cps, workers, prefix]] of Object.entries(expected)) {
+      const c = byName.get(name);
+      assert.ok(c, `${name} in the summary`);
+      assert.equal(c.claimBound, true, `${name}'s claim is Bound`);
+      assert.equal(c.ipamReady, true);
+      assert.equal(c.machines.filter((m) => m.role === 'control-plane').length, cps);
+      assert.equal(c.machines.filter((m) => m.role === 'worker').length, workers);
+      for (const m of c.machines) assert.ok(m.address?.startsWith(prefix), `${m.claim}: ${m.address ?? m.waiting}`);
+      assert.equal(new Set(c.machines.map((m) => m.address)).size, cps + workers, 'no address twice');
+    }
+    const v6 = byName.get('lab-vsphere-v6');
+    assert.ok(v6?.machines.every((m) => m.address?.startsWith('2001:db8:10::')));
+  });
+
+  it('prints the clusters, the machines, the pools and the kubectl commands', () => {
+    const text = formatSummary(summary, { kubeconfig: cp.kubeconfigPath });
+    const dev = summary.clusters.find((c) => c.name === 'dev-vsphere-1')!;
+    assert.match(text, /dev-vsphere-1: claim dev-vsphere-1-ipam Bound/);
+    assert.match(text, /endpoint\s+10\.0\.10\.200/);
+    for (const m of dev.machines) assert.match(text, new RegExp(`${m.claim}\\s+${m.address!.replace(/\./g, '\\.')}/`));
+    const pool = summary.pools.find((p) => p.name === dev.pool?.name);
+    assert.equal(pool?.used, 5);
+    assert.match(text, /kubectl get ipaddresses\.ipam\.cluster\.x-k8s\.io -A/);
+    assert.ok(text.includes(`export KUBECONFIG=${cp.kubeconfigPath}`));
+  });
+});
