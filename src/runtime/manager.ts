@@ -16,7 +16,7 @@ import { LeaderElector, NotLeaderError } from './leaderelection.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import type { RateLimiter } from './ratelimiter.ts';
-import { serve, type Serving } from './server.ts';
+import { serve, type Routes, type Serving } from './server.ts';
 
 export interface LeaderElectionOptions {
   /** Namespace and name of the Lease. */
@@ -112,6 +112,8 @@ export class Manager {
   private resolveElected!: () => void;
   private resolveServing!: (addresses: { metrics?: string; health?: string }) => void;
   private started = false;
+  private readonly endpoints: { bindAddress: string; routes: Routes; bound: (address: string | undefined) => void }[] =
+    [];
   /** Live while writes through `client` may go out; aborted (with the reason) when they may not. */
   private writes = fanOutAbortController();
 
@@ -176,6 +178,15 @@ export class Manager {
     return recorder;
   }
 
+  /**
+   * More read-only HTTP endpoints (e.g. the address-plan page), served from start to stop like /metrics; resolves
+   * with the bound `host:port` (undefined when `bindAddress` disables it).
+   */
+  serve(bindAddress: string, routes: Routes): Promise<string | undefined> {
+    if (this.started) throw new Error('endpoints must be added before the manager starts');
+    return new Promise((bound) => this.endpoints.push({ bindAddress, routes, bound }));
+  }
+
   addController<T extends KubeObject, W extends readonly KubeObject[] = []>(spec: ControllerSpec<T, W>): Controller {
     if (this.started) throw new Error('controllers must be added before the manager starts');
     if (this.controllers.some((c) => c.name === spec.name)) throw new Error(`duplicate controller "${spec.name}"`);
@@ -223,6 +234,11 @@ export class Manager {
           this.cache.hasSynced() ? { status: 200, body: 'ok' } : { status: 503, body: 'caches not synced' },
       });
       if (health) servers.push(health);
+      for (const e of this.endpoints) {
+        const server = await serve(e.bindAddress, e.routes);
+        if (server) servers.push(server);
+        e.bound(server?.address);
+      }
       this.resolveServing({ metrics: metrics?.address, health: health?.address });
       this.logger.info({ metrics: metrics?.address, health: health?.address }, 'manager starting');
 
