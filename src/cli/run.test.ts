@@ -88,6 +88,13 @@ describe('cluster-ipam run flags', () => {
     assert.equal(parseRunArgs(['--webhook-bind-address', '0'])?.webhookBindAddress, '0');
   });
 
+  it('serves the address-plan page only with --ui-bind-address', () => {
+    assert.equal(parseRunArgs([])?.uiBindAddress, undefined);
+    assert.equal(parseRunArgs(['--ui-bind-address', '0'])?.uiBindAddress, undefined);
+    assert.equal(parseRunArgs(['--ui-bind-address=127.0.0.1:8082'])?.uiBindAddress, '127.0.0.1:8082');
+    assert.throws(() => parseRunArgs(['--ui-bind-address', 'nope']), UsageError);
+  });
+
   it('names the webhook flag at fault', () => {
     for (const [args, flag] of [
       [['--webhook-bind-address', '9443'], '--webhook-bind-address'],

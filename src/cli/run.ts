@@ -6,6 +6,7 @@ import type { ServingCertificate } from '../admission/certs.ts';
 import { inClusterPoolWebhook, poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { configureManager, referenceProviderGuard } from '../controllers/coexistence.ts';
 import { controllers } from '../controllers/index.ts';
+import { planPage } from '../plan-page/serve.ts';
 import { KubeClient, inClusterNamespace } from '../kube/index.ts';
 import {
   LeaderElectionLostError,
@@ -42,6 +43,8 @@ flags:
   --metrics-bind-address ADDR         /metrics on [host]:port, 0 disables (default :8080)
   --health-probe-bind-address ADDR    /healthz and /readyz on [host]:port, 0 disables (default :8081)
   --workers N                         concurrent reconciles per controller (default 4)
+  --ui-bind-address ADDR              the read-only address-plan page (/ and /plan.json) on [host]:port, 0 disables
+                                      (default 0)
   --webhook-bind-address ADDR         the in-cluster pools' validating webhook (HTTPS) on [host]:port, 0 disables
                                       (default :9443); it is served and registered (ValidatingWebhookConfiguration
                                       cluster-ipam-in-cluster-pools, failurePolicy Fail) only when
@@ -82,6 +85,8 @@ export interface RunOptions {
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   workers: number;
+  /** The address-plan page ([host]:port); absent: not served. */
+  uiBindAddress?: string;
   logLevel: string;
   /** The pools' webhook: served only with `webhookService` or `webhookUrl` (absent: no webhook). */
   webhookBindAddress?: string;
@@ -129,6 +134,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
         'metrics-bind-address': { type: 'string', default: ':8080' },
         'health-probe-bind-address': { type: 'string', default: ':8081' },
         workers: { type: 'string', default: '4' },
+        'ui-bind-address': { type: 'string', default: '0' },
         'log-level': { type: 'string', default: 'info' },
         'webhook-bind-address': { type: 'string', default: ':9443' },
         'webhook-service': { type: 'string' },
@@ -155,6 +161,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
   try {
     parseBindAddress(values['metrics-bind-address']);
     parseBindAddress(values['health-probe-bind-address']);
+    parseBindAddress(values['ui-bind-address']);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -180,6 +187,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     metricsBindAddress: values['metrics-bind-address'],
     healthProbeBindAddress: values['health-probe-bind-address'],
     workers,
+    ...(values['ui-bind-address'] !== '0' ? { uiBindAddress: values['ui-bind-address'] } : {}),
     logLevel: values['log-level'],
     ...webhook,
     ...(configuration ? { webhookConfiguration: configuration } : {}),
@@ -328,6 +336,11 @@ export async function startManager(
     });
     const webhook = await poolWebhookFor(opts, signal);
     if (webhook) opts.onWebhook?.(webhook);
+    if (opts.uiBindAddress) {
+      const page = planPage(opts.uiBindAddress);
+      setups = [...setups, page];
+      void page.url.then((url) => url && logger.info({ url }, 'address-plan page'));
+    }
     for (const setup of webhook ? [...setups, webhook] : setups) {
       await setup.setup(mgr);
       logger.info({ controller: setup.name }, 'controller set up');
