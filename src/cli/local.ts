@@ -1,7 +1,8 @@
-// `cluster-ipam local up|down`: a local control plane kept by a detached supervisor process, so that `up` returns
-// while the control plane lives on, and `down` (or the supervisor's death) stops every process it started.
+// `cluster-ipam local up|down`: a local control plane kept by a detached supervisor process, so that `up` can return
+// while the control plane lives on (--bare, --detach), and `down` (or the supervisor's death) stops every process it
+// started. Without them `up` shows the supervisor's progress, the example clusters' machines, and stays until Ctrl-C.
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { controllers } from '../controllers/index.ts';
 import { KubeClient, Namespaces, type KubeObject, type Secret } from '../kube/index.ts';
-import { freePort, startControlPlane } from '../local/controlplane.ts';
+import { freePort, startControlPlane, type ProgressListener } from '../local/controlplane.ts';
+import { formatSummary, simulateMachines } from '../local/machines.ts';
 import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
 import { startWapiSimulator, type WapiSimulator } from '../infoblox/simulator/index.ts';
 import { createLogger, type Logger } from '../runtime/index.ts';
@@ -51,7 +53,14 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
-async function up(dir: string, watchPid: string | undefined, bare: boolean): Promise<number> {
+interface UpOptions {
+  watchPid: string | undefined;
+  bare: boolean;
+  /** Return once ready instead of staying in the foreground until Ctrl-C (the control plane lives on either way). */
+  detach: boolean;
+}
+
+async function up(dir: string, opts: UpOptions): Promise<number> {
   const kubeconfig = join(dir, 'controlplane/kubeconfig');
   const readyFile = join(dir, 'ready');
   if (!(await supervisorPid(dir))) {
@@ -59,31 +68,143 @@ async function up(dir: string, watchPid: string | undefined, bare: boolean): Pro
     await mkdir(dir, { recursive: true });
     const logFile = join(dir, 'supervisor.log');
     const out = openSync(logFile, 'a');
-    const serveArgs = ['local', 'serve', '--dir', dir, ...(watchPid ? ['--watch-pid', watchPid] : [])];
-    if (bare) serveArgs.push('--bare');
+    const serveArgs = ['local', 'serve', '--dir', dir, ...(opts.watchPid ? ['--watch-pid', opts.watchPid] : [])];
+    if (opts.bare) serveArgs.push('--bare');
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...serveArgs], {
       detached: true,
       stdio: ['ignore', out, out],
     });
     closeSync(out);
     child.unref();
-    process.stderr.write(
-      `local control plane starting (log: ${logFile}); a first run on this machine builds it first\n`,
-    );
+    process.stderr.write(`local control plane starting (log: ${logFile})\n`);
+    const progress = new ProgressDisplay(process.stderr);
     // Generous: the first run on a machine builds the control plane from source.
-    await waitFor(
-      async () => {
-        if (existsSync(readyFile)) return true;
-        if (child.pid !== undefined && !alive(child.pid)) throw new Error(`the supervisor exited; see ${logFile}`);
-        return false;
-      },
-      45 * 60_000,
-      'the local control plane',
-      logFile,
-    );
+    try {
+      await waitFor(
+        async () => {
+          progress.show(await readFile(join(dir, 'progress'), 'utf8').catch(() => ''));
+          if (existsSync(readyFile)) return true;
+          if (child.pid !== undefined && !alive(child.pid)) throw new Error(`the supervisor exited; see ${logFile}`);
+          return false;
+        },
+        45 * 60_000,
+        'the local control plane',
+        logFile,
+      );
+    } finally {
+      progress.end();
+    }
+  }
+  const summary = await readFile(join(dir, 'summary.txt'), 'utf8').catch(() => '');
+  if (summary) process.stdout.write(`\n${summary}`);
+  if (!opts.bare && !opts.detach) {
+    process.stdout.write('Stop it: Ctrl-C here, or `npm run local:down` (cluster-ipam local down) from anywhere.\n');
+  } else if (!opts.bare) {
+    process.stdout.write('Stop it: `npm run local:down` (cluster-ipam local down).\n');
   }
   process.stdout.write(`KUBECONFIG=${resolve(kubeconfig)}\n`);
+  if (opts.bare || opts.detach) return 0;
+  return stayUp(dir);
+}
+
+/** Keeps `up` in the foreground: Ctrl-C (or SIGTERM) takes the control plane down; `local down` elsewhere ends us. */
+async function stayUp(dir: string): Promise<number> {
+  const pid = await supervisorPid(dir);
+  if (!pid) return 1;
+  const signalled = await new Promise<boolean>((done) => {
+    const poll = setInterval(() => {
+      if (!alive(pid)) finish(false);
+    }, 1000);
+    const onSignal = () => finish(true);
+    const finish = (bySignal: boolean) => {
+      clearInterval(poll);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      done(bySignal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  if (signalled) {
+    process.stderr.write('\nstopping the local control plane…\n');
+    return down(dir);
+  }
+  process.stderr.write('local control plane stopped\n');
   return 0;
+}
+
+export function elapsed(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+/**
+ * The supervisor's progress file (one JSON line: step, detail, when the step began) shown to the user: on a TTY one
+ * line rewritten in place, each finished step kept with its time; elsewhere a line per step and one every 15 s.
+ */
+export class ProgressDisplay {
+  private step = '';
+  private stepStarted = 0;
+  private lastPrinted: number | undefined;
+  private line = '';
+
+  constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+    private readonly now = () => Date.now(),
+  ) {}
+
+  show(progressFile: string): void {
+    let p: { step?: string; detail?: string; at?: number };
+    try {
+      p = JSON.parse(progressFile) as typeof p;
+    } catch {
+      return;
+    }
+    if (!p.step) return;
+    const now = this.now();
+    if (p.step !== this.step) {
+      this.finishStep(now);
+      this.step = p.step;
+      this.stepStarted = p.at ?? now;
+      this.lastPrinted = undefined;
+    }
+    const text = `${p.step}${p.detail ? `: ${p.detail}` : ''} … ${elapsed(now - this.stepStarted)}`;
+    if (this.out.isTTY) {
+      const width = (this.out.columns ?? 100) - 1;
+      this.line = text.length > width ? `${text.slice(0, width - 1)}…` : text;
+      this.out.write(`\r\x1b[K${this.line}`);
+    } else if (this.lastPrinted === undefined || now - this.lastPrinted >= 15_000) {
+      this.out.write(`${text}\n`);
+      this.lastPrinted = now;
+    }
+  }
+
+  end(): void {
+    this.finishStep(this.now());
+  }
+
+  private finishStep(now: number): void {
+    if (!this.step) return;
+    const done = `${this.step}: ${elapsed(now - this.stepStarted)}`;
+    if (this.out.isTTY) this.out.write(`\r\x1b[K${done}\n`);
+    else if (this.lastPrinted === undefined || now - this.lastPrinted >= 1000) this.out.write(`${done}\n`);
+    this.step = '';
+  }
+}
+
+/** The supervisor's side: the current step in `<dir>/progress`, which `up` polls; detail rewrites at most 4/s. */
+function progressFile(dir: string): ProgressListener {
+  const file = join(dir, 'progress');
+  let step = '';
+  let at = 0;
+  let written = 0;
+  return (next, detail) => {
+    const now = Date.now();
+    if (next === step && now - written < 250) return;
+    if (next !== step) [step, at] = [next, now];
+    written = now;
+    writeFileSync(file, JSON.stringify({ step, detail, at }));
+  };
 }
 
 async function down(dir: string): Promise<number> {
@@ -106,10 +227,14 @@ interface ServeOptions {
 async function serve(dir: string, opts: ServeOptions): Promise<number> {
   await writeFile(join(dir, 'supervisor.pid'), String(process.pid));
   const logger = createLogger({ level: 'info' });
+  const progress = progressFile(dir);
+  progress('finding the control plane binary');
   const cp = await startControlPlane({
     dir: join(dir, 'controlplane'),
     log: (line) => logger.info(line),
+    progress,
     beforeControllerManager: async (kubeconfig) => {
+      progress('installing CRDs');
       const client = KubeClient.load({ kubeconfig });
       try {
         await installCRDs(client);
@@ -145,14 +270,23 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
       logger,
       onWebhook: webhookSetUp,
     };
+    progress('starting the manager');
     manager = startManager(managerOptions, controllers, stopManager.signal);
+    progress('applying the examples');
     const files = (await Promise.all(exampleDirs.map((d) => yamlFilesIn(join(examplesRoot, d))))).flat();
     await applyManifests(client, await readManifests(files), examplesNamespace);
+    progress('starting the WAPI simulator for the Infoblox examples');
     simulator = await startInfobloxExamples(client, dir, logger);
-    client.close();
     logger.info({ namespace: examplesNamespace, files: files.length }, 'examples applied');
     // Ready means the webhook is registered too. A manager that failed is reported below.
     await Promise.race([webhook.then((w) => w.ready), manager]).catch(() => {});
+    progress("making the example clusters' machines");
+    const summary = await simulateMachines(client, {
+      namespace: examplesNamespace,
+      log: (line) => (logger.info(line), progress("making the example clusters' machines", line)),
+    });
+    client.close();
+    await writeFile(join(dir, 'summary.txt'), formatSummary(summary, { kubeconfig: cp.kubeconfigPath }));
   }
   await writeFile(join(dir, 'ready'), cp.kubeconfigPath);
   logger.info(`ready: KUBECONFIG=${cp.kubeconfigPath}`);
@@ -216,18 +350,23 @@ export async function localCommand(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { dir: { type: 'string' }, 'watch-pid': { type: 'string' }, bare: { type: 'boolean', default: false } },
+    options: {
+      dir: { type: 'string' },
+      'watch-pid': { type: 'string' },
+      bare: { type: 'boolean', default: false },
+      detach: { type: 'boolean', default: false },
+    },
   });
   const dir = resolve(values.dir ?? defaultDir());
   switch (positionals[0]) {
     case 'up':
-      return up(dir, values['watch-pid'], values.bare);
+      return up(dir, { watchPid: values['watch-pid'], bare: values.bare, detach: values.detach });
     case 'down':
       return down(dir);
     case 'serve':
       return serve(dir, { watchPid: values['watch-pid'] ? Number(values['watch-pid']) : undefined, bare: values.bare });
     default:
-      process.stderr.write('usage: cluster-ipam local up|down [--dir DIR] [--watch-pid PID] [--bare]\n');
+      process.stderr.write('usage: cluster-ipam local up|down [--dir DIR] [--watch-pid PID] [--bare] [--detach]\n');
       return 2;
   }
 }

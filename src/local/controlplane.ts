@@ -1,7 +1,7 @@
 // A real Kubernetes control plane on loopback: etcd, kube-apiserver and (for garbage collection and namespace
 // deletion) kube-controller-manager, built from Go modules by hack/build-controlplane.sh. Used by the tests and by
 // `cluster-ipam local up`.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +10,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -21,6 +20,8 @@ export interface ControlPlaneOptions {
   gc?: boolean;
   /** Where progress lines go (building, waiting). */
   log?: (line: string) => void;
+  /** Steps for a user watching the start: building, starting etcd, kube-apiserver, kube-controller-manager. */
+  progress?: ProgressListener;
   /**
    * Runs once the API server is ready, before kube-controller-manager starts: CRDs installed here are seen by the
    * garbage collector at once instead of at its next 30 s rediscovery.
@@ -37,14 +38,59 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** Path of the control plane binary, building it first if this machine has none (10-20 minutes, once). */
-export async function controlPlaneBinary(): Promise<string> {
+/** What the control plane is doing now, for a user waiting on it: a step and, while building, what is compiled. */
+export type ProgressListener = (step: string, detail?: string) => void;
+
+/**
+ * Path of the control plane binary, building it first if this machine has none (about 4 minutes on 2 cores, once).
+ * The build's stderr (`go: downloading …`, and the packages `go build -v` names as it compiles them) becomes progress.
+ */
+export async function controlPlaneBinary(progress?: ProgressListener): Promise<string> {
   const fromEnv = process.env.CLUSTER_IPAM_CONTROLPLANE_BIN;
   if (fromEnv) return fromEnv;
-  const { stdout } = await promisify(execFile)('bash', [join(repoRoot, 'hack/build-controlplane.sh')], {
-    maxBuffer: 1 << 20,
+  const child = spawn('bash', [join(repoRoot, 'hack/build-controlplane.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  const build = buildProgress(progress ?? (() => {}));
+  let partial = '';
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr = (stderr + c).slice(-20_000);
+    const lines = (partial + c).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) build(line);
   });
+  const code = await new Promise<number>((ok, fail) => {
+    child.once('error', fail);
+    child.once('close', (c) => ok(c ?? 1));
+  });
+  if (code !== 0) {
+    throw new Error(`hack/build-controlplane.sh exited ${code}:\n${stderr.split('\n').slice(-30).join('\n')}`);
+  }
   return stdout.trim().split('\n').at(-1)!;
+}
+
+/** Turns the build script's stderr lines into steps: downloading modules, then compiling packages (counted). */
+export function buildProgress(progress: ProgressListener): (line: string) => void {
+  let downloads = 0;
+  let packages = 0;
+  return (line) => {
+    const text = line.trim();
+    if (!text) return;
+    const downloading = /^go: downloading (\S+) (\S+)/.exec(text);
+    if (text.startsWith('building the control plane')) {
+      progress('building the control plane from Go modules (first run only, ~4 min on 2 cores)');
+    } else if (downloading) {
+      downloads++;
+      progress('building the control plane: downloading modules', `${downloads}: ${downloading[1]} ${downloading[2]}`);
+    } else if (/^[\w.-]+(\/[\w.~+-]+)*$/.test(text)) {
+      // `go build -v` prints each package it compiles, one import path a line.
+      packages++;
+      progress('building the control plane: compiling', `${packages} packages, ${text}`);
+    } else if (text.startsWith('built in')) {
+      progress('control plane built', text.replace(/: .*$/, ''));
+    }
+  };
 }
 
 export async function freePort(): Promise<number> {
@@ -163,7 +209,8 @@ function kubeconfigYaml(server: string, caFile: string, token: string): string {
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = opts.log ?? (() => {});
-  const bin = await controlPlaneBinary();
+  const progress = opts.progress ?? (() => {});
+  const bin = await controlPlaneBinary(opts.progress);
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cluster-ipam-cp-')));
   if (!opts.dir) tempDirs.add(dir);
   const certDir = join(dir, 'certs');
@@ -252,13 +299,18 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   try {
     log(`starting etcd on ${etcdUrl}`);
+    progress('starting etcd');
     etcd.start();
     await waitUntil('etcd /health', etcd, async () => (await fetch(`${etcdUrl}/health`)).ok, 60_000);
     log(`starting kube-apiserver on ${server}`);
+    progress('starting kube-apiserver');
     await startAPIServer();
     await writeFile(kubeconfigPath, kubeconfigYaml(server, join(certDir, 'apiserver.crt'), token), { mode: 0o600 });
     await opts.beforeControllerManager?.(kubeconfigPath);
-    if (opts.gc ?? true) controllerManager.start();
+    if (opts.gc ?? true) {
+      progress('starting kube-controller-manager');
+      controllerManager.start();
+    }
   } catch (err) {
     await stop();
     throw err;
