@@ -9,8 +9,9 @@ const usage = `usage: cluster-ipam <command> [flags]
 commands:
   start        run the manager against the configured cluster; with none configured, \`local up\`
   run          run the controller manager against the current kubeconfig (or in-cluster config)
-  local up     start a local control plane with the CRDs, the manager and the examples in the background;
-               prints KUBECONFIG=<path> last (--bare: control plane and CRDs only)
+  local up     start a local control plane with the CRDs, the manager and the examples, show the example
+               clusters' machines and stay until Ctrl-C; prints KUBECONFIG=<path> last (--detach: return once
+               ready, it lives on; --bare: control plane and CRDs only, returns)
   local down   stop it
   wapi-simulator
                serve a simulated Infoblox WAPI over HTTPS (--listen, --username, --password; --help for more)
