@@ -86,12 +86,18 @@ export const inClusterIPPoolStatusSchema = {
   properties: {
     ipAddresses: {
       type: 'object',
-      description: 'Address counts, capped at 2^53-1 (huge IPv6 pools).',
+      description: 'Address counts, capped at 2^53-1 (huge IPv6 pools); totalHuman and freeHuman are exact.',
       properties: {
         total: count('Usable addresses.'),
         used: count('Addresses allocated.'),
         free: count('total - used.'),
         outOfRange: count('Allocated addresses no longer in the usable set.'),
+        totalHuman: {
+          type: 'string',
+          maxLength: 64, // 2^128 has 39 digits
+          description: 'total, exact: decimal, or 2^k±m for counts past 2^53-1 (an IPv6 /64 pool is 2^64-1).',
+        },
+        freeHuman: { type: 'string', maxLength: 64, description: 'free, exact, written as totalHuman.' },
       },
     },
     conditions: conditionsSchema,
@@ -109,8 +115,9 @@ const pool = {
   labels: { 'cluster.x-k8s.io/v1beta2': version },
   printerColumns: [
     { name: 'Addresses', type: 'string', jsonPath: '.spec.addresses', description: 'Usable addresses.' },
-    { name: 'Total', type: 'integer', jsonPath: '.status.ipAddresses.total' },
-    { name: 'Free', type: 'integer', jsonPath: '.status.ipAddresses.free' },
+    // The exact counts: the integers are capped at 2^53-1, which reads like a real count.
+    { name: 'Total', type: 'string', jsonPath: '.status.ipAddresses.totalHuman' },
+    { name: 'Free', type: 'string', jsonPath: '.status.ipAddresses.freeHuman' },
     { name: 'Used', type: 'integer', jsonPath: '.status.ipAddresses.used' },
     ageColumn,
   ],

@@ -9,6 +9,7 @@ import {
   type Condition,
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
+import { humanCount } from '../core/index.ts';
 import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
 import { protectPoolFinalizer } from '../providers/claims.ts';
 import { inClusterProvider, poolTypes } from '../providers/in-cluster/provider.ts';
@@ -128,7 +129,8 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           pool = provider.poolOverlays[kind].record(await addFinalizer(client, pool, protectPoolFinalizer));
         }
 
-        const counts = poolCounts(model, provider.book.counts(key));
+        const book = provider.book.counts(key);
+        const counts = poolCounts(model, book);
         metrics.pool(kind, req.namespace, req.name, counts);
         const overlaps = overlapsWith(model, provider.ranges.overlapping(model));
         const cond = poolCondition(pool, model, counts, overlaps);
@@ -139,7 +141,9 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
         );
         const status = {
           ...pool.status,
-          ...(counts ? { ipAddresses: counts } : {}),
+          ...(counts && book
+            ? { ipAddresses: { ...counts, totalHuman: humanCount(book.total), freeHuman: humanCount(book.free) } }
+            : {}),
           conditions,
           observedGeneration: pool.metadata.generation,
         };

@@ -32,3 +32,4 @@ export { addressSpacePool, type AddressSpace, type AddressSpaceCheck } from './a
 export { AllocationError, Allocator, capCount, statusCounts, type PoolCounts, type StatusCounts } from './allocator.ts';
 export { findOverlaps, type NamedSet, type Overlap } from './overlap.ts';
 export { checkCapacity, type Capacity } from './capacity.ts';
+export { humanCount } from './count.ts';

@@ -213,7 +213,7 @@ describe('kubectl get', () => {
 
   it('shows status written through the status subresource', async () => {
     await patchStatus(clusterIPAMClaimKind, 'dev-vsphere-1-ipam', { bound: true }, ns);
-    const counts = { total: 140, used: 1, free: 139, outOfRange: 0 };
+    const counts = { total: 140, used: 1, free: 139, outOfRange: 0, totalHuman: '140', freeHuman: '139' };
     await patchStatus(inClusterIPPoolKind, 'workload-nodes', { ipAddresses: counts }, ns);
     const claim = await kubectl(['get', resource(clusterIPAMClaimKind), 'dev-vsphere-1-ipam', '--no-headers'], {
       namespace: ns,

@@ -53,14 +53,28 @@ describe('in-cluster provider: pools', () => {
       },
     );
     const empty = await poolWhen(ns, 'p', (p) => readyOf(p)?.status === 'True', 'Ready');
-    assert.deepEqual(empty.status?.ipAddresses, { total: 7, used: 0, free: 7, outOfRange: 0 });
+    assert.deepEqual(empty.status?.ipAddresses, {
+      total: 7,
+      used: 0,
+      free: 7,
+      outOfRange: 0,
+      totalHuman: '7',
+      freeHuman: '7',
+    });
     assert.equal(readyOf(empty)?.reason, 'PoolReady');
     assert.equal(readyOf(empty)?.observedGeneration, empty.metadata.generation);
 
     for (const m of ['m0', 'm1', 'm2']) await createClaim(h.client, ns, m, 'p');
     for (const m of ['m0', 'm1', 'm2']) await waitForAddress(h.client, ns, m);
     const used = await poolWhen(ns, 'p', (p) => p.status?.ipAddresses?.used === 3, 'three addresses counted');
-    assert.deepEqual(used.status?.ipAddresses, { total: 7, used: 3, free: 4, outOfRange: 0 });
+    assert.deepEqual(used.status?.ipAddresses, {
+      total: 7,
+      used: 3,
+      free: 4,
+      outOfRange: 0,
+      totalHuman: '7',
+      freeHuman: '4',
+    });
     assert.ok(used.metadata.finalizers?.includes('ipam.cluster.x-k8s.io/ProtectPool'));
 
     await h.client.resource(InClusterIPPools).delete({ namespace: ns, name: 'p' });
@@ -138,7 +152,14 @@ describe('in-cluster provider: pools', () => {
     const p = await pool(ns, 'p');
     if (p.spec.addresses.length === 1 && p.spec.addresses[0] === '10.203.3.10-10.203.3.11') {
       const shrunk = await poolWhen(ns, 'p', (x) => x.status?.ipAddresses?.outOfRange === 1, 'outOfRange 1');
-      assert.deepEqual(shrunk.status?.ipAddresses, { total: 2, used: 2, free: 0, outOfRange: 1 });
+      assert.deepEqual(shrunk.status?.ipAddresses, {
+        total: 2,
+        used: 2,
+        free: 0,
+        outOfRange: 1,
+        totalHuman: '2',
+        freeHuman: '0',
+      });
     }
   });
 });

@@ -127,6 +127,8 @@ describe('in-cluster provider under load', () => {
         used: expectedUsed[i],
         free: expectedTotal[i]! - expectedUsed[i]!,
         outOfRange: 0,
+        totalHuman: String(expectedTotal[i]),
+        freeHuman: String(expectedTotal[i]! - expectedUsed[i]!),
       });
     }
     // Lowest-first is not asserted here: managers of other test files serve these claims too (like replicas during
