@@ -13,6 +13,9 @@ commands:
                clusters' machines and stay until Ctrl-C; prints KUBECONFIG=<path> last (--detach: return once
                ready, it lives on; --bare: control plane and CRDs only, returns)
   local down   stop it
+  check -f FILE|DIR
+               check manifests offline and print their address plan (-o table|json|yaml)
+  status       the pools, claims and machine addresses of the current cluster (-o table|json|yaml)
   wapi-simulator
                serve a simulated Infoblox WAPI over HTTPS (--listen, --username, --password; --help for more)
 
@@ -43,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./run.ts')).runCommand(rest);
     case 'local':
       return (await import('./local.ts')).localCommand(rest);
+    case 'check':
+      return (await import('./check.ts')).checkCommand(rest);
+    case 'status':
+      return (await import('./status.ts')).statusCommand(rest);
     case 'wapi-simulator':
       return (await import('./wapi-simulator.ts')).wapiSimulatorCommand(rest);
     case '--version':

@@ -31,10 +31,22 @@ export async function startTestManager(
   opts: Partial<StartOptions> = {},
 ): Promise<TestManager> {
   await installCRDs();
+  return startManagerOn(await testKubeconfig(), setups, opts);
+}
+
+/**
+ * The manager on a control plane that has the CRDs already (privateControlPlane installs them), without touching the
+ * shared one: a test file alone with its manager starts no second control plane.
+ */
+export function startManagerOn(
+  kubeconfig: string,
+  setups: readonly ControllerSetup[],
+  opts: Partial<StartOptions> = {},
+): TestManager {
   const abort = new AbortController();
   const done = startManager(
     {
-      kubeconfig: await testKubeconfig(),
+      kubeconfig,
       namespace: 'default',
       leaderElect: false,
       leaderElectionId: 'cluster-ipam-test',
