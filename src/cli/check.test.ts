@@ -60,5 +60,7 @@ describe('cluster-ipam check', () => {
     assert.equal((await cli(['check'])).code, 2);
     assert.equal((await cli(['check', '-f', 'examples', '-o', 'xml'])).code, 2);
     assert.equal((await cli(['check', '-f', 'no/such/dir'])).code, 2);
+    assert.equal((await cli(['status', '-o', 'xml'])).code, 2);
+    assert.equal((await cli(['status', '--kubeconfig', 'no/such/kubeconfig'])).code, 2);
   });
 });

@@ -112,3 +112,17 @@ test('plan: IPAddressClaims share the addresses of their domain; IPv6 counts are
   assert.equal(v6.totalHuman, '2^64-1');
   assert.equal(v6.total, 2n ** 64n - 1n);
 });
+
+test('plan: a gateway outside the subnet is a warning on the field, as the controllers report it', () => {
+  const plan = planManifests([
+    m({
+      kind: 'InClusterIPPool',
+      metadata: { name: 'p' },
+      spec: { addresses: ['10.0.0.0/24'], prefix: 24, gateway: '10.0.1.1' },
+    }),
+  ]);
+  assert.deepEqual(
+    plan.problems.map((p) => [p.severity, p.field]),
+    [['warning', 'spec.gateway']],
+  );
+});
