@@ -23,6 +23,8 @@ export const exampleDirs = ['option1-cidr', 'option1-ip-addresses', 'option2-inl
 const infobloxExampleDirs = ['infoblox', 'infoblox-pool'];
 export const examplesRoot = fileURLToPath(new URL('../../examples/', import.meta.url));
 const examplesNamespace = 'examples';
+/** The manager's address-plan page, next to its metrics (8080) and health (8081) ports. */
+const planPageAddress = '127.0.0.1:8082';
 
 const defaultDir = () =>
   process.env.CLUSTER_IPAM_LOCAL_DIR ??
@@ -263,6 +265,7 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
       leaderElectionId: 'cluster-ipam-leader',
       metricsBindAddress: '127.0.0.1:8080',
       healthProbeBindAddress: '127.0.0.1:8081',
+      uiBindAddress: planPageAddress,
       workers: 4,
       logLevel: 'info',
       webhookBindAddress: `127.0.0.1:${webhookPort}`,
@@ -286,7 +289,8 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
       log: (line) => (logger.info(line), progress("making the example clusters' machines", line)),
     });
     client.close();
-    await writeFile(join(dir, 'summary.txt'), formatSummary(summary, { kubeconfig: cp.kubeconfigPath }));
+    const planPage = `http://${planPageAddress}/`;
+    await writeFile(join(dir, 'summary.txt'), formatSummary(summary, { kubeconfig: cp.kubeconfigPath, planPage }));
   }
   await writeFile(join(dir, 'ready'), cp.kubeconfigPath);
   logger.info(`ready: KUBECONFIG=${cp.kubeconfigPath}`);

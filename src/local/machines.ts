@@ -53,10 +53,13 @@ export interface PoolSummary {
   kind: string;
   namespace: string | undefined;
   name: string;
-  /** In-cluster pools count in their status; an Infoblox network's free addresses are the appliance's to know. */
-  total: number | undefined;
+  /**
+   * In-cluster pools count in their status (exact, as `2^64-2` when no number holds it); an Infoblox network's free
+   * addresses are the appliance's to know.
+   */
+  total: string | undefined;
   used: number;
-  free: number | undefined;
+  free: string | undefined;
 }
 
 export interface Summary {
@@ -220,15 +223,16 @@ async function readPools(
   ]);
   const counted = [...inCluster.items, ...global.items].map((p): PoolSummary => {
     // Counted from the IPAddresses read just now: the pool's status follows them a moment later.
-    const total = p.status?.ipAddresses?.total;
+    const counts = p.status?.ipAddresses;
     const n = used(p.kind!, p.metadata.name!);
+    const exact = counts?.total !== undefined && counts.total < Number.MAX_SAFE_INTEGER;
     return {
       kind: p.kind!,
       namespace: p.metadata.namespace,
       name: p.metadata.name!,
-      total,
+      total: counts?.totalHuman ?? counts?.total?.toString(),
       used: n,
-      free: total === undefined ? undefined : Math.max(0, total - n),
+      free: exact ? String(Math.max(0, counts.total! - n)) : (counts?.freeHuman ?? counts?.free?.toString()),
     };
   });
   const appliance = infoblox.items.map((p): PoolSummary => ({
@@ -243,7 +247,7 @@ async function readPools(
 }
 
 /** The summary as printed by `local up`, with the commands to look further and how to stop. */
-export function formatSummary(summary: Summary, opts: { kubeconfig: string }): string {
+export function formatSummary(summary: Summary, opts: { kubeconfig: string; planPage?: string }): string {
   const ns = summary.namespace;
   const out: string[] = [];
   out.push(`Example clusters in namespace "${ns}", with one IPAddressClaim per machine as an infrastructure provider`);
@@ -278,6 +282,7 @@ export function formatSummary(summary: Summary, opts: { kubeconfig: string }): s
     out.push(`  ${label(p).padEnd(width)}  used ${p.used}${total}, ${free}`);
   }
   out.push('');
+  if (opts.planPage) out.push(`Address plan: ${opts.planPage}`, '');
   out.push('Look further (Kubernetes has an IPAddress kind of its own: name the group):');
   out.push(`  export KUBECONFIG=${opts.kubeconfig}`);
   out.push(`  kubectl get clusterdeployments,clusteripamclaims,clusteripams -n ${ns}`);

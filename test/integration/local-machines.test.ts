@@ -70,7 +70,7 @@ describe('local mode: the example clusters get machines with addresses', () => {
   });
 
   it('prints the clusters, the machines, the pools and the kubectl commands', () => {
-    const text = formatSummary(summary, { kubeconfig: cp.kubeconfigPath });
+    const text = formatSummary(summary, { kubeconfig: cp.kubeconfigPath, planPage: 'http://127.0.0.1:8082/' });
     const dev = summary.clusters.find((c) => c.name === 'dev-vsphere-1')!;
     assert.match(text, /dev-vsphere-1: claim dev-vsphere-1-ipam Bound/);
     assert.match(text, /endpoint\s+10\.0\.10\.200/);
@@ -79,5 +79,6 @@ describe('local mode: the example clusters get machines with addresses', () => {
     assert.equal(pool?.used, 5);
     assert.match(text, /kubectl get ipaddresses\.ipam\.cluster\.x-k8s\.io -A/);
     assert.ok(text.includes(`export KUBECONFIG=${cp.kubeconfigPath}`));
+    assert.match(text, /Address plan: http:\/\/127\.0\.0\.1:8082\//);
   });
 });
