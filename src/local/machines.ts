@@ -145,7 +145,16 @@ export async function simulateMachines(client: KubeClient, opts: SimulateOptions
       made.add(d.metadata.name!);
       const machines = machineClaims(d, pool);
       log(`${d.metadata.name}: IPAMReady, ${machines.length} machines claim addresses from ${pool.kind} ${pool.name}`);
-      for (const claim of machines) await claims.apply(claim, { ...fieldManager, force: true, signal });
+      // One at a time, control plane first, as machines come up in order: each gets the address
+      // `cluster-ipam check` plans for it, not whichever a race hands out.
+      for (const claim of machines) {
+        await claims.apply(claim, { ...fieldManager, force: true, signal });
+        const key = { namespace, name: claim.metadata.name! };
+        while (!(await claims.get(key, { signal })).status?.addressRef?.name && Date.now() < deadline) {
+          if (signal?.aborted) break;
+          await sleep(100, signal);
+        }
+      }
     }
     const summary = await readSummary(client, namespace, signal);
     const waiting = summary.clusters.some((c) => c.machines.some((m) => !m.address));

@@ -65,6 +65,15 @@ describe('local mode: the example clusters get machines with addresses', () => {
       for (const m of c.machines) assert.ok(m.address?.startsWith(prefix), `${m.claim}: ${m.address ?? m.waiting}`);
       assert.equal(new Set(c.machines.map((m) => m.address)).size, cps + workers, 'no address twice');
     }
+    // One machine at a time, control plane first: the order `cluster-ipam check` plans.
+    const dev = byName.get('dev-vsphere-1')!.machines.map((m) => `${m.claim} ${m.address}`);
+    assert.deepEqual(dev, [
+      'dev-vsphere-1-cp-0 10.0.10.2',
+      'dev-vsphere-1-cp-1 10.0.10.3',
+      'dev-vsphere-1-cp-2 10.0.10.4',
+      'dev-vsphere-1-worker-0 10.0.10.5',
+      'dev-vsphere-1-worker-1 10.0.10.6',
+    ]);
     const v6 = byName.get('lab-vsphere-v6');
     assert.ok(v6?.machines.every((m) => m.address?.startsWith('2001:db8:10::')));
   });
