@@ -35,6 +35,16 @@ describe('local up progress', () => {
     assert.ok(out.text.endsWith('\r\x1b[Kstarting etcd: 0s\n'));
   });
 
+  it('fits the line to the terminal, taking 100 columns where the terminal says 0', () => {
+    const out = sink(true);
+    out.columns = 0;
+    new ProgressDisplay(out as never, () => 5_000).show(step('starting etcd', 0, 'x'.repeat(200)));
+    assert.equal(out.text, `\r\x1b[Kstarting etcd: ${'x'.repeat(83)}…`);
+    const short = sink(true);
+    new ProgressDisplay(short as never, () => 5_000).show(step('starting etcd', 0));
+    assert.equal(short.text, '\r\x1b[Kstarting etcd … 5s');
+  });
+
   it('prints a line per step and one every 15 s elsewhere', () => {
     let now = 0;
     const out = sink(false);

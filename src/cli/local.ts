@@ -172,7 +172,7 @@ export class ProgressDisplay {
     }
     const text = `${p.step}${p.detail ? `: ${p.detail}` : ''} … ${elapsed(now - this.stepStarted)}`;
     if (this.out.isTTY) {
-      const width = (this.out.columns ?? 100) - 1;
+      const width = (this.out.columns || 100) - 1; // 0 in some pseudo-terminals
       this.line = text.length > width ? `${text.slice(0, width - 1)}…` : text;
       this.out.write(`\r\x1b[K${this.line}`);
     } else if (this.lastPrinted === undefined || now - this.lastPrinted >= 15_000) {
