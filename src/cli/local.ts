@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { controllers } from '../controllers/index.ts';
 import { KubeClient, Namespaces, type KubeObject, type Secret } from '../kube/index.ts';
 import { freePort, startControlPlane, type ProgressListener } from '../local/controlplane.ts';
-import { formatSummary, simulateMachines } from '../local/machines.ts';
+import { followMachines, formatSummary, simulateMachines, type Summary } from '../local/machines.ts';
 import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
 import { startWapiSimulator, type WapiSimulator } from '../infoblox/simulator/index.ts';
 import { createLogger, type Logger } from '../runtime/index.ts';
@@ -113,9 +113,20 @@ async function up(dir: string, opts: UpOptions): Promise<number> {
 async function stayUp(dir: string): Promise<number> {
   const pid = await supervisorPid(dir);
   if (!pid) return 1;
+  const summaryFile = join(dir, 'summary.txt');
+  let shown = await readFile(summaryFile, 'utf8').catch(() => '');
   const signalled = await new Promise<boolean>((done) => {
     const poll = setInterval(() => {
-      if (!alive(pid)) finish(false);
+      if (!alive(pid)) return finish(false);
+      // Live: the supervisor rewrites the summary when the machines or pools change.
+      void readFile(summaryFile, 'utf8').then(
+        (text) => {
+          if (!text || text === shown) return;
+          shown = text;
+          process.stdout.write(`\n— changed at ${new Date().toTimeString().slice(0, 8)} —\n${text}`);
+        },
+        () => {},
+      );
     }, 1000);
     const onSignal = () => finish(true);
     const finish = (bySignal: boolean) => {
@@ -248,6 +259,7 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
   const stopManager = new AbortController();
   let manager: Promise<void> = Promise.resolve();
   let simulator: WapiSimulator | undefined;
+  let following: Promise<void> = Promise.resolve();
   if (!opts.bare) {
     const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
     await client
@@ -288,9 +300,17 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
       namespace: examplesNamespace,
       log: (line) => (logger.info(line), progress("making the example clusters' machines", line)),
     });
-    client.close();
     const planPage = `http://${planPageAddress}/`;
-    await writeFile(join(dir, 'summary.txt'), formatSummary(summary, { kubeconfig: cp.kubeconfigPath, planPage }));
+    const write = (s: Summary) =>
+      writeFile(join(dir, 'summary.txt'), formatSummary(s, { kubeconfig: cp.kubeconfigPath, planPage }));
+    await write(summary);
+    following = followMachines(client, {
+      namespace: examplesNamespace,
+      initial: summary,
+      signal: stopManager.signal,
+      log: (line) => logger.info(line),
+      onChange: write,
+    }).finally(() => client.close());
   }
   await writeFile(join(dir, 'ready'), cp.kubeconfigPath);
   logger.info(`ready: KUBECONFIG=${cp.kubeconfigPath}`);
@@ -312,6 +332,7 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
     });
   });
   stopManager.abort();
+  await following.catch(() => {});
   await manager.catch(() => {});
   await simulator?.close();
   await cp.stop();

@@ -113,6 +113,8 @@ export function machineClaims(d: ClusterDeployment, pool: PoolRef): IPAddressCla
         name: `${d.metadata.name}-${role}-${i}`,
         namespace: d.metadata.namespace,
         labels: { [clusterNameLabel]: d.metadata.name!, [simulatedLabel]: 'true' },
+        // Gone with their cluster, as machines are (kube-controller-manager's garbage collector).
+        ownerReferences: [{ apiVersion: d.apiVersion!, kind: d.kind!, name: d.metadata.name!, uid: d.metadata.uid! }],
       },
       spec: { poolRef: { apiGroup: pool.apiGroup ?? 'ipam.cluster.x-k8s.io', kind: pool.kind, name: pool.name } },
     })),
@@ -143,7 +145,17 @@ export async function simulateMachines(client: KubeClient, opts: SimulateOptions
       }
       if (made.has(d.metadata.name!)) continue;
       made.add(d.metadata.name!);
-      const machines = machineClaims(d, pool);
+      const existing = new Set(
+        (
+          await claims.list({
+            namespace,
+            labelSelector: `${simulatedLabel},${clusterNameLabel}=${d.metadata.name}`,
+            signal,
+          })
+        ).items.map((c) => c.metadata.name),
+      );
+      const machines = machineClaims(d, pool).filter((c) => !existing.has(c.metadata.name));
+      if (machines.length === 0) continue;
       log(`${d.metadata.name}: IPAMReady, ${machines.length} machines claim addresses from ${pool.kind} ${pool.name}`);
       // One at a time, control plane first, as machines come up in order: each gets the address
       // `cluster-ipam check` plans for it, not whichever a race hands out.
@@ -160,6 +172,36 @@ export async function simulateMachines(client: KubeClient, opts: SimulateOptions
     const waiting = summary.clusters.some((c) => c.machines.some((m) => !m.address));
     if ((pending === 0 && !waiting) || Date.now() > deadline || signal?.aborted) return summary;
     await sleep(500, signal);
+  }
+}
+
+/**
+ * Keeps the machines in step with the ClusterDeployments while the local mode runs (a cluster applied later, a
+ * machine's claim deleted) and calls `onChange` with the summary whenever what it prints changes.
+ */
+export async function followMachines(
+  client: KubeClient,
+  opts: SimulateOptions & {
+    /** What was shown last. */
+    initial: Summary;
+    intervalMs?: number;
+    onChange: (summary: Summary) => Promise<void> | void;
+  },
+): Promise<void> {
+  let last = JSON.stringify(opts.initial);
+  while (!opts.signal?.aborted) {
+    await sleep(opts.intervalMs ?? 5000, opts.signal);
+    if (opts.signal?.aborted) return;
+    try {
+      // New machines get a moment to be served, so that a change is shown once, with its addresses.
+      const summary = await simulateMachines(client, { ...opts, timeoutMs: opts.timeoutMs ?? 10_000 });
+      const text = JSON.stringify(summary);
+      if (text !== last) await opts.onChange(summary);
+      last = text;
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      opts.log?.(`machines: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }
 

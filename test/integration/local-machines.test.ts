@@ -9,7 +9,7 @@ import { controllers } from '../../src/controllers/index.ts';
 import { KubeClient, Namespaces } from '../../src/kube/index.ts';
 import type { ControlPlane } from '../../src/local/controlplane.ts';
 import { applyManifests, readManifests, yamlFilesIn } from '../../src/local/install.ts';
-import { formatSummary, simulateMachines, type Summary } from '../../src/local/machines.ts';
+import { followMachines, formatSummary, simulateMachines, type Summary } from '../../src/local/machines.ts';
 import { startManager } from '../../src/cli/run.ts';
 import { privateControlPlane } from '../support/cluster.ts';
 
@@ -89,5 +89,46 @@ describe('local mode: the example clusters get machines with addresses', () => {
     assert.match(text, /kubectl get ipaddresses\.ipam\.cluster\.x-k8s\.io -A/);
     assert.ok(text.includes(`export KUBECONFIG=${cp.kubeconfigPath}`));
     assert.match(text, /Address plan: http:\/\/127\.0\.0\.1:8082\//);
+  });
+
+  it('follows: a cluster applied later gets its machines, and the change is reported', async () => {
+    const stop = new AbortController();
+    let changed!: (s: Summary) => void;
+    const next = new Promise<Summary>((ok) => (changed = ok));
+    const following = followMachines(client, {
+      namespace,
+      initial: summary,
+      intervalMs: 200,
+      signal: stop.signal,
+      onChange: (s) => {
+        const late = s.clusters.find((c) => c.name === 'late-vsphere');
+        if (late?.machines.length === 2 && late.machines.every((m) => m.address)) changed(s);
+      },
+    });
+    await applyManifests(
+      client,
+      [
+        {
+          apiVersion: 'k0rdent.mirantis.com/v1beta1',
+          kind: 'ClusterDeployment',
+          metadata: { name: 'late-vsphere' },
+          spec: {
+            template: 'vsphere-standalone-cp-1-0-14',
+            config: { controlPlaneNumber: 1, workersNumber: 1 },
+            ipamClaim: {
+              spec: { provider: 'in-cluster', nodeNetwork: { cidr: '10.9.0.0/29', gateway: '10.9.0.1' } },
+            },
+          },
+        } as never,
+      ],
+      namespace,
+    );
+    const late = (await next).clusters.find((c) => c.name === 'late-vsphere')!;
+    stop.abort();
+    await following;
+    assert.deepEqual(
+      late.machines.map((m) => `${m.claim} ${m.address}`),
+      ['late-vsphere-cp-0 10.9.0.2', 'late-vsphere-worker-0 10.9.0.3'],
+    );
   });
 });
