@@ -27,20 +27,22 @@ interface Plan {
 }
 
 describe('cluster-ipam check', () => {
-  it('reports the prod-vsphere endpoint/node collision in the examples and an undersized claim', async () => {
+  it('excludes the prod-vsphere endpoint from its nodes (a warning) and reports an undersized claim', async () => {
     const r = await cli(['check', '-f', 'examples/', '-f', 'test/fixtures/check/undersized.yaml', '-o', 'json']);
     assert.equal(r.code, 1, r.stderr);
     const plan = JSON.parse(r.stdout) as Plan;
     const errors = plan.problems.filter((p) => p.severity === 'error');
-    const collision = errors.find((p) => p.object === 'ClusterDeployment default/prod-vsphere');
-    assert.equal(collision?.field, 'spec.config.controlPlaneEndpointIP');
-    assert.match(collision.message, /198\.51\.100\.5 .* its 4th machine, worker-0, would be given/);
+    const excluded = plan.problems.find((p) => p.object === 'ClusterDeployment default/prod-vsphere');
+    assert.equal(excluded?.severity, 'warning', 'a hand-set endpoint inside the node network is excluded, as live');
+    assert.equal(excluded.field, 'spec.config.controlPlaneEndpointIP');
+    assert.match(excluded.message, /198\.51\.100\.5 is inside the node network; excluded from node addresses/);
     const prod = plan.clusters.find((c) => c.cluster === 'prod-vsphere')!;
-    assert.equal(prod.machines[3]!.address, '198.51.100.5');
+    assert.equal(prod.machines[3]!.address, '198.51.100.6');
+    assert.ok(prod.machines.every((m) => m.address !== '198.51.100.5'));
     const shortfall = errors.find((p) => p.object === 'ClusterDeployment default/small');
     assert.equal(shortfall?.field, 'spec.config');
     assert.match(shortfall.message, /6 addresses.*has 5 usable: 1 address missing/);
-    assert.equal(errors.length, 2, JSON.stringify(errors));
+    assert.equal(errors.length, 1, JSON.stringify(errors));
     const v6 = plan.pools.find((p) => p.pool === 'InClusterIPPool default/workload-nodes-v6')!;
     assert.equal(v6.totalHuman, '2^64-2');
     assert.equal(v6.total, (2n ** 64n - 2n).toString());

@@ -10,7 +10,8 @@ const usage = `usage: cluster-ipam check -f FILE|DIR [-f ...] [-o table|json|yam
 
 Checks manifests offline, with the rules the controllers apply: ClusterIPAMClaims, ClusterDeployments (ipamClaim ref
 or inline), InClusterIPPools, GlobalInClusterIPPools and IPAddressClaims; capacity (control planes + workers + 1 for a
-rolling update), overlaps within address domains, gateways, and a controlPlaneEndpointIP a machine would be given.
+rolling update), overlaps within address domains, gateways, and a controlPlaneEndpointIP inside a node network (excluded from the
+machines' addresses, as the live gate does; an error when another claim already holds it).
 Prints the address plan: the address each machine, endpoint and IPAddressClaim gets, in the manifests' order.
 Directories are read recursively (*.yaml, *.yml, *.json); other kinds are skipped.
 
@@ -97,7 +98,7 @@ export function renderPlan(plan: AddressPlan, format: OutputFormat, style: Style
             `${c.namespace}/${c.cluster}`,
             'endpoint',
             c.endpoint.address,
-            c.endpoint.from === 'config' ? 'spec.config' : 'externalNetwork',
+            c.endpoint.from === 'config' ? 'spec.config' : c.endpoint.from,
           ],
         ]
       : []),

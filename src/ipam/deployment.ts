@@ -7,7 +7,7 @@ import {
   type ClusterIPAMClaimSpec,
   type ProviderData,
 } from '../api/index.ts';
-import type { NetworkPlan } from './claim.ts';
+import type { ClaimPlan, NetworkPlan } from './claim.ts';
 import { sameJSON } from '../api/index.ts';
 
 export type InlineClaimSpec = NonNullable<NonNullable<ClusterDeployment['spec']['ipamClaim']>['spec']>;
@@ -47,14 +47,16 @@ export function inlineClaimSpec(
 }
 
 /**
- * `spec.config` with `ipamEnabled: true` and `<entry.name>: <entry>` for each providerData entry, other keys
+ * `spec.config` with `ipamEnabled: true`, `<entry.name>: <entry>` for each providerData entry and `extra` (the
+ * allocated controlPlaneEndpointIP), other keys
  * untouched; undefined when it already has them (so a bound deployment is written once).
  */
 export function mergeIpamConfig(
   config: Readonly<Record<string, unknown>> | undefined,
   entries: readonly ProviderData[],
+  extra: Readonly<Record<string, unknown>> = {},
 ): Record<string, unknown> | undefined {
-  const values: Record<string, unknown> = { ipamEnabled: true };
+  const values: Record<string, unknown> = { ipamEnabled: true, ...extra };
   for (const e of entries) values[e.name] = e;
   const current = config ?? {};
   if (Object.entries(values).every(([k, v]) => sameJSON(current[k], v))) return undefined;
@@ -125,3 +127,27 @@ export function checkNodeCapacity(
       `${usable}: ${shortfall} address${shortfall === 1n ? '' : 'es'} missing`,
   };
 }
+
+/** The IPAddressClaim the gate makes for a deployment's control-plane endpoint address. */
+export const endpointClaimName = (deployment: string): string => `${deployment}-endpoint`;
+
+/** On a ClusterDeployment: take the endpoint address from the node network when the claim has no externalNetwork. */
+export const endpointFromNodeNetworkAnnotation = 'k0rdent.mirantis.com/endpoint-from-node-network';
+
+/**
+ * The network an unset controlPlaneEndpointIP is allocated from: the claim's externalNetwork, else its nodeNetwork
+ * when the deployment asks for it with the annotation, else none (the user sets it).
+ */
+export function endpointNetwork(
+  plan: ClaimPlan,
+  annotations: Readonly<Record<string, string>> | undefined,
+): NetworkPlan | undefined {
+  const external = plan.networks.find((n) => n.network === 'externalNetwork');
+  if (external) return external;
+  if (annotations?.[endpointFromNodeNetworkAnnotation] !== 'true') return undefined;
+  return plan.networks.find((n) => n.network === 'nodeNetwork');
+}
+
+/** How IPAMReady and `cluster-ipam check` say a hand-set endpoint address was kept from the machines. */
+export const endpointExcludedMessage = (address: string): string =>
+  `controlPlaneEndpointIP ${address} is inside the node network; excluded from node addresses`;

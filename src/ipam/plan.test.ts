@@ -24,7 +24,7 @@ test('plan: machines get the lowest free addresses, control planes first, gatewa
   assert.equal(plan.pools[0]!.free, 2n);
 });
 
-test('plan: an endpoint inside the node network is reported with the machine that would be given it', () => {
+test('plan: an endpoint inside the node network is excluded from the machines, with a warning', () => {
   const plan = planManifests([
     deployment(
       'prod',
@@ -33,16 +33,17 @@ test('plan: an endpoint inside the node network is reported with the machine tha
     ),
   ]);
   const [p] = plan.problems;
-  assert.equal(p?.severity, 'error');
+  assert.equal(p?.severity, 'warning');
   assert.equal(p.field, 'spec.config.controlPlaneEndpointIP');
-  assert.match(p.message, /its 4th machine, worker-0, would be given/);
+  assert.match(p.message, /198\.51\.100\.5 is inside the node network; excluded from node addresses/);
   assert.deepEqual(plan.clusters[0]!.endpoint, { address: '198.51.100.5', from: 'config' });
+  const addresses = plan.clusters[0]!.machines.map((x) => x.address);
+  assert.ok(!addresses.includes('198.51.100.5'));
+  assert.equal(addresses[3], '198.51.100.6', 'the 4th machine gets the next address');
 });
 
-test('plan: an unused usable endpoint is a warning; one outside the network is fine', () => {
+test('plan: an endpoint outside the node network is fine', () => {
   const net = { cidr: '10.0.0.0/24' };
-  const inside = planManifests([deployment('a', { controlPlaneNumber: 1, controlPlaneEndpointIP: '10.0.0.200' }, net)]);
-  assert.equal(inside.problems[0]?.severity, 'warning');
   const outside = planManifests([deployment('a', { controlPlaneNumber: 1, controlPlaneEndpointIP: '10.0.1.1' }, net)]);
   assert.deepEqual(outside.problems, []);
 });
@@ -63,6 +64,16 @@ test('plan: the endpoint comes from the externalNetwork when unset', () => {
     },
   });
   assert.deepEqual(planManifests([d]).clusters[0]!.endpoint, { address: '10.9.0.1', from: 'externalNetwork' });
+});
+
+test('plan: with the annotation and no externalNetwork the endpoint is the node network first address', () => {
+  const d = deployment('a', { controlPlaneNumber: 1 }, { cidr: '10.0.0.0/29', gateway: '10.0.0.1' });
+  (d.object.metadata as { annotations?: Record<string, string> }).annotations = {
+    'k0rdent.mirantis.com/endpoint-from-node-network': 'true',
+  };
+  const plan = planManifests([d]);
+  assert.deepEqual(plan.clusters[0]!.endpoint, { address: '10.0.0.2', from: 'nodeNetwork' });
+  assert.equal(plan.clusters[0]!.machines[0]!.address, '10.0.0.3');
 });
 
 test('plan: capacity counts control planes + workers + 1', () => {

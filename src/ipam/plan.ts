@@ -21,7 +21,13 @@ import {
 } from '../core/index.ts';
 import { planClaim, type ClaimPlan } from './claim.ts';
 import { describeConflicts, findConflicts, judge, type Holder } from './conflicts.ts';
-import { attachment, checkNodeCapacity, inlineClaimSpec } from './deployment.ts';
+import {
+  attachment,
+  checkNodeCapacity,
+  endpointExcludedMessage,
+  endpointNetwork,
+  inlineClaimSpec,
+} from './deployment.ts';
 import { claimHolder, poolHolder } from './holders.ts';
 import { allowOverlapAnnotation } from './kinds.ts';
 import { desiredPoolSpec, poolKindFor } from './pools.ts';
@@ -61,7 +67,8 @@ export interface ClusterPlan {
   readonly pool: string;
   readonly machines: readonly MachineAddress[];
   /** spec.config.controlPlaneEndpointIP, or the externalNetwork's first free address when it is unset. */
-  readonly endpoint: { readonly address: string; readonly from: 'config' | 'externalNetwork' } | undefined;
+  readonly endpoint:
+    { readonly address: string; readonly from: 'config' | 'externalNetwork' | 'nodeNetwork' } | undefined;
 }
 
 export interface PoolUsage {
@@ -233,6 +240,9 @@ export function planManifests(manifests: readonly Manifest[]): AddressPlan {
     const poolKey = title('InClusterIPPool', ns, node.poolName);
     const pool = pools.get(poolKey);
     if (!pool) continue;
+    // As the gate does live: a hand-set endpoint inside the node pool is excluded from it (and from its domain)
+    // before any machine is given an address; an endpoint from the node network is claimed before the machines too.
+    const endpoint = planEndpoint(d, manifest, pool, planned.plan, ns, pools, take, markTaken, report);
     const machines: MachineAddress[] = [];
     const count = (key: string) => {
       const v = d.spec.config?.[key];
@@ -247,7 +257,6 @@ export function planManifests(manifests: readonly Manifest[]): AddressPlan {
         machines.push({ machine: `${role}-${i}`, address: address && formatAddress(address) });
       }
     }
-    const endpoint = planEndpoint(d, manifest, pool, machines, planned.plan, ns, pools, take, report);
     clusters.push({ cluster: d.metadata.name ?? '', namespace: ns, claim: a.claim, pool: poolKey, machines, endpoint });
   }
 
@@ -295,18 +304,19 @@ function withNamespace(m: Manifest): unknown {
 }
 
 /**
- * The endpoint address: the one in spec.config, checked against the node pool (a machine must never be given it),
- * or, when unset and the claim has an externalNetwork, that pool's next free address.
+ * The endpoint address: the one in spec.config — excluded from the node pool when it is one of its usable addresses
+ * (a machine must never be given it), an error when another holder of its domain already has it — or, when unset,
+ * the externalNetwork's next free address, or the node network's with the endpoint-from-node-network annotation.
  */
 function planEndpoint(
   d: ClusterDeployment,
   manifest: Manifest,
   node: PlanPool,
-  machines: readonly MachineAddress[],
   plan: ClaimPlan,
   ns: string,
   pools: ReadonlyMap<string, PlanPool>,
   take: (p: PlanPool) => Address | undefined,
+  markTaken: (p: PlanPool, a: Address) => void,
   report: (m: Manifest, s: Problem['severity'], issues: readonly FieldIssue[]) => void,
 ): ClusterPlan['endpoint'] {
   const field = 'spec.config.controlPlaneEndpointIP';
@@ -321,37 +331,27 @@ function planEndpoint(
     }
     const text = formatAddress(address);
     const usable = node.pool.usable.family === address.family && node.pool.usable.has(address.value);
-    const index = machines.findIndex((m) => m.address === text);
-    if (index >= 0) {
-      const nth = ordinal(index + 1);
+    if (!usable) return { address: text, from: 'config' };
+    if (node.alloc.isInUse(address)) {
       report(manifest, 'error', [
         {
           field,
           message:
-            `${text} is inside the node pool ${node.key} (usable ${node.pool.usable.toStrings().join(', ')}` +
-            `): its ${nth} machine, ${machines[index]!.machine}, would be given the API server's address; ` +
-            `choose an address outside the node network's usable addresses`,
+            `${text} is inside the node pool ${node.key} and already held by another claim of its address ` +
+            `domain: choose another address`,
         },
       ]);
-    } else if (usable) {
-      report(manifest, 'warning', [
-        {
-          field,
-          message:
-            `${text} is a usable address of the node pool ${node.key}: no planned machine gets it, but a scale-up ` +
-            `or another claim of its domain can`,
-        },
-      ]);
+      return { address: text, from: 'config' };
     }
+    node.alloc.allocateAddress(address);
+    markTaken(node, address);
+    report(manifest, 'warning', [{ field, message: endpointExcludedMessage(text) + ` (node pool ${node.key})` }]);
     return { address: text, from: 'config' };
   }
-  const external = plan.networks.find((n) => n.network === 'externalNetwork');
-  const pool = external && pools.get(title('InClusterIPPool', ns, external.poolName));
+  const network = endpointNetwork(plan, d.metadata.annotations);
+  const pool = network && pools.get(title('InClusterIPPool', ns, network.poolName));
   const address = pool && take(pool);
-  return address ? { address: formatAddress(address), from: 'externalNetwork' } : undefined;
-}
-
-function ordinal(n: number): string {
-  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
-  return `${n}${suffix}`;
+  return address
+    ? { address: formatAddress(address), from: network.network === 'nodeNetwork' ? 'nodeNetwork' : 'externalNetwork' }
+    : undefined;
 }
