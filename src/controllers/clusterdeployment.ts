@@ -10,9 +10,11 @@ import {
   ClusterIPAMs,
   GlobalInClusterIPPools,
   InClusterIPPools,
+  IPAddressClaims,
   IPAddresses,
   IPAddressReservations,
   type ClusterDeployment,
+  type IPAddressClaim,
   type ClusterIPAMClaim,
   type IPAddress,
   type IPAddressReservation,
@@ -25,6 +27,9 @@ import {
   Conditions,
   controlledBy,
   describeIssues,
+  endpointClaimName,
+  endpointExcludedMessage,
+  endpointNetwork,
   eventFor,
   inlineClaimSpec,
   mergeIpamConfig,
@@ -45,7 +50,7 @@ import {
   type Request,
   tolerateRaces,
 } from '../runtime/index.ts';
-import { controllerIndex, ensureIndex, nsKey, watch } from './clusteripam-shared.ts';
+import { controllerIndex, ensureIndex, nsKey, refusal, watch } from './clusteripam-shared.ts';
 import { byDomain, deploymentsByClaim, indexDeploymentsByClaim } from './clusteripamclaim.ts';
 import { claimRefOf } from './coexistence.ts';
 
@@ -72,6 +77,10 @@ export const clusterDeploymentController: ControllerSetup = {
     const inClusterPools = mgr.informer(InClusterIPPools);
     const globalPools = mgr.informer(GlobalInClusterIPPools);
     const provider = inClusterProvider(mgr);
+    const ipClaims = mgr.informer(IPAddressClaims);
+    const ipAddresses = mgr.informer(IPAddresses);
+    const ipClaimClient = mgr.client.resource(IPAddressClaims);
+    const poolClient = mgr.client.resource(InClusterIPPools);
     const client = mgr.client.resource(ClusterDeployments);
     const claimClient = mgr.client.resource(ClusterIPAMClaims);
     const recorder = mgr.eventRecorder('cluster-ipam');
@@ -233,6 +242,118 @@ export const clusterDeploymentController: ControllerSetup = {
       };
     }
 
+    type EndpointResult = { extra?: Record<string, unknown>; problem?: ConditionInput; note?: string };
+
+    /**
+     * The control-plane endpoint address (in-cluster provider, once the claim is bound): an unset one is allocated
+     * by the IPAddressClaim `<deployment>-endpoint` (owned by the deployment, so released with it) from the
+     * externalNetwork's pool, or the node network's with the annotation, and merged into spec.config; it stays as
+     * long as that claim does. A hand-set one inside the node pool is excluded from it, unless a machine holds it.
+     */
+    async function endpoint(d: ClusterDeployment, claim: ClusterIPAMClaim): Promise<EndpointResult> {
+      const plan = planOf(claim);
+      if (plan.provider !== 'in-cluster') return {};
+      const ns = d.metadata.namespace ?? '';
+      const self = d.metadata.name ?? '';
+      const given = d.spec.config?.controlPlaneEndpointIP;
+      const mine = ipClaims.get(nsKey(ns, endpointClaimName(self)));
+      const owned = mine && controlledBy(mine, d.metadata.uid) ? mine : undefined;
+      const allocated = owned && allocatedAddress(owned);
+      if (typeof given === 'string' && given !== '' && given !== allocated) return excludeGiven(d, plan, given);
+      if (allocated) return { extra: { controlPlaneEndpointIP: allocated } };
+      const network = endpointNetwork(plan, d.metadata.annotations);
+      if (!network) return {};
+      const name = endpointClaimName(self);
+      if (mine && !owned) {
+        return {
+          problem: notReady(
+            Reasons.EndpointAddressInUse,
+            `IPAddressClaim ${name} exists and is not this ClusterDeployment's: the endpoint address cannot be allocated`,
+          ),
+        };
+      }
+      if (!mine) {
+        try {
+          await ipClaimClient.create({
+            apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+            kind: 'IPAddressClaim',
+            metadata: {
+              name,
+              namespace: ns,
+              labels: { 'cluster.x-k8s.io/cluster-name': self },
+              ownerReferences: [controllerRef(d)],
+            },
+            spec: { poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: network.poolName } },
+          } as IPAddressClaim);
+          recorder.event(
+            d,
+            'Normal',
+            'EndpointClaimCreated',
+            `created IPAddressClaim ${name} for the endpoint address`,
+          );
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+        }
+      }
+      return {
+        problem: notReady(
+          Reasons.EndpointPending,
+          `waiting for IPAddressClaim ${name} to get controlPlaneEndpointIP from ${network.path} (pool ${network.poolName})`,
+        ),
+      };
+    }
+
+    function allocatedAddress(c: IPAddressClaim): string | undefined {
+      const ref = c.status?.addressRef?.name;
+      const ipa = ref ? ipAddresses.get(nsKey(c.metadata.namespace, ref)) : undefined;
+      return ipa && !ipa.metadata.deletionTimestamp ? ipa.spec.address : undefined;
+    }
+
+    /** A hand-set endpoint inside the node pool's usable addresses: in its excludedAddresses, or held by a machine. */
+    async function excludeGiven(d: ClusterDeployment, plan: ReturnType<typeof planOf>, given: string) {
+      const node = plan.networks.find((n) => n.network === 'nodeNetwork');
+      const address = tryParseAddress(given);
+      if (!node || !address) return {};
+      if (node.pool.usable.family !== address.family || !node.pool.usable.has(address.value)) return {};
+      const ns = d.metadata.namespace ?? '';
+      const pool = inClusterPools.get(nsKey(ns, node.poolName));
+      if (!pool) return {};
+      const domain = addressDomain(pool);
+      const reservation = provider.book.reservationAt(domain, address);
+      const holders = [
+        ...(reservation ? [`IPAddressClaim ${reservation.claimNamespace}/${reservation.claimName}`] : []),
+        ...provider.book.ipAddressesAt(domain, address).map((k) => `IPAddress ${k}`),
+      ];
+      if (holders.length > 0) {
+        return {
+          problem: notReady(
+            Reasons.EndpointAddressInUse,
+            `controlPlaneEndpointIP ${given} is inside the node network and already held by ${holders.join(', ')}: ` +
+              `choose another address (or release it) before provisioning`,
+          ),
+        };
+      }
+      const excluded = pool.spec.excludedAddresses ?? [];
+      if (!excluded.includes(given)) {
+        const copy = structuredClone(pool);
+        copy.spec.excludedAddresses = [...excluded, given];
+        try {
+          await poolClient.update(copy);
+        } catch (err) {
+          const message = refusal(err);
+          if (message === undefined) throw err;
+          return {
+            problem: notReady(
+              Reasons.EndpointAddressInUse,
+              `controlPlaneEndpointIP ${given} is inside the node network and could not be excluded from ` +
+                `InClusterIPPool ${node.poolName}: ${message}`,
+            ),
+          };
+        }
+      }
+      return { note: endpointExcludedMessage(given) };
+    }
+
     async function reconcile(req: Request): Promise<void> {
       const d = deployments.get(req);
       if (!d || d.metadata.deletionTimestamp) return; // an inline claim goes with it (owner reference)
@@ -247,14 +368,19 @@ export const clusterDeploymentController: ControllerSetup = {
       let problem: ConditionInput | undefined;
       let note: string | undefined;
       if (a.mode === 'inline') ({ claim, problem, note } = await ensureInline(d, a));
-      const { ready, providerData } = problem
-        ? { ready: problem, providerData: undefined }
-        : evaluate(d, a.claim, claim);
+      let { ready, providerData } = problem ? { ready: problem, providerData: undefined } : evaluate(d, a.claim, claim);
+      let extra: Record<string, unknown> | undefined;
+      if (providerData && claim) {
+        const e = await endpoint(d, claim);
+        if (e.problem) ({ ready, providerData } = { ready: e.problem, providerData: undefined });
+        else if (e.note) ready = { ...ready, message: `${ready.message}; ${e.note}` };
+        extra = e.extra;
+      }
       if (note) ready.message = `${ready.message}. Note: ${note}`;
 
       // One spec write: the inline claim's name into ipamClaim.ref, and once bound the IPAM values into config.
       const ref = a.mode === 'inline' && !problem && d.spec.ipamClaim?.ref !== a.claim ? a.claim : undefined;
-      const config = providerData ? mergeIpamConfig(d.spec.config, providerData) : undefined;
+      const config = providerData ? mergeIpamConfig(d.spec.config, providerData, extra) : undefined;
       let current = d;
       if (ref || config) {
         const copy = structuredClone(d);
@@ -311,10 +437,24 @@ export const clusterDeploymentController: ControllerSetup = {
         watch(ClusterIPAMClaims, (c) => usersOf(c.metadata.namespace, c.metadata.name ?? '')),
         watch(ClusterIPAMs, (c) => usersOf(c.metadata.namespace, claimRefOf(c.spec) || c.metadata.name || '')),
         watch(IPAddressReservations, reservationEvent),
-        watch(IPAddresses, ipAddressEvent),
+        watch(IPAddresses, (ipa) => [...ipAddressEvent(ipa), ...endpointUsers(ipa)]),
+        watch(IPAddressClaims, (c) => endpointOwner(c)),
       ],
       reconcile: tolerateRaces((req) => reconcile(req)),
     });
+
+    /** The deployment whose endpoint IPAddressClaim this is (it owns it). */
+    function endpointOwner(c: IPAddressClaim): Request[] {
+      const owner = c.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'ClusterDeployment');
+      if (!owner || c.metadata.name !== endpointClaimName(owner.name)) return [];
+      return [{ namespace: c.metadata.namespace ?? '', name: owner.name }];
+    }
+    /** An IPAddress of an endpoint claim: its deployment merges the address. */
+    function endpointUsers(ipa: IPAddress): Request[] {
+      const claimName = ipa.spec.claimRef?.name;
+      const c = claimName ? ipClaims.get(nsKey(ipa.metadata.namespace, claimName)) : undefined;
+      return c ? endpointOwner(c) : [];
+    }
 
     function usersOf(namespace: string | undefined, claim: string): Request[] {
       return deployments

@@ -62,6 +62,8 @@ export const Reasons = {
   ClaimDeleting: 'ClaimDeleting',
   InsufficientAddresses: 'InsufficientAddresses',
   InvalidConfig: 'InvalidConfig',
+  EndpointPending: 'EndpointPending',
+  EndpointAddressInUse: 'EndpointAddressInUse',
 } as const;
 
 // Reasons a user must act on. The other False reasons are progress (waiting for a pool, for the claim) and show in
@@ -83,6 +85,7 @@ const problems = new Set<string>([
   Reasons.ClaimDeleting,
   Reasons.InsufficientAddresses,
   Reasons.InvalidConfig,
+  Reasons.EndpointAddressInUse,
 ]);
 
 export interface EventSpec {

@@ -130,12 +130,16 @@ export const permissions: readonly Permissions[] = [
   {
     name: 'clusterdeployment-ipam',
     value: 'controllers.clusterDeployment',
-    what: 'the ClusterDeployment gate: inline claims, IPAMReady, the pool in spec.config',
+    what: 'the ClusterDeployment gate: inline claims, IPAMReady, the pool and endpoint address in spec.config',
     access: [
       { kind: ClusterDeployments, verbs: [...read, 'update'], status: statusWrites, finalizers: ownerOf },
       { kind: ClusterIPAMClaims, verbs: [...read, 'create', 'update', 'delete'] },
       { kind: ClusterIPAMs, verbs: read },
-      { kind: InClusterIPPools, verbs: read },
+      // The endpoint address: its IPAddressClaim and IPAddress, and a hand-set one in the node pool's excludedAddresses.
+      { kind: IPAddressClaims, verbs: [...read, 'create'] },
+      { kind: IPAddresses, verbs: read },
+      { kind: IPAddressReservations, verbs: read },
+      { kind: InClusterIPPools, verbs: [...read, 'update'] },
       { kind: GlobalInClusterIPPools, verbs: read },
     ],
   },

@@ -27,7 +27,12 @@ const manifests: (KubeObject & { spec: unknown })[] = [
     apiVersion: 'k0rdent.mirantis.com/v1beta1',
     kind: 'ClusterDeployment',
     metadata: { name: 'alpha' },
-    spec: { template: 't', config: { controlPlaneNumber: 3, workersNumber: 2 }, ipamClaim: { ref: 'alpha-ipam' } },
+    spec: {
+      template: 't',
+      // Inside the node network: the gate excludes it from the pool, as the plan does.
+      config: { controlPlaneNumber: 3, workersNumber: 2, controlPlaneEndpointIP: '10.77.0.4' },
+      ipamClaim: { ref: 'alpha-ipam' },
+    },
   },
   {
     apiVersion: 'k0rdent.mirantis.com/v1beta1',
@@ -98,6 +103,24 @@ describe('the offline plan equals what the live system allocates', () => {
         { what: `pool ${c.pool} to be Ready`, timeoutMs: 60_000 },
       );
     }
+
+    // The gate has excluded alpha's endpoint from its pool, and the provider has taken the pool's new generation.
+    await waitFor(
+      async () => {
+        const pool = await client.resource(InClusterIPPools).get({ namespace, name: 'alpha-ipam' });
+        const ready = readyOf(pool);
+        return (
+          pool.spec.excludedAddresses?.includes('10.77.0.4') &&
+          ready?.status === 'True' &&
+          ready.observedGeneration === pool.metadata.generation
+        );
+      },
+      { what: "alpha's endpoint excluded from its pool", timeoutMs: 60_000 },
+    );
+    assert.ok(
+      plan.clusters[0]!.machines.every((m) => m.address !== '10.77.0.4'),
+      'no planned machine gets the endpoint',
+    );
 
     const live: string[] = [];
     const planned: string[] = [];
