@@ -29,6 +29,7 @@ import {
   describeIssues,
   endpointClaimName,
   endpointExcludedMessage,
+  endpointInNodeNetwork,
   endpointNetwork,
   eventFor,
   inlineClaimSpec,
@@ -212,7 +213,14 @@ export const clusterDeploymentController: ControllerSetup = {
       const plan = planOf(claim);
       const node = plan.networks.find((n) => n.network === 'nodeNetwork');
       const capacity = node
-        ? checkNodeCapacity(d.spec.config, node, name, plan.provider === 'ipam-infoblox', heldByOthers(claim, node))
+        ? checkNodeCapacity(
+            d.spec.config,
+            node,
+            name,
+            plan.provider === 'ipam-infoblox',
+            heldByOthers(claim, node),
+            plan.provider === 'in-cluster' && endpointInNodeNetwork(d, plan, node),
+          )
         : undefined;
       if (capacity && !capacity.ok) return { ready: notReady(capacity.reason, capacity.message) };
 

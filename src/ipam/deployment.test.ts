@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClusterDeployment } from '../api/index.ts';
 import { planClaim } from './claim.ts';
-import { attachment, checkNodeCapacity, inlineClaimSpec, mergeIpamConfig } from './deployment.ts';
+import {
+  attachment,
+  checkNodeCapacity,
+  endpointInNodeNetwork,
+  inlineClaimSpec,
+  mergeIpamConfig,
+} from './deployment.ts';
 
 const deployment = (ipamClaim: ClusterDeployment['spec']['ipamClaim']): ClusterDeployment => ({
   apiVersion: 'k0rdent.mirantis.com/v1beta1',
@@ -85,6 +91,27 @@ describe('checkNodeCapacity', () => {
       r.message,
       'spec.config asks for 3 control plane + 5 worker machines plus 1 for a rolling update: 9 addresses, but the ' +
         'node network of ClusterIPAMClaim c (spec.nodeNetwork: 10.0.0.10-10.0.0.15) has 6 usable: 3 addresses missing',
+    );
+  });
+
+  it('counts one more for a control-plane endpoint inside the node network', () => {
+    const plan = planClaim('c', { provider: 'in-cluster', nodeNetwork: { cidr: '10.0.0.0/29' } });
+    const net = plan.networks[0]!;
+    const d = (config: Record<string, unknown>, annotations?: Record<string, string>) => ({
+      metadata: { name: 'prod', ...(annotations ? { annotations } : {}) },
+      spec: { template: 't', config },
+    });
+    assert.equal(endpointInNodeNetwork(d({ controlPlaneEndpointIP: '10.0.0.3' }), plan, net), true);
+    assert.equal(endpointInNodeNetwork(d({ controlPlaneEndpointIP: '10.0.1.3' }), plan, net), false);
+    assert.equal(endpointInNodeNetwork(d({}), plan, net), false);
+    const annotated = d({}, { 'k0rdent.mirantis.com/endpoint-from-node-network': 'true' });
+    assert.equal(endpointInNodeNetwork(annotated, plan, net), true);
+    const r = checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 1 }, node, 'c', false, undefined, true);
+    assert.equal(r.ok, true);
+    assert.match(r.message, /plus 1 for a rolling update and 1 for the control-plane endpoint: 6 addresses/);
+    assert.equal(
+      checkNodeCapacity({ controlPlaneNumber: 3, workersNumber: 2 }, node, 'c', false, undefined, true).ok,
+      false,
     );
   });
 

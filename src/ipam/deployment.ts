@@ -9,6 +9,7 @@ import {
 } from '../api/index.ts';
 import type { ClaimPlan, NetworkPlan } from './claim.ts';
 import { sameJSON } from '../api/index.ts';
+import { parseAddress } from '../core/index.ts';
 
 export type InlineClaimSpec = NonNullable<NonNullable<ClusterDeployment['spec']['ipamClaim']>['spec']>;
 
@@ -80,7 +81,7 @@ export interface HeldByOthers {
 
 /**
  * Does the node network hold every machine `config` asks for plus one, which a rolling update creates before it
- * deletes? Checked only when the config says how many machines it wants. Addresses that other pools of the claim's
+ * deletes (plus the control-plane endpoint when `endpoint`: it takes one of the node network's addresses)? Checked only when the config says how many machines it wants. Addresses that other pools of the claim's
  * address domain hold (overlap allowed, or the global domain) are not available. For Infoblox the network's usable
  * size is an upper bound: the appliance may have handed out some of it already.
  */
@@ -90,6 +91,7 @@ export function checkNodeCapacity(
   claim: string,
   infoblox: boolean,
   held?: HeldByOthers,
+  endpoint = false,
 ): CapacityResult {
   const parts: string[] = [];
   let machines = 0;
@@ -107,7 +109,7 @@ export function checkNodeCapacity(
     parts.push(`${value} ${what}`);
   }
   if (parts.length === 0) return { ok: true, message: '' };
-  const needed = BigInt(machines + 1);
+  const needed = BigInt(machines + 1 + (endpoint ? 1 : 0));
   const size = node.pool.usable.size;
   const taken = held && held.count > 0n ? (held.count < size ? held.count : size) : 0n;
   const available = size - taken;
@@ -117,7 +119,8 @@ export function checkNodeCapacity(
     (taken > 0n
       ? `, ${taken} of them held by other pools of ${domainTitle(held!.domain)}, so ${available} available`
       : '');
-  const ask = `spec.config asks for ${parts.join(' + ')} machines plus 1 for a rolling update: ${needed} addresses`;
+  const extra = endpoint ? ' and 1 for the control-plane endpoint' : '';
+  const ask = `spec.config asks for ${parts.join(' + ')} machines plus 1 for a rolling update${extra}: ${needed} addresses`;
   if (shortfall === 0n) return { ok: true, message: `${ask}; the node network has ${usable}` };
   return {
     ok: false,
@@ -151,3 +154,24 @@ export function endpointNetwork(
 /** How IPAMReady and `cluster-ipam check` say a hand-set endpoint address was kept from the machines. */
 export const endpointExcludedMessage = (address: string): string =>
   `controlPlaneEndpointIP ${address} is inside the node network; excluded from node addresses`;
+
+/**
+ * Whether the control-plane endpoint takes one of the node network's usable addresses (in-cluster provider): set by
+ * hand inside it (excluded from the machines), or, unset, allocated from it by the annotation.
+ */
+export function endpointInNodeNetwork(
+  d: Pick<ClusterDeployment, 'metadata' | 'spec'>,
+  plan: ClaimPlan,
+  node: NetworkPlan,
+): boolean {
+  const given = d.spec.config?.controlPlaneEndpointIP;
+  if (typeof given === 'string' && given !== '') {
+    try {
+      const a = parseAddress(given);
+      return node.pool.usable.family === a.family && node.pool.usable.has(a.value);
+    } catch {
+      return false;
+    }
+  }
+  return endpointNetwork(plan, d.metadata.annotations) === node;
+}

@@ -25,6 +25,7 @@ import {
   attachment,
   checkNodeCapacity,
   endpointExcludedMessage,
+  endpointInNodeNetwork,
   endpointNetwork,
   inlineClaimSpec,
 } from './deployment.ts';
@@ -234,7 +235,8 @@ export function planManifests(manifests: readonly Manifest[]): AddressPlan {
     const node = planned.plan.networks.find((n) => n.network === 'nodeNetwork');
     if (!node) continue;
     const infoblox = planned.plan.provider === 'ipam-infoblox';
-    const capacity = checkNodeCapacity(d.spec.config, node, a.claim, infoblox);
+    const endpointTakes = !infoblox && endpointInNodeNetwork(d, planned.plan, node);
+    const capacity = checkNodeCapacity(d.spec.config, node, a.claim, infoblox, undefined, endpointTakes);
     if (!capacity.ok) report(manifest, 'error', [{ field: 'spec.config', message: capacity.message }]);
     if (infoblox) continue;
     const poolKey = title('InClusterIPPool', ns, node.poolName);

@@ -97,6 +97,7 @@ describe('the control-plane endpoint address', () => {
       condition(d, 'IPAMReady')!.message,
       /controlPlaneEndpointIP 10\.62\.0\.2 is inside the node network; excluded from node addresses/,
     );
+    assert.match(condition(d, 'IPAMReady')!.message, /and 1 for the control-plane endpoint: 4 addresses/);
     const pool = (await get('inclusterippool', 'lab-ipam', ns))!;
     assert.deepEqual(pool.spec.excludedAddresses, ['10.62.0.2']);
     assert.deepEqual(pool.spec.addresses, ['10.62.0.0/28'], 'the managed fields are unchanged');
