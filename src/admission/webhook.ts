@@ -106,17 +106,14 @@ async function serve(mgr: Manager, opts: PoolWebhookOptions): Promise<string> {
   async function allocated(key: string, namespace: string | undefined): Promise<Address[]> {
     const [kind] = key.split('/');
     const ns = kind === 'InClusterIPPool' ? namespace : undefined;
-    const synced = provider.ipAddresses.hasSynced() && provider.reservations.hasSynced();
-    const ips = synced
-      ? provider.addressesOf(key)
-      : (await mgr.client.resource(IPAddresses).listAll({ namespace: ns })).items.filter(
-          (a) => a.spec.poolRef.kind === kind && poolKey(kind, a.metadata.namespace, a.spec.poolRef.name) === key,
-        );
-    const reservations = synced
-      ? provider.reservationsOf(key)
-      : (await mgr.client.resource(IPAddressReservations).listAll()).items.filter(
-          (r) => poolKey(r.spec.poolRef.kind, r.spec.poolRef.namespace, r.spec.poolRef.name) === key,
-        );
+    // Once synced, the address book has them per pool; before, the API is asked.
+    if (provider.ipAddresses.hasSynced() && provider.reservations.hasSynced()) return provider.book.heldBy(key);
+    const ips = (await mgr.client.resource(IPAddresses).listAll({ namespace: ns })).items.filter(
+      (a) => a.spec.poolRef.kind === kind && poolKey(kind, a.metadata.namespace, a.spec.poolRef.name) === key,
+    );
+    const reservations = (await mgr.client.resource(IPAddressReservations).listAll()).items.filter(
+      (r) => poolKey(r.spec.poolRef.kind, r.spec.poolRef.namespace, r.spec.poolRef.name) === key,
+    );
     const held = new Map<string, Address>();
     for (const text of [
       ...ips.map((a) => a.spec.address),

@@ -142,4 +142,14 @@ describe('AddressBook', () => {
     assert.equal(book.takenIn(D, set, [P]), 2n);
     assert.equal(book.takenIn(D, set, []), 3n);
   });
+
+  it('tells the addresses held from a pool: its IPAddresses and unreleased reservations', () => {
+    const book = new AddressBook();
+    book.observeIPAddress('ns/m', P, a('10.0.0.1'));
+    book.observeReservation(res('10.0.0.1', 'm'));
+    book.observeReservation(res('10.0.0.2', 'n'));
+    book.observeReservation({ ...res('10.0.0.3', 'o'), releasedAt: '2026-01-01T00:00:00Z' });
+    book.observeIPAddress('ns/x', Q, a('10.0.0.4'));
+    assert.deepEqual(book.heldBy(P).map(formatAddress).sort(), ['10.0.0.1', '10.0.0.2']);
+  });
 });

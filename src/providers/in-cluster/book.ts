@@ -311,6 +311,18 @@ export class AddressBook {
     };
   }
 
+  /** Addresses held from the pool: its IPAddresses' and its unreleased reservations' (what a shrink would strand). */
+  heldBy(poolKey: string): Address[] {
+    const held = new Map<string, Address>();
+    for (const k of this.ipasByPool.get(poolKey) ?? []) {
+      const a = this.ipas.get(k)!.address;
+      held.set(addressKey(a), a);
+    }
+    for (const r of this.reservationsOf(poolKey))
+      if (r.releasedAt === undefined) held.set(addressKey(r.address), r.address);
+    return [...held.values()];
+  }
+
   /** The pool's reservations, as last seen. */
   reservationsOf(poolKey: string): Iterable<ReservationInfo> {
     return this.reservationsByPool.get(poolKey)?.values() ?? [];

@@ -68,7 +68,7 @@ export const poolTypes: Readonly<Record<PoolKind, ResourceType<PoolObject>>> = {
 
 /** Index names on the shared informers (prefixed: other controllers share them). */
 export const Index = {
-  /** IPAddressClaims and IPAddresses by the poolKey of their poolRef; reservations by their pool. */
+  /** IPAddressClaims by the poolKey of their poolRef (the book keeps IPAddresses and reservations per pool). */
   pool: 'in-cluster.pool',
   /** IPAddressClaims by uid. */
   uid: 'in-cluster.uid',
@@ -191,11 +191,6 @@ export class InClusterProvider implements IPAMProvider {
 
     addIndex(this.claims, Index.pool, (c) => refKey(c.spec?.poolRef, c.metadata.namespace));
     addIndex(this.claims, Index.uid, (c) => (c.metadata.uid ? [c.metadata.uid] : []));
-    addIndex(this.ipAddresses, Index.pool, (a) => refKey(a.spec?.poolRef, a.metadata.namespace));
-    addIndex(this.reservations, Index.pool, (r) => {
-      const ref = r.spec?.poolRef;
-      return ref ? [poolKey(ref.kind, ref.namespace, ref.name)] : [];
-    });
 
     // The book follows the informers; these handlers run before the informers report synced, so no reconcile
     // ever sees a partial book.
@@ -475,15 +470,6 @@ export class InClusterProvider implements IPAMProvider {
       Math.max(this.staleDue.get(key) ?? Infinity, now + interval),
     );
     return next === Infinity ? undefined : Math.max(1, next - now);
-  }
-
-  /** In-cluster IPAddresses that reference the pool. */
-  addressesOf(key: string): IPAddress[] {
-    return this.ipAddresses.byIndex(Index.pool, key);
-  }
-
-  reservationsOf(key: string): IPAddressReservation[] {
-    return this.reservations.byIndex(Index.pool, key);
   }
 
   /** Claims of the pool that are still waiting for an address. */
