@@ -343,11 +343,19 @@ describe('WAPI simulator conformance (spec 04 §4.3/§4.4)', () => {
     assert.equal((await call('POST', '/_admin/faults', { body: { kind: 'nope' } })).status, 400);
 
     const { counters, recent } = json(await call('GET', '/_admin/requests')) as {
-      counters: { byRoute: Record<string, number>; faults: Record<string, number> };
+      counters: { byRoute: Record<string, number>; faults: Record<string, number>; byFault: Record<string, number> };
       recent: { status: number | string; fault?: string }[];
     };
     assert.ok(counters.byRoute['POST record:host']! >= 6);
     assert.deepEqual(counters.faults, { latency: 1, status: 2, drop: 2, unauthorized: 1 });
+    assert.deepEqual(counters.byFault, {
+      'latency/before': 1,
+      'status/before': 1,
+      'status/after': 1,
+      'drop/before': 1,
+      'drop/after': 1,
+      'unauthorized/after': 1,
+    });
     assert.ok(recent.some((e) => e.status === 'dropped' && e.fault === 'drop/after'));
   });
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { selfSignedServingCertificate } from '../../admission/certs.ts';
-import { FaultInjector, FaultSpecError, type Fault, type FaultKind } from './faults.ts';
+import { FaultInjector, FaultSpecError, type Fault, type FaultKind, type FaultWhen } from './faults.ts';
 import { protoError, unknownField, WapiFault } from './errors.ts';
 import { parseRef } from './model.ts';
 import { applySeed } from './seed.ts';
@@ -41,6 +41,8 @@ export interface RequestCounters {
   byStatus: Record<string, number>;
   /** Requests a fault of that kind hit. */
   faults: Record<FaultKind, number>;
+  /** Requests a fault hit, by `<kind>/<when>` (`latency/before`, `status/after`, ...). */
+  byFault: Record<string, number>;
 }
 
 export interface RequestLogEntry {
@@ -63,16 +65,23 @@ export class RequestLog {
   constructor(private readonly keep = 1000) {}
 
   private static empty(): RequestCounters {
-    return { total: 0, byRoute: {}, byStatus: {}, faults: { latency: 0, status: 0, drop: 0, unauthorized: 0 } };
+    return {
+      total: 0,
+      byRoute: {},
+      byStatus: {},
+      faults: { latency: 0, status: 0, drop: 0, unauthorized: 0 },
+      byFault: {},
+    };
   }
 
-  record(entry: RequestLogEntry, faultKinds: readonly FaultKind[]): void {
+  record(entry: RequestLogEntry, hits: readonly (readonly [FaultKind, FaultWhen])[]): void {
     const c = this.counters;
     c.total++;
     const route = `${entry.method} ${entry.object}`;
     c.byRoute[route] = (c.byRoute[route] ?? 0) + 1;
     c.byStatus[entry.status] = (c.byStatus[entry.status] ?? 0) + 1;
-    for (const k of faultKinds) c.faults[k]++;
+    for (const kind of new Set(hits.map(([k]) => k))) c.faults[kind]++;
+    for (const [kind, when] of hits) c.byFault[`${kind}/${when}`] = (c.byFault[`${kind}/${when}`] ?? 0) + 1;
     this.recent.push(entry);
     if (this.recent.length > this.keep) this.recent.shift();
   }
@@ -343,7 +352,7 @@ export async function startWapiSimulator(options: WapiSimulatorOptions): Promise
     const m = /^\/wapi\/v([0-9]+\.[0-9]+(?:\.[0-9]+)?)\/(.+)$/.exec(path);
     const target = m?.[2] ?? '';
     const object = parseRef(target)?.type ?? target;
-    const hit: FaultKind[] = [];
+    const hit: [FaultKind, FaultWhen][] = [];
     const log = (status: number | 'dropped', fault?: Fault) =>
       requests.record(
         {
@@ -368,8 +377,9 @@ export async function startWapiSimulator(options: WapiSimulatorOptions): Promise
     }
     const plan = faults.plan(method, object);
     const fault = plan.fail;
-    if (plan.delayBeforeMs || plan.delayAfterMs) hit.push('latency');
-    if (fault) hit.push(fault.kind);
+    if (plan.delayBeforeMs) hit.push(['latency', 'before']);
+    if (plan.delayAfterMs) hit.push(['latency', 'after']);
+    if (fault) hit.push([fault.kind, fault.when]);
     const fail = (f: Fault): void => {
       if (f.kind === 'drop') {
         log('dropped', f);
