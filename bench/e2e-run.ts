@@ -20,6 +20,8 @@ export interface RunOptions {
   workers: number;
   /** Write a V8 CPU profile of the manager into this directory. */
   profileDir?: string;
+  /** Write a V8 heap snapshot of the manager into this directory once every claim is answered. */
+  heapSnapshotDir?: string;
   log?: (line: string) => void;
 }
 
@@ -76,6 +78,23 @@ export async function cpuMs(pid: number): Promise<number> {
 async function heapUsedMb(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   return Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 2 ** 20);
+}
+
+/**
+ * Asks the manager for a heap snapshot (SIGUSR2) and waits until it is written: V8 stops the process while it writes,
+ * so the metrics endpoint answering again means the file is complete.
+ */
+async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: string, log: (line: string) => void) {
+  const before = new Set(await readdir(dir));
+  manager.kill('SIGUSR2');
+  for (;;) {
+    const written = (await readdir(dir)).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (written.length && (await fetch(metricsUrl).then((r) => r.ok).catch(() => false))) {
+      log(`# heap snapshot: ${join(dir, written[0]!)}`);
+      return;
+    }
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
 }
 
 /** etcd and kube-apiserver of the control plane started in `dir`. */
@@ -236,6 +255,9 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
     process.execPath,
     [
       ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
+      ...(opts.heapSnapshotDir
+        ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(opts.heapSnapshotDir)}`]
+        : []),
       join(root, 'dist/cli/main.js'),
       'run',
       '--kubeconfig',
@@ -289,6 +311,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
     if (addresses.size !== claims) throw new Error(`${addresses.size} distinct addresses for ${claims} claims`);
     const rss = await peakRssMb(manager.pid!);
     const heapMb = await heapUsedMb(metricsUrl);
+    if (opts.heapSnapshotDir) await heapSnapshot(manager, opts.heapSnapshotDir, metricsUrl, log);
 
     log(`# raw write rate: ${claims} ConfigMaps, ${concurrency} at a time`);
     const rawStarted = performance.now();

@@ -1,6 +1,6 @@
 // End-to-end throughput of the in-cluster provider (see e2e-run.ts). The last line is one JSON object.
 //
-//   npm run bench:e2e -- [--claims N] [--concurrency C] [--workers W] [--profile DIR]
+//   npm run bench:e2e -- [--claims N] [--concurrency C] [--workers W] [--profile DIR] [--heap-snapshot DIR]
 import { parseArgs } from 'node:util';
 import { buildManager, describeRun, runE2E } from './e2e-run.ts';
 
@@ -10,6 +10,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     workers: { type: 'string', default: '8' },
     profile: { type: 'string' },
+    'heap-snapshot': { type: 'string' },
   },
 });
 await buildManager((line) => console.log(line));
@@ -18,6 +19,7 @@ const result = await runE2E({
   concurrency: Number(values.concurrency),
   workers: Number(values.workers),
   profileDir: values.profile,
+  heapSnapshotDir: values['heap-snapshot'],
   log: (line) => console.log(line),
 });
 for (const line of describeRun(result)) console.log(line);

@@ -1,14 +1,10 @@
 import { resourceOfPath } from './transport.ts';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { KubeClient, resourceType, type WatchEvent } from './client.ts';
-import { loadClusterAccess, type ClusterAccess } from './config.ts';
+import type { ClusterAccess } from './config.ts';
 import {
   type WriteRefusedError,
   isAlreadyExists,
@@ -375,53 +371,6 @@ describe('ResourceClient.watch', () => {
       );
     };
     await assert.rejects(client.resource(ConfigMaps).watch({}, () => {}));
-  });
-});
-
-describe('loadClusterAccess', () => {
-  function kubeconfig(cluster: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
-    const path = join(dir, 'config');
-    writeFileSync(
-      path,
-      `apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster:
-${cluster}
-users:
-- name: u
-  user:
-    token: secret-token
-contexts:
-- name: ctx
-  context: {cluster: c, user: u, namespace: team-a}
-current-context: ctx
-`,
-    );
-    return path;
-  }
-
-  it('reads server, namespace and token; verifies TLS by default with a keep-alive agent', async () => {
-    const access = loadClusterAccess(kubeconfig('    server: https://127.0.0.1:6443/'));
-    assert.equal(access.server, 'https://127.0.0.1:6443');
-    assert.equal(access.namespace, 'team-a');
-    const conn = await access.connection();
-    assert.equal(conn.headers.Authorization, 'Bearer secret-token');
-    assert.ok(conn.agent instanceof https.Agent);
-    assert.notEqual(conn.agent.options.rejectUnauthorized, false);
-    assert.equal((conn.agent as https.Agent & { keepAlive: boolean }).keepAlive, true);
-    assert.equal((await access.connection()).agent, conn.agent, 'one agent while the TLS material is unchanged');
-    access.close();
-  });
-
-  it('turns verification off only when the kubeconfig says insecure-skip-tls-verify', async () => {
-    const access = loadClusterAccess(
-      kubeconfig('    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true'),
-    );
-    assert.equal(((await access.connection()).agent as https.Agent).options.rejectUnauthorized, false);
-    access.close();
   });
 });
 
