@@ -89,7 +89,12 @@ async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: stri
   manager.kill('SIGUSR2');
   for (;;) {
     const written = (await readdir(dir)).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
-    if (written.length && (await fetch(metricsUrl).then((r) => r.ok).catch(() => false))) {
+    if (
+      written.length &&
+      (await fetch(metricsUrl)
+        .then((r) => r.ok)
+        .catch(() => false))
+    ) {
       log(`# heap snapshot: ${join(dir, written[0]!)}`);
       return;
     }
