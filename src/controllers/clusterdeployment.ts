@@ -23,6 +23,7 @@ import {
 import { isAlreadyExists, isNotFound } from '../kube/index.ts';
 import {
   attachment,
+  checkEndpointConfig,
   checkNodeCapacity,
   Conditions,
   controlledBy,
@@ -210,6 +211,8 @@ export const clusterDeploymentController: ControllerSetup = {
       if (claim.metadata.deletionTimestamp) {
         return { ready: notReady(Reasons.ClaimDeleting, `ClusterIPAMClaim ${name} is being deleted`) };
       }
+      const badEndpoint = checkEndpointConfig(d.spec.config);
+      if (badEndpoint) return { ready: notReady(badEndpoint.reason, badEndpoint.message) };
       const plan = planOf(claim);
       const node = plan.networks.find((n) => n.network === 'nodeNetwork');
       const capacity = node

@@ -4,6 +4,7 @@ import type { ClusterDeployment } from '../api/index.ts';
 import { planClaim } from './claim.ts';
 import {
   attachment,
+  checkEndpointConfig,
   checkNodeCapacity,
   endpointInNodeNetwork,
   inlineClaimSpec,
@@ -153,5 +154,28 @@ describe('checkNodeCapacity', () => {
   it('calls an Infoblox network size an upper bound', () => {
     const r = checkNodeCapacity({ controlPlaneNumber: 1 }, node, 'c', true);
     assert.match(r.message, /has at most 6 usable$/);
+  });
+});
+
+describe('checkEndpointConfig', () => {
+  it('refuses a hand-set endpoint that is no IP address, naming the field and the value', () => {
+    assert.deepEqual(checkEndpointConfig({ controlPlaneEndpointIP: '10.0.0.300' }), {
+      reason: 'InvalidConfig',
+      message:
+        'spec.config.controlPlaneEndpointIP: "10.0.0.300" is not a valid IPv4 address (four decimal numbers 0-255, no leading zeros)',
+    });
+    assert.match(checkEndpointConfig({ controlPlaneEndpointIP: '::gg' })!.message, /"::gg" is not a valid IPv6/);
+    assert.match(
+      checkEndpointConfig({ controlPlaneEndpointIP: 167772161 })!.message,
+      /^spec\.config\.controlPlaneEndpointIP: 167772161 is not an IP address/,
+    );
+  });
+
+  it('accepts an address, and an unset or empty one (allocated, or left to the user)', () => {
+    assert.equal(checkEndpointConfig({ controlPlaneEndpointIP: '10.0.0.5' }), undefined);
+    assert.equal(checkEndpointConfig({ controlPlaneEndpointIP: 'fd00::5' }), undefined);
+    assert.equal(checkEndpointConfig({ controlPlaneEndpointIP: '' }), undefined);
+    assert.equal(checkEndpointConfig({}), undefined);
+    assert.equal(checkEndpointConfig(undefined), undefined);
   });
 });

@@ -131,6 +131,30 @@ export function checkNodeCapacity(
   };
 }
 
+/**
+ * A hand-set `spec.config.controlPlaneEndpointIP` that is no IP address (`10.0.0.300`, `"::gg"`, a number): the
+ * template would get it as it is and the cluster fail long after IPAMReady said True, so the gate refuses it.
+ * Unset or empty is fine (allocated, or left to the user).
+ */
+export function checkEndpointConfig(
+  config: Readonly<Record<string, unknown>> | undefined,
+): { readonly reason: 'InvalidConfig'; readonly message: string } | undefined {
+  const given = config?.controlPlaneEndpointIP;
+  if (given === undefined || given === null || given === '') return undefined;
+  let why: string;
+  if (typeof given !== 'string') {
+    why = `${JSON.stringify(given)} is not an IP address (give it as a string, e.g. "192.0.2.10")`;
+  } else {
+    try {
+      parseAddress(given);
+      return undefined;
+    } catch (err) {
+      why = err instanceof Error ? err.message : String(err);
+    }
+  }
+  return { reason: 'InvalidConfig', message: `spec.config.controlPlaneEndpointIP: ${why}` };
+}
+
 /** The IPAddressClaim the gate makes for a deployment's control-plane endpoint address. */
 export const endpointClaimName = (deployment: string): string => `${deployment}-endpoint`;
 
