@@ -133,7 +133,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
         const counts = poolCounts(model, book);
         metrics.pool(kind, req.namespace, req.name, counts);
         const overlaps = overlapsWith(model, provider.ranges.overlapping(model));
-        const cond = poolCondition(pool, model, counts, overlaps);
+        const cond = poolCondition(pool, model, counts, overlaps, book);
         const conditions = setCondition(
           (pool.status?.conditions ?? []) as Condition[],
           { type: 'Ready', ...cond },

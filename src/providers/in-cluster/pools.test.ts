@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { overlapsWith, PoolModels, PoolRangeIndex, type PoolObject } from './pools.ts';
+import { overlapsWith, poolCondition, poolCounts, PoolModels, PoolRangeIndex, type PoolObject } from './pools.ts';
 
 const models = new PoolModels();
 const pool = (
@@ -65,5 +65,25 @@ describe('PoolRangeIndex', () => {
       warnings[1]!,
       /^overlaps InClusterIPPool a\/q at 10\.0\.0\.128\/25 \(shared: each address is handed out once\)/,
     );
+  });
+});
+
+describe('poolCondition', () => {
+  it("says an IPv6 pool's exact counts, not the status fields' capped ones", () => {
+    const obj = {
+      kind: 'InClusterIPPool',
+      metadata: { name: 'huge', namespace: 'a', uid: 'huge', generation: 1 },
+      spec: { addresses: ['fd00::/8'], prefix: 8 },
+    } as PoolObject;
+    const model = models.of(obj);
+    const total = 2n ** 120n - 1n;
+    const book = { total, used: 1n, free: total - 1n, outOfRange: 0n };
+    const counts = poolCounts(model, book);
+    assert.equal(counts?.total, Number.MAX_SAFE_INTEGER);
+    assert.deepEqual(poolCondition(obj, model, counts, [], book), {
+      status: 'True',
+      reason: 'PoolReady',
+      message: '2^120-2 of 2^120-1 addresses free',
+    });
   });
 });

@@ -16,6 +16,7 @@ import {
   type FieldIssue,
   type IntervalSet,
   type Pool,
+  humanCount,
   type PoolCounts,
   type StatusCounts,
 } from '../../core/index.ts';
@@ -229,6 +230,7 @@ export function poolCondition(
   model: PoolModel,
   counts: StatusCounts | undefined,
   overlaps: readonly string[],
+  exact?: PoolCounts,
 ): PoolCondition {
   if (obj.metadata.deletionTimestamp) {
     const used = counts?.used ?? 0;
@@ -243,7 +245,12 @@ export function poolCondition(
     return { status: 'False', reason: PoolReasons.NoUsableAddresses, message: issues(model.warnings) };
   }
   const warnings = [...model.warnings.map((w) => `${w.field}: ${w.message}`), ...overlaps];
-  const summary = counts ? `${counts.free} of ${counts.total} addresses free` : '';
+  // The exact counts when known: the status numbers are capped at 2^53-1, which an IPv6 pool's message must not claim.
+  const summary = exact
+    ? `${humanCount(exact.free)} of ${humanCount(exact.total)} addresses free`
+    : counts
+      ? `${counts.free} of ${counts.total} addresses free`
+      : '';
   return warnings.length
     ? { status: 'True', reason: PoolReasons.ReadyWithWarnings, message: `${summary}; warnings: ${warnings.join('; ')}` }
     : { status: 'True', reason: PoolReasons.Ready, message: summary };
