@@ -29,7 +29,7 @@ import {
 } from '../../api/index.ts';
 import { poolReadiness as readinessOf } from '../../ipam/pools.ts';
 import { WapiAuthError, WapiConnectionError, WapiError, WapiResponseError } from '../../infoblox/errors.ts';
-import { isConflict, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { isConflict, isNotFound, type KubeObject, type ResourceType } from '../../kube/index.ts';
 import {
   findCondition,
   hasFinalizer,
@@ -293,7 +293,7 @@ export class InfobloxProvider implements IPAMProvider {
       this.failures.delete(uid);
       // Full networks free up without any event here (other users of the appliance): look again now and then.
       if ('failed' in outcome) return { ...outcome, retryAfterMs: this.retryMs };
-      const others = this.holders(claim, pool, outcome.address);
+      const others = await this.liveHolders(claim, pool, outcome.address, signal);
       if (others.length > 0) {
         return {
           failed: 'AllocationFailed',
@@ -358,7 +358,7 @@ export class InfobloxProvider implements IPAMProvider {
     if (!instance) throw new Error(`InfobloxInstance ${pool.spec.instance.name} not found`);
     const placement = { ...this.placement(claim, pool, instance, hostname ?? ''), hostname };
     // Never an address another claim's IPAddress carries (a duplicate, or a host name two claims share).
-    const keep = (a: string) => this.holders(claim, pool, a).length > 0;
+    const keep = async (a: string) => (await this.liveHolders(claim, pool, a, signal)).length > 0;
     const removed = await this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname ?? address}`, () =>
       this.clients
         .use(instance, signal, (c) => records.release(c, placement, subnetsOf(pool), address, keep, signal))
@@ -529,7 +529,39 @@ export class InfobloxProvider implements IPAMProvider {
     return { allocated: existing };
   }
 
-  /** IPAddresses (`namespace/name`) other than the claim's carrying `address` in the pool's instance and view. */
+  /**
+   * holders() as the API server has them now: the cache may still show an IPAddress deleted a moment ago, whose
+   * address the appliance has already handed out again (to this claim). Trusted, it would leave this claim's record
+   * on the appliance when the claim goes (an orphan), or refuse the claim an address that is its own.
+   */
+  private async liveHolders(
+    claim: IPAddressClaim,
+    pool: InfobloxIPPool,
+    address: string,
+    signal: AbortSignal,
+  ): Promise<string[]> {
+    const cached = this.holders(claim, pool, address);
+    if (cached.length === 0) return cached;
+    const live = await Promise.all(
+      cached.map(async (key) => {
+        const [namespace = '', name = ''] = key.split('/');
+        try {
+          const a = await this.mgr.client.resource(IPAddresses).get({ namespace, name }, { signal });
+          return !a.metadata.deletionTimestamp && canonicalAddress(a.spec.address) === canonicalAddress(address);
+        } catch (err) {
+          if (isNotFound(err)) return false;
+          throw err;
+        }
+      }),
+    );
+    return cached.filter((_, i) => live[i]);
+  }
+
+  /**
+   * IPAddresses (`namespace/name`) other than the claim's carrying `address` in the pool's instance and view. One
+   * being deleted holds nothing: its claim is giving the address back (the claim controller deletes the IPAddress
+   * first), and the appliance may already have handed it out again.
+   */
   private holders(claim: IPAddressClaim, pool: InfobloxIPPool, address: string): string[] {
     const canonical = canonicalAddress(address);
     if (!canonical) return [];
@@ -539,7 +571,7 @@ export class InfobloxProvider implements IPAMProvider {
     return this.ipAddresses
       .byIndex(Index.address, canonical)
       .filter((a) => {
-        if (keyOf(a) === self) return false;
+        if (keyOf(a) === self || a.metadata.deletionTimestamp) return false;
         const other = this.pools.get(`${a.metadata.namespace}/${a.spec.poolRef.name}`);
         if (!other) return false;
         return (

@@ -219,7 +219,7 @@ export async function release(
   placement: Omit<Placement, 'hostname'> & { hostname: string | undefined },
   subnets: readonly Subnet[],
   address: string | undefined,
-  keep: (address: string) => boolean,
+  keep: (address: string) => boolean | Promise<boolean>,
   signal: AbortSignal,
 ): Promise<string[]> {
   const wanted = address === undefined ? undefined : canonicalAddress(address);
@@ -240,12 +240,13 @@ export async function release(
   }
   const released: string[] = [];
   for (const record of records) {
-    const gone = addressesOf(record)
+    const mine = addressesOf(record)
       .map((a) => a.address)
       .filter((a) =>
         wanted !== undefined ? canonicalAddress(a) === wanted : subnets.some((s) => inSubnet(a, s.parsed)),
-      )
-      .filter((a) => !keep(a));
+      );
+    const kept = await Promise.all(mine.map(keep));
+    const gone = mine.filter((_, i) => !kept[i]);
     if (gone.length === 0) continue;
     try {
       if (gone.length === addressesOf(record).length) await client.deleteHostRecord(record.ref, { signal });
