@@ -320,7 +320,13 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       ): Promise<void> {
         if (!hasFinalizer(claim, releaseAddressFinalizer)) return;
         const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
-        const ipa = ipAddresses.get(key);
+        // No IPAddress in the cache is not "none": a new leader's informer may not show one written moments ago
+        // (by the replica that led before, or before a restart). Releasing without it would drop the finalizer and
+        // leave the IPAddress for ever (the pool, a live owner, keeps it from the garbage collector) with its
+        // address. The API decides, as it does for allocation; a claim with an IPAddress costs no read.
+        const ipa =
+          ipAddresses.get(key) ??
+          (await getOrNone(ipClient.get({ namespace: claim.metadata.namespace, name: claim.metadata.name! })));
         const allocation = ipa && ipAddressRelation(ipa, claim) !== 'foreign' ? allocationOf(ipa) : undefined;
         if (ipa && allocation) await deleteIPAddress(ipa);
         try {
@@ -333,6 +339,15 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           throw err;
         }
         claims.record(await removeFinalizer(claimClient, claim, releaseAddressFinalizer));
+      }
+
+      async function getOrNone(read: Promise<IPAddress>): Promise<IPAddress | undefined> {
+        try {
+          return ipAddresses.record(await read);
+        } catch (err) {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        }
       }
 
       async function deleteIPAddress(ipa: IPAddress): Promise<void> {

@@ -1,0 +1,68 @@
+// Found by the chaos suite (failover part): a claim deleted right after a leader hand-over was released while the new
+// leader's IPAddress informer had not yet shown the claim's IPAddress. The release saw no IPAddress, released nothing
+// and removed the claim's finalizer; the garbage collector then only dropped the claim's owner reference (the pool,
+// a live owner, kept the IPAddress), so the IPAddress and its reservation stayed for ever and the address was lost.
+// Here the manager's cache is made to lag behind for one claim's IPAddress, as a fresh leader's can.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { IPAddress } from '../../src/api/index.ts';
+import type { Manager } from '../../src/runtime/index.ts';
+import { testNamespace } from '../support/cluster.ts';
+import { waitFor } from '../support/wait.ts';
+import {
+  IPAddressClaims,
+  IPAddresses,
+  createClaim,
+  createPool,
+  getOrUndefined,
+  reservationsOfPool,
+  startInCluster,
+  suffix,
+  waitForAddress,
+  waitGone,
+  type Harness,
+} from './in-cluster-support.ts';
+
+/** Keys of IPAddresses the manager's informer pretends not to have seen yet. */
+const hidden = new Set<string>();
+let h: Harness;
+
+before(async () => {
+  const lagging = {
+    name: 'lagging-ipaddress-cache',
+    setup(mgr: Manager) {
+      const informer = mgr.informer(IPAddresses);
+      const get = informer.get.bind(informer);
+      informer.get = ((key: Parameters<typeof get>[0]) => {
+        const k = typeof key === 'string' ? key : `${key.namespace}/${key.name}`;
+        return hidden.has(k) ? undefined : get(key);
+      }) as typeof informer.get;
+    },
+  };
+  h = await startInCluster({ before: [lagging] });
+});
+after(() => h?.stop());
+
+describe('in-cluster: release with a cache that has not shown the IPAddress yet', () => {
+  it('reads the IPAddress from the API: it is deleted and its address released, never left behind', async () => {
+    const ns = await testNamespace('ic-stale-release');
+    const pool = `stale-${suffix()}`;
+    await createPool(h.client, ns, pool, { addresses: ['10.77.0.10-10.77.0.20'], prefix: 24 });
+    await createClaim(h.client, ns, 'm0', pool);
+    const ipa: IPAddress = await waitForAddress(h.client, ns, 'm0');
+    assert.equal(ipa.spec.address, '10.77.0.10');
+
+    hidden.add(`${ns}/m0`);
+    await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'm0' });
+    await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm0' }), 'claim m0');
+    // The IPAddress goes with its claim, and so does the reservation: the address is free again.
+    await waitGone(() => h.client.resource(IPAddresses).get({ namespace: ns, name: 'm0' }), 'IPAddress m0');
+    await waitFor(async () => (await reservationsOfPool(h.client, pool)).length === 0, {
+      what: 'the reservation of 10.77.0.10 to be released',
+    });
+    hidden.clear();
+    await createClaim(h.client, ns, 'm1', pool);
+    assert.equal((await waitForAddress(h.client, ns, 'm1')).spec.address, '10.77.0.10');
+    assert.equal(await getOrUndefined(h.client.resource(IPAddresses).get({ namespace: ns, name: 'm0' })), undefined);
+  });
+});
