@@ -1,0 +1,678 @@
+// Failover under load (issue 15): two manager replicas (`cluster-ipam run --leader-elect=true`, separate processes,
+// each behind its own ChaosProxy to the API server) serve claims on a namespaced, a global, an IPv6, a shared-domain
+// pair and an Infoblox pool (the WAPI simulator), while claims are created and deleted and the leader is SIGKILLed,
+// the API server restarted and the leader partitioned from the API server for longer than its lease. Then, once the
+// system has settled, the invariants of invariants.ts must hold: no duplicate, no leak, counts equal to the truth,
+// nothing stuck, every live claim bound.
+//
+// Lease timings: `cluster-ipam run` has no flags for them, so the replicas run client-go's defaults (lease 15 s,
+// renew deadline 10 s, retry 2 s); a partition lasts longer than the 15 s lease.
+//
+// Standalone: `tsx test/chaos/failover.ts [--quick]`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import {
+  GlobalInClusterIPPools,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressReservations,
+  InClusterIPPools,
+  InfobloxInstances,
+  InfobloxIPPools,
+  addressDomainAnnotation,
+  type IPAddressClaim,
+} from '../../src/api/index.ts';
+import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
+import {
+  KubeClient,
+  Leases,
+  Namespaces,
+  Secrets,
+  isAlreadyExists,
+  isNotFound,
+  type KubeObject,
+} from '../../src/kube/index.ts';
+import { freePort, type ControlPlane } from '../../src/local/controlplane.ts';
+import { Informer } from '../../src/runtime/index.ts';
+import { privateControlPlane } from '../support/cluster.ts';
+import { waitFor } from '../support/wait.ts';
+import { checkInvariants, clean, readTruth, type InvariantReport } from './invariants.ts';
+import { ChaosProxy, rewriteKubeconfig } from './proxy.ts';
+import { emptyResult, type PartResult } from './summary.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const managerNamespace = 'cluster-ipam-system';
+const leaseName = 'cluster-ipam-chaos';
+/** client-go's default, which `cluster-ipam run` uses (no flag changes it). */
+export const leaseDurationMs = 15_000;
+const wapiUser = 'chaos-admin';
+const wapiPassword = 'chaos-9f3a7c-pw';
+
+export type ChaosStep = 'leader-sigkill' | 'apiserver-restart' | 'partition';
+
+export interface FailoverOptions {
+  quick?: boolean;
+  /** Claims to create (default 2,400; quick 300). */
+  claims?: number;
+  /** The faults, in this order (default: three leader kills, one API server restart, one partition, shuffled). */
+  steps?: ChaosStep[];
+  /** Share of claims deleted while the load runs (default 0.3). */
+  deleteShare?: number;
+  /** Seconds over which the claims are created (default: about as long as the faults take). */
+  loadSeconds?: number;
+  /** How long settling may take before the part fails (default 180 s). */
+  settleTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** One manager replica: its proxy, its process (restarted by `supervise` when it dies, as a Deployment would). */
+class Replica {
+  readonly proxy: ChaosProxy;
+  identity: string | undefined;
+  child: ChildProcess | undefined;
+  exited: Promise<Exit> = Promise.resolve({ code: 0, signal: null });
+  healthPort = 0;
+  starts = 0;
+  /** Exits we did not cause (lease lost after a partition, crashes), with the last log lines. */
+  readonly unexpectedExits: { exit: Exit; tail: string[] }[] = [];
+  private killedOnPurpose = false;
+  private stopping = false;
+  private tail: string[] = [];
+  private log: WriteStream | undefined;
+
+  constructor(
+    readonly name: string,
+    apiServer: string,
+    private readonly dir: string,
+  ) {
+    this.proxy = ChaosProxy.to(apiServer);
+  }
+
+  get kubeconfig(): string {
+    return join(this.dir, `${this.name}.kubeconfig`);
+  }
+
+  async prepare(kubeconfig: string): Promise<void> {
+    await this.proxy.start();
+    await rewriteKubeconfig(kubeconfig, this.kubeconfig, this.proxy.url);
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(): Promise<void> {
+    this.healthPort = await freePort();
+    this.identity = undefined;
+    this.killedOnPurpose = false;
+    this.starts++;
+    this.log ??= createWriteStream(join(this.dir, `${this.name}.log`), { flags: 'a' });
+    this.log.write(`--- start ${this.starts} at ${new Date().toISOString()}\n`);
+    // The CLI from the sources (bin/cluster-ipam.mjs would run dist/, which may be older than the tree under test).
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(repoRoot, 'src/cli/main.ts'),
+        'run',
+        '--kubeconfig',
+        this.kubeconfig,
+        '--namespace',
+        managerNamespace,
+        '--leader-elect=true',
+        '--leader-election-id',
+        leaseName,
+        '--metrics-bind-address',
+        '0',
+        '--health-probe-bind-address',
+        `127.0.0.1:${this.healthPort}`,
+        '--webhook-bind-address',
+        '0',
+        '--controllers',
+        'ipaddressclaim,inclusterippool,infobloxinstance,infobloxippool',
+        '--kcm',
+        'absent',
+        '--log-level',
+        'info',
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.child = child;
+    const remember = (line: string) => {
+      this.log?.write(`${line}\n`);
+      this.tail.push(line);
+      if (this.tail.length > 40) this.tail.shift();
+    };
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      remember(line);
+      if (!this.identity && line.includes('"msg":"starting"')) {
+        try {
+          this.identity = (JSON.parse(line) as { identity?: string }).identity;
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+    createInterface({ input: child.stderr! }).on('line', remember);
+    this.exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
+    void this.exited.then((exit) => {
+      if (this.child !== child || this.killedOnPurpose || this.stopping) return;
+      this.unexpectedExits.push({ exit, tail: this.tail.slice(-15) });
+      // Restarted as a Deployment restarts a pod (its first back-off is 10 s; 1 s here keeps the run short).
+      setTimeout(() => {
+        if (this.child === child && !this.stopping) void this.start();
+      }, 1000);
+    });
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    this.killedOnPurpose = true;
+    child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async ready(): Promise<boolean> {
+    if (!this.running) return false;
+    return fetch(`http://127.0.0.1:${this.healthPort}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+  }
+
+  lastLines(): string[] {
+    return this.tail.slice(-15);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (child && this.running) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await this.proxy.close();
+    await new Promise<void>((ok) => (this.log ? this.log.end(() => ok()) : ok()));
+  }
+}
+
+async function retrying<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal?.aborted || attempt > 200) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
+export function percentile(values: number[], p: number): number | undefined {
+  if (!values.length) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+interface Target {
+  namespace: string;
+  kind: 'InClusterIPPool' | 'GlobalInClusterIPPool' | 'InfobloxIPPool';
+  pool: string;
+}
+
+const nsA = 'chaos-a';
+const nsB = 'chaos-b';
+const sharedDomain = 'chaos-shared';
+
+/** The pools under load, and which (namespace, pool) a claim goes to, round robin. */
+const targets: Target[] = [
+  { namespace: nsA, kind: 'InClusterIPPool', pool: 'v4' },
+  { namespace: nsA, kind: 'GlobalInClusterIPPool', pool: 'chaos-global' },
+  { namespace: nsB, kind: 'GlobalInClusterIPPool', pool: 'chaos-global' },
+  { namespace: nsA, kind: 'InClusterIPPool', pool: 'v6' },
+  { namespace: nsA, kind: 'InClusterIPPool', pool: 'shared' },
+  { namespace: nsB, kind: 'InClusterIPPool', pool: 'shared' },
+  { namespace: nsB, kind: 'InfobloxIPPool', pool: 'ib' },
+];
+
+async function createWorld(client: KubeClient, sim: WapiSimulator, caFile: string): Promise<void> {
+  for (const name of [managerNamespace, nsA, nsB]) {
+    await client.resource(Namespaces).create({ metadata: { name } });
+  }
+  await client.resource(Secrets).create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'infoblox-credentials', namespace: managerNamespace },
+    stringData: { username: wapiUser, password: wapiPassword },
+  });
+  await client.resource(InfobloxInstances).create({
+    apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
+    kind: 'InfobloxInstance',
+    metadata: { name: 'sim' },
+    spec: {
+      host: '127.0.0.1',
+      port: String(sim.port),
+      wapiVersion: '2.12',
+      credentialsSecretRef: { name: 'infoblox-credentials' },
+      customCAPath: caFile,
+    },
+  });
+  const pool = (
+    namespace: string,
+    name: string,
+    addresses: string[],
+    prefix: number,
+    gateway: string,
+    domain?: string,
+  ) =>
+    client.resource(InClusterIPPools).create({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+      kind: 'InClusterIPPool',
+      metadata: { namespace, name, ...(domain ? { annotations: { [addressDomainAnnotation]: domain } } : {}) },
+      spec: { addresses, prefix, gateway },
+    });
+  await pool(nsA, 'v4', ['10.10.0.0/20'], 20, '10.10.0.1');
+  await pool(nsA, 'v6', ['fd00:10::1-fd00:10::ffff'], 64, 'fd00:10::ffff:ffff');
+  // One flat network over two namespaces: both pools in one named domain, the same addresses.
+  await pool(nsA, 'shared', ['10.40.0.0/21'], 21, '10.40.0.1', sharedDomain);
+  await pool(nsB, 'shared', ['10.40.0.0/21'], 21, '10.40.0.1', sharedDomain);
+  await client.resource(GlobalInClusterIPPools).create({
+    apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+    kind: 'GlobalInClusterIPPool',
+    metadata: { name: 'chaos-global' },
+    spec: { addresses: ['10.20.0.0/20'], prefix: 20, gateway: '10.20.0.1' },
+  });
+  await client.resource(InfobloxIPPools).create({
+    apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
+    kind: 'InfobloxIPPool',
+    metadata: { namespace: nsB, name: 'ib' },
+    spec: { instance: { name: 'sim' }, subnets: [{ cidr: '10.30.0.0/20', gateway: '10.30.0.1' }] },
+  });
+}
+
+/**
+ * What the suite sees through its own watches: claim latencies (create call to the first event showing
+ * status.addressRef), and a short history of every claim, IPAddress and reservation, printed for the objects a
+ * failed invariant names.
+ */
+class Observer {
+  readonly createdAt = new Map<string, number>();
+  readonly boundAt = new Map<string, number>();
+  readonly deleted = new Set<string>();
+  private readonly history = new Map<string, string[]>();
+  private readonly informers: Informer<KubeObject>[] = [];
+  private readonly stop = new AbortController();
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    client: KubeClient,
+    private readonly t0: number,
+  ) {
+    const claims = new Informer(client.resource(IPAddressClaims), {});
+    const seen = (c: IPAddressClaim) => {
+      const k = `${c.metadata.namespace}/${c.metadata.name}`;
+      if (!this.boundAt.has(k) && c.status?.addressRef?.name) this.boundAt.set(k, Date.now());
+    };
+    claims.addEventHandler({ onAdd: seen, onUpdate: (_, c) => seen(c) });
+    this.informers.push(
+      claims as unknown as Informer<KubeObject>,
+      new Informer(client.resource(IPAddresses), {}) as unknown as Informer<KubeObject>,
+      new Informer(client.resource(IPAddressReservations), {}) as unknown as Informer<KubeObject>,
+    );
+    for (const [i, informer] of this.informers.entries()) {
+      const kind = ['IPAddressClaim', 'IPAddress', 'IPAddressReservation'][i]!;
+      const note = (what: string, o: KubeObject) => this.note(kind, what, o);
+      informer.addEventHandler({
+        onAdd: (o) => note('add', o),
+        onUpdate: (_, o) => note('update', o),
+        onDelete: (o) => note('delete', o),
+      });
+    }
+  }
+
+  private note(kind: string, what: string, o: KubeObject): void {
+    const m = o.metadata;
+    const spec = (o as { spec?: { address?: string; claimRef?: { name?: string; uid?: string } } }).spec;
+    const status = (o as { status?: { addressRef?: { name?: string } } }).status;
+    const name =
+      kind === 'IPAddressReservation'
+        ? `${spec?.claimRef && 'namespace' in spec.claimRef ? spec.claimRef.namespace : ''}/${spec?.claimRef?.name}`
+        : `${m.namespace}/${m.name}`;
+    const line = [
+      `${((Date.now() - this.t0) / 1000).toFixed(2)}s`,
+      what,
+      kind === 'IPAddressReservation' ? `reservation ${m.name}` : kind,
+      `uid=${m.uid?.slice(0, 8)}`,
+      `rv=${m.resourceVersion}`,
+      m.deletionTimestamp ? 'deleting' : '',
+      m.finalizers?.length ? `finalizers=${m.finalizers.map((f) => f.split('/').pop()).join(',')}` : '',
+      m.ownerReferences?.length
+        ? `owners=${m.ownerReferences.map((r) => `${r.kind}:${r.uid.slice(0, 8)}`).join(',')}`
+        : '',
+      spec?.address ? `address=${spec.address}` : '',
+      spec?.claimRef?.uid ? `claim=${spec.claimRef.uid.slice(0, 8)}` : '',
+      status?.addressRef?.name ? `bound` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    const list = this.history.get(name) ?? [];
+    list.push(line);
+    this.history.set(name, list);
+  }
+
+  /** The history of the claims (namespace/name) named in `problems`. */
+  historyOf(problems: readonly string[], max = 8): string[] {
+    const names = new Set<string>();
+    for (const p of problems) for (const m of p.matchAll(/\b(chaos-[ab]\/c-\d+)\b/g)) names.add(m[1]!);
+    return [...names]
+      .slice(0, max)
+      .flatMap((n) => [`history of ${n}:`, ...(this.history.get(n) ?? []).map((l) => `  ${l}`)]);
+  }
+
+  async start(): Promise<void> {
+    this.running = Promise.all(this.informers.map((i) => i.run(this.stop.signal)));
+    for (const i of this.informers) await i.waitForSync();
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.running?.catch(() => {});
+  }
+
+  /** ms from create to address of the claims created within [from, to] and bound (not deleted first). */
+  between(from: number, to: number): number[] {
+    const out: number[] = [];
+    for (const [k, t] of this.createdAt) {
+      const bound = this.boundAt.get(k);
+      if (t >= from && t <= to && bound !== undefined) out.push(bound - t);
+    }
+    return out;
+  }
+}
+
+export async function runFailover(opts: FailoverOptions = {}): Promise<PartResult> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const result = emptyResult('failover');
+  const claimCount = opts.claims ?? (opts.quick ? 300 : 2400);
+  const steps =
+    opts.steps ??
+    shuffle<ChaosStep>(['leader-sigkill', 'leader-sigkill', 'leader-sigkill', 'apiserver-restart', 'partition']);
+  const deleteShare = opts.deleteShare ?? 0.3;
+  const loadSeconds = opts.loadSeconds ?? Math.max(20, steps.length * 22);
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+  const say = (line: string) => log(`# failover ${elapsed()}: ${line}`);
+  const fail = (line: string) => {
+    result.passed = false;
+    result.notes.push(`FAILED: ${line}`);
+    say(`FAILED: ${line}`);
+  };
+  const fault = (kind: string) => (result.faults[kind] = (result.faults[kind] ?? 0) + 1);
+
+  const dir = await mkdtemp(join(tmpdir(), 'chaos-failover-'));
+  let cp: ControlPlane | undefined;
+  let client: KubeClient | undefined;
+  let sim: WapiSimulator | undefined;
+  let latencies: Observer | undefined;
+  const replicas: Replica[] = [];
+  let stopLeaseLog = async () => {};
+  try {
+    say(`starting a control plane, the WAPI simulator and two replicas (logs in ${dir})`);
+    cp = await privateControlPlane();
+    client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
+    const api = client;
+    sim = await startWapiSimulator({
+      username: wapiUser,
+      password: wapiPassword,
+      seed: { network: [{ network: '10.30.0.0/20' }] },
+    });
+    const caFile = join(dir, 'wapi-ca.crt');
+    await writeFile(caFile, sim.caPem!);
+    await createWorld(api, sim, caFile);
+    const simAccess = { url: sim.url, username: wapiUser, password: wapiPassword, ca: sim.caPem };
+
+    for (const name of ['replica-a', 'replica-b']) {
+      const r = new Replica(name, cp.server, dir);
+      await r.prepare(cp.kubeconfigPath);
+      replicas.push(r);
+    }
+    for (const r of replicas) await r.start();
+
+    /** The replica holding the lease (by the Lease, as the API server has it), if any. */
+    const holder = async (): Promise<Replica | undefined> => {
+      const lease = await api.resource(Leases).get({ namespace: managerNamespace, name: leaseName });
+      const id = lease.spec?.holderIdentity;
+      return id ? replicas.find((r) => r.identity === id && r.running) : undefined;
+    };
+    const leader = (what: string, except?: Replica, timeoutMs = 90_000) =>
+      waitFor(
+        async () => {
+          const r = await holder();
+          return r && r !== except && (await r.ready()) ? r : undefined;
+        },
+        { what, timeoutMs, intervalMs: 250 },
+      );
+    const first = await leader('a first leader');
+    await waitFor(async () => (await Promise.all(replicas.map((r) => r.ready()))).every(Boolean), {
+      what: 'both replicas ready',
+      timeoutMs: 60_000,
+    });
+    say(`${first.name} leads; ${claimCount} claims over ${loadSeconds}s; faults: ${steps.join(', ')}`);
+
+    // The lease's holder over time, for the timeline of a failure.
+    let watchingLease = true;
+    const leaseLog = (async () => {
+      let last: string | undefined;
+      while (watchingLease) {
+        const id = await api
+          .resource(Leases)
+          .get({ namespace: managerNamespace, name: leaseName })
+          .then(
+            (l) => l.spec?.holderIdentity ?? '',
+            () => undefined,
+          );
+        if (id !== undefined && id !== last) {
+          const r = replicas.find((x) => x.identity === id);
+          say(`lease held by ${r ? `${r.name} (start ${r.starts})` : id || 'nobody'}`);
+          last = id;
+        }
+        await sleep(500);
+      }
+    })();
+    stopLeaseLog = async () => {
+      watchingLease = false;
+      await leaseLog;
+    };
+    latencies = new Observer(api, started);
+    await latencies.start();
+    const lat = latencies;
+
+    // The load: claims created at an even pace, a share of them deleted a little later (some before they are bound).
+    const loadDone = new AbortController();
+    const deletes: Promise<void>[] = [];
+    const create = async (i: number) => {
+      const t = targets[i % targets.length]!;
+      const name = `c-${i}`;
+      const k = `${t.namespace}/${name}`;
+      lat.createdAt.set(k, Date.now());
+      await retrying(`create ${k}`, async () => {
+        try {
+          await api.resource(IPAddressClaims).create({
+            apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+            kind: 'IPAddressClaim',
+            metadata: { namespace: t.namespace, name },
+            spec: { poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: t.kind, name: t.pool } },
+          });
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err; // an earlier attempt got through
+        }
+      });
+      result.claims++;
+      if (Math.random() < deleteShare) {
+        deletes.push(
+          (async () => {
+            await sleep(randomInt(0, 15_000));
+            await retrying(`delete ${k}`, async () => {
+              try {
+                await api.resource(IPAddressClaims).delete({ namespace: t.namespace, name });
+              } catch (err) {
+                if (!isNotFound(err)) throw err;
+              }
+            });
+            lat.deleted.add(k);
+          })(),
+        );
+      }
+    };
+    const loadStart = Date.now();
+    const load = (async () => {
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < claimCount; i++) {
+        const due = loadStart + (i * loadSeconds * 1000) / claimCount;
+        if (due > Date.now()) await sleep(due - Date.now());
+        pending.push(create(i));
+        // Bounded concurrency: an API server restart must not pile up thousands of retrying creates.
+        if (pending.length >= 64) await Promise.all(pending.splice(0, pending.length));
+      }
+      await Promise.all(pending);
+      await Promise.all(deletes);
+      loadDone.abort();
+    })();
+
+    // The faults, one after the other, each at a random moment, each awaited until a leader serves again.
+    const chaosStart = Date.now();
+    for (const step of steps) {
+      await sleep(randomInt(2_000, 8_000));
+      if (step === 'leader-sigkill') {
+        const victim = await leader('a leader to kill');
+        say(`SIGKILL the leader ${victim.name}`);
+        await victim.kill();
+        fault('leader-sigkill');
+        result.leaderKills++;
+        await victim.start();
+        const next = await leader('a new leader after the kill', undefined, 90_000);
+        say(`${next.name} leads`);
+      } else if (step === 'apiserver-restart') {
+        say('restarting the API server');
+        await cp.restartAPIServer();
+        fault('apiserver-restart');
+        result.apiserverRestarts++;
+        const next = await leader('a leader after the API server restart');
+        say(`API server back; ${next.name} leads`);
+      } else {
+        const victim = await leader('a leader to partition');
+        const cutAt = Date.now();
+        say(`partitioning the leader ${victim.name} from the API server`);
+        victim.proxy.partition('blackhole');
+        fault('partition');
+        result.partitions++;
+        // Longer than the lease, and until the other replica has taken over.
+        await leader('the other replica to take over during the partition', victim, 90_000);
+        const hold = cutAt + leaseDurationMs + 3_000 - Date.now();
+        if (hold > 0) await sleep(hold);
+        victim.proxy.heal();
+        say(`healed after ${((Date.now() - cutAt) / 1000).toFixed(1)}s; ${victim.name} must come back as a stand-by`);
+        // Not wedged: it (or its restart, if it exited on losing the lease) is ready again.
+        await waitFor(() => victim.ready(), {
+          what: `${victim.name} ready after the partition`,
+          timeoutMs: 90_000,
+        }).catch((err: Error) =>
+          fail(`wedged replica after the partition: ${err.message}\n${victim.lastLines().join('\n')}`),
+        );
+      }
+    }
+    const chaosEnd = Date.now();
+    await load;
+    say(`load done: ${result.claims} claims created, ${lat.deleted.size} deleted; settling`);
+
+    // Settling: await the invariants (a claim deleted in a crash window may need the 30 s orphan sweep).
+    let report: InvariantReport | undefined;
+    await waitFor(
+      async () => {
+        report = checkInvariants(await readTruth(api, simAccess));
+        return clean(report) && (await leader('a leader', undefined, 5_000)) ? report : undefined;
+      },
+      { what: 'the invariants to hold after settling', timeoutMs: opts.settleTimeoutMs ?? 180_000, intervalMs: 3_000 },
+    ).catch(() => undefined);
+    report = checkInvariants(await readTruth(api, simAccess));
+    const live = (await api.resource(IPAddressClaims).listAll()).items.length;
+    result.duplicates = report.duplicates;
+    result.leaks = report.leaks;
+    result.stuck = report.stuck;
+    const during = lat.between(chaosStart, chaosEnd);
+    const p99 = percentile(during, 99);
+    if (p99 !== undefined) result.p99Ms = Math.round(p99);
+    const all = lat.between(0, Date.now());
+    result.notes.push(
+      `failover: ${result.claims} claims over 7 pool targets (namespaced, global x2 namespaces, IPv6, shared domain x2, Infoblox), ${lat.deleted.size} deleted meanwhile, ${live} live at the end`,
+      `failover: faults ${Object.entries(result.faults)
+        .map(([k, v]) => `${k} x${v}`)
+        .join(', ')} (lease ${leaseDurationMs / 1000} s, client-go default)`,
+      `failover: claim→address during faults p50 ${Math.round(percentile(during, 50) ?? 0)} ms, p99 ${result.p99Ms ?? '-'} ms, max ${Math.round(Math.max(0, ...during))} ms (${during.length} claims); whole run p99 ${Math.round(percentile(all, 99) ?? 0)} ms`,
+      `failover: after settling: duplicates ${report.duplicates}, leaks ${report.leaks}, count mismatches ${report.countMismatches}, stuck ${report.stuck}, unbound ${report.unbound}`,
+    );
+    for (const r of replicas) {
+      for (const e of r.unexpectedExits) {
+        result.notes.push(
+          `failover: ${r.name} exited by itself (code ${e.exit.code}, signal ${e.exit.signal}) and was restarted`,
+        );
+        const why = e.tail.find((l) => l.includes('leader election lost'));
+        if (!why) fail(`${r.name} exited without losing the lease:\n${e.tail.join('\n')}`);
+      }
+    }
+    if (!clean(report)) {
+      fail(`invariants after settling:\n  ${report.problems.join('\n  ')}`);
+      result.notes.push(...lat.historyOf(report.problems));
+    }
+    return result;
+  } catch (err) {
+    fail(`${(err as Error).stack ?? String(err)}`);
+    for (const r of replicas) result.notes.push(`${r.name} last lines:\n${r.lastLines().join('\n')}`);
+    return result;
+  } finally {
+    await stopLeaseLog();
+    await latencies?.close();
+    for (const r of replicas) await r.stop().catch(() => {});
+    client?.close();
+    await sim?.close();
+    await cp?.stop();
+    if (result.passed) await rm(dir, { recursive: true, force: true });
+    else result.notes.push(`failover: replica logs kept in ${dir}`);
+  }
+}
+
+/** The chaos suite's entry point for this part. */
+export function run(opts: { quick?: boolean }): Promise<PartResult> {
+  return runFailover(opts);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await run({ quick: process.argv.includes('--quick') });
+  for (const n of r.notes) console.log(n);
+  console.log(JSON.stringify({ ...r, notes: undefined }));
+  process.exit(r.passed ? 0 : 1);
+}
