@@ -206,6 +206,23 @@ describe('Informer', () => {
     assert.equal(informer.get('a/x')!.data!.v, '1');
   });
 
+  it('keeps everything of an object but its managedFields, nested objects frozen too', async () => {
+    const obj = cm('a', 'y', { v: '1' });
+    obj.metadata.managedFields = [{ manager: 'kubectl', operation: 'Apply' }];
+    obj.metadata.finalizers = ['example.com/keep'];
+    obj.metadata.labels = { team: 'a' };
+    server.upsert(obj);
+    const informer = new Informer(server.client(), fastRetry);
+    start(informer);
+    await informer.waitForSync();
+    const got = informer.get('a/y')!;
+    assert.equal(got.metadata.managedFields, undefined);
+    assert.deepEqual(got.metadata.finalizers, ['example.com/keep']);
+    assert.deepEqual(got.metadata.labels, { team: 'a' });
+    assert.equal(got.data!.v, '1');
+    assert.ok(Object.isFrozen(got.metadata) && Object.isFrozen(got.metadata.finalizers) && Object.isFrozen(got.data));
+  });
+
   it('waitForSync returns false when aborted before the first list', async () => {
     server.listErrors.push(new Error('down'));
     const informer = new Informer(server.client(), { backoff: { initialMs: 60_000, maxMs: 60_000 } });

@@ -41,8 +41,8 @@ interface Entry {
   readonly address: Address;
   readonly domain: AddressDomain;
   reservation?: ReservationInfo;
-  /** IPAddress keys (`namespace/name`). */
-  readonly ipAddresses: Set<string>;
+  /** IPAddress keys (`namespace/name`): almost always one, so an array (a Set costs ~10 times its memory). */
+  ipAddresses: readonly string[];
   pending?: { claimUid: string; poolKey: string; at: number };
   conflictAt?: number;
 }
@@ -69,7 +69,7 @@ export interface AddressBookOptions {
 }
 
 const taken = (e: Entry): boolean =>
-  e.reservation !== undefined || e.ipAddresses.size > 0 || e.pending !== undefined || e.conflictAt !== undefined;
+  e.reservation !== undefined || e.ipAddresses.length > 0 || e.pending !== undefined || e.conflictAt !== undefined;
 
 const contains = (pool: Pool, a: Address): boolean => a.family === pool.family && pool.usable.has(a.value);
 
@@ -146,7 +146,9 @@ export class AddressBook {
     keys.add(key);
     const pool = this.pools.get(poolKey)?.pool;
     if (pool && !contains(pool, address)) this.outside.get(poolKey)?.add(key);
-    this.change(domain, address, (e) => e.ipAddresses.add(key));
+    this.change(domain, address, (e) => {
+      if (!e.ipAddresses.includes(key)) e.ipAddresses = [...e.ipAddresses, key];
+    });
   }
 
   forgetIPAddress(key: string): void {
@@ -157,7 +159,7 @@ export class AddressBook {
     keys?.delete(key);
     if (keys?.size === 0) this.ipasByPool.delete(ipa.poolKey);
     this.outside.get(ipa.poolKey)?.delete(key);
-    this.change(ipa.domain, ipa.address, (e) => e.ipAddresses.delete(key));
+    this.change(ipa.domain, ipa.address, (e) => (e.ipAddresses = e.ipAddresses.filter((k) => k !== key)));
   }
 
   /** The pool's domain (its IPAddresses count there); called for every pool object seen, valid or not. */
@@ -336,7 +338,7 @@ export class AddressBook {
       const holders = [
         e.reservation?.poolKey,
         e.pending?.poolKey,
-        ...[...e.ipAddresses].map((k) => this.ipas.get(k)?.poolKey),
+        ...e.ipAddresses.map((k) => this.ipas.get(k)?.poolKey),
       ].filter((k): k is string => k !== undefined);
       if (holders.length === 0 || holders.some((k) => !except.includes(k))) n++;
     }
@@ -354,7 +356,7 @@ export class AddressBook {
     let entries = this.domains.get(domain);
     let e = entries?.get(k);
     const before = e !== undefined && taken(e);
-    if (!e) e = { address, domain, ipAddresses: new Set() };
+    if (!e) e = { address, domain, ipAddresses: [] };
     edit(e);
     const after = taken(e);
     if (after) {
