@@ -41,11 +41,14 @@ export interface KubectlOptions {
   check?: boolean;
 }
 
-/** Runs the real kubectl against the test cluster, as a user would. */
-export async function kubectl(args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
-  const kubeconfig = await testKubeconfig();
+/** Runs the real kubectl against `kubeconfig`; resolves with its exit code and output, whatever they are. */
+export function kubectlAt(
+  kubeconfig: string,
+  args: string[],
+  opts: Pick<KubectlOptions, 'input' | 'namespace'> = {},
+): Promise<KubectlResult> {
   const fullArgs = ['--kubeconfig', kubeconfig, ...(opts.namespace ? ['-n', opts.namespace] : []), ...args];
-  const result = await new Promise<KubectlResult>((ok, fail) => {
+  return new Promise<KubectlResult>((ok, fail) => {
     const child = spawn('kubectl', fullArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -53,8 +56,14 @@ export async function kubectl(args: string[], opts: KubectlOptions = {}): Promis
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', fail);
     child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr }));
+    child.stdin.on('error', () => {}); // kubectl may exit before it reads a large input
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Runs the real kubectl against the test cluster, as a user would. */
+export async function kubectl(args: string[], opts: KubectlOptions = {}): Promise<KubectlResult> {
+  const result = await kubectlAt(await testKubeconfig(), args, opts);
   if ((opts.check ?? true) && result.code !== 0) {
     throw new Error(`kubectl ${args.join(' ')} exited ${result.code}: ${result.stderr.trim()}`);
   }

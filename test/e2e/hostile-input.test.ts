@@ -1,0 +1,108 @@
+// The hostile-input corpus (test/chaos/hostile/) on the test control plane, with the manager and the pools' webhook:
+// every malformed or hostile manifest is refused naming the field, or answered by a condition naming the problem;
+// the manager never stops serving, and a stream of well-formed machine claims keeps getting addresses meanwhile.
+// The chaos suite runs the same corpus against a manager process of its own and measures its memory
+// (test/chaos/hostile.ts).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { inClusterPoolWebhook } from '../../src/admission/webhook.ts';
+import { controllers } from '../../src/controllers/index.ts';
+import { runCorpus, selectCases, type CorpusResult } from '../chaos/hostile/run-corpus.ts';
+import { kubectl, testKubeconfig, testNamespace } from '../support/cluster.ts';
+import { startTestManager, type TestManager } from '../support/manager.ts';
+import { waitFor } from '../support/wait.ts';
+
+const run = randomBytes(3).toString('hex');
+const labelKey = 'cluster-ipam.test/hostile';
+const configurationName = `cluster-ipam-hostile-${run}`;
+
+let manager: TestManager | undefined;
+let crashed: unknown;
+const stop = new AbortController();
+let result: CorpusResult | undefined;
+
+before(async () => {
+  const webhook = inClusterPoolWebhook({
+    host: '127.0.0.1',
+    port: 0,
+    configurationName,
+    matchLabels: { [labelKey]: run },
+    signal: stop.signal,
+    unregisterOnStop: true,
+  });
+  manager = await startTestManager([...controllers, webhook]);
+  manager.done.catch((err: unknown) => (crashed = err ?? new Error('stopped')));
+  void manager.done.then(() => (crashed ??= new Error('the manager stopped by itself')));
+  await webhook.ready;
+  // The API server picks a new webhook configuration up asynchronously: wait until it refuses an invalid pool.
+  const ns = await testNamespace('hostile-probe');
+  await waitFor(
+    async () => {
+      const r = await kubectl(['apply', '-f', '-'], {
+        namespace: ns,
+        check: false,
+        input: JSON.stringify({
+          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+          kind: 'InClusterIPPool',
+          metadata: { name: 'probe', labels: { [labelKey]: run } },
+          spec: { addresses: ['fd00:9::9-fd00:9::1'], prefix: 64 },
+        }),
+      });
+      return r.code !== 0 && /starts after it ends/.test(r.stderr);
+    },
+    { what: 'the webhook to be called' },
+  );
+  result = await runCorpus({
+    kubeconfig: await testKubeconfig(),
+    quick: true,
+    concurrency: 4,
+    poolLabels: { [labelKey]: run },
+    managerProblem: async () => (crashed ? `the manager stopped: ${String(crashed)}` : undefined),
+    log: (line) => console.log(line),
+  });
+  console.log(
+    `# hostile input: ${result.cases.length} cases, ${result.cases.filter((c) => !c.ok).length} failed; ` +
+      `well-formed claims meanwhile: ${result.stream.answered}/${result.stream.claims} answered, ` +
+      `p50 ${result.stream.p50Ms} ms, p99 ${result.stream.p99Ms} ms, max ${result.stream.maxMs} ms`,
+  );
+  for (const s of result.stream.slowest) {
+    const during = result.timeline.filter((t) => t.fromMs <= s.atMs + s.ms && t.toMs >= s.atMs).map((t) => t.name);
+    console.log(`# slow well-formed claim: created at ${s.atMs} ms, ${s.ms} ms; cases running: ${during.join(' | ')}`);
+  }
+});
+
+after(async () => {
+  stop.abort();
+  await manager?.stop().catch(() => {});
+  await kubectl(['delete', 'validatingwebhookconfiguration', configurationName, '--ignore-not-found']);
+  if (result) {
+    await kubectl(['delete', 'namespace', result.namespace, `${result.namespace}-steady`, '--wait=false'], {
+      check: false,
+    });
+  }
+});
+
+describe('hostile input', () => {
+  it('has at least 60 cases', () => assert.ok(selectCases(true).length >= 60, String(selectCases(true).length)));
+
+  for (const c of selectCases(true)) {
+    it(`${c.group}: ${c.name}`, () => {
+      const r = result?.cases.find((x) => x.name === c.name);
+      assert.ok(r, 'the corpus did not run');
+      assert.ok(r.ok, r.error);
+    });
+  }
+
+  it('the manager kept running through all of it', () => {
+    assert.deepEqual(result?.managerProblems, []);
+    assert.equal(crashed, undefined);
+  });
+
+  it('well-formed claims were all served meanwhile', () => {
+    const s = result!.stream;
+    assert.ok(s.claims > 10, `only ${s.claims} well-formed claims were made`);
+    assert.equal(s.answered, s.claims, `${s.claims - s.answered} well-formed claims got no address`);
+    assert.ok(s.p99Ms < 10_000, `p99 ${s.p99Ms} ms`);
+  });
+});
