@@ -85,7 +85,9 @@ class Replica {
   healthPort = 0;
   starts = 0;
   /** Exits we did not cause (lease lost after a partition, crashes), with the last log lines. */
-  readonly unexpectedExits: { exit: Exit; tail: string[] }[] = [];
+  readonly unexpectedExits: { exit: Exit; tail: string[]; cutOff: boolean }[] = [];
+  /** Set while the API server is down (restarting): a replica that cannot reach it may exit. */
+  apiDown = false;
   private killedOnPurpose = false;
   private stopping = false;
   private tail: string[] = [];
@@ -117,6 +119,7 @@ class Replica {
     this.identity = undefined;
     this.killedOnPurpose = false;
     this.starts++;
+    this.tail = [];
     this.log ??= createWriteStream(join(this.dir, `${this.name}.log`), { flags: 'a' });
     this.log.write(`--- start ${this.starts} at ${new Date().toISOString()}\n`);
     // The CLI from the sources (bin/cluster-ipam.mjs would run dist/, which may be older than the tree under test).
@@ -169,7 +172,8 @@ class Replica {
     this.exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
     void this.exited.then((exit) => {
       if (this.child !== child || this.killedOnPurpose || this.stopping) return;
-      this.unexpectedExits.push({ exit, tail: this.tail.slice(-15) });
+      const cutOff = this.proxy.isPartitioned || this.apiDown;
+      this.unexpectedExits.push({ exit, tail: this.tail.slice(-15), cutOff });
       // Restarted as a Deployment restarts a pod (its first back-off is 10 s; 1 s here keeps the run short).
       setTimeout(() => {
         if (this.child === child && !this.stopping) void this.start();
@@ -578,7 +582,8 @@ export async function runFailover(opts: FailoverOptions = {}): Promise<PartResul
         say(`${next.name} leads`);
       } else if (step === 'apiserver-restart') {
         say('restarting the API server');
-        await cp.restartAPIServer();
+        for (const r of replicas) r.apiDown = true;
+        await cp.restartAPIServer().finally(() => replicas.forEach((r) => (r.apiDown = false)));
         fault('apiserver-restart');
         result.apiserverRestarts++;
         const next = await leader('a leader after the API server restart');
@@ -640,7 +645,8 @@ export async function runFailover(opts: FailoverOptions = {}): Promise<PartResul
         result.notes.push(
           `failover: ${r.name} exited by itself (code ${e.exit.code}, signal ${e.exit.signal}) and was restarted`,
         );
-        const why = e.tail.find((l) => l.includes('leader election lost'));
+        // Losing the lease, or failing to start while cut off from the API server, ends the process by design.
+        const why = e.cutOff || e.tail.some((l) => l.includes('leader election lost'));
         if (!why) fail(`${r.name} exited without losing the lease:\n${e.tail.join('\n')}`);
       }
     }
