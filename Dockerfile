@@ -27,6 +27,9 @@ COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 ENV NODE_ENV=production
+# A young generation of 2 × 8 MB instead of 2 × 16 MB: ~35 MB less peak RSS at 5,000 claims for ~8 % more manager
+# CPU (npm run bench:e2e; the same flag is in bin/cluster-ipam.mjs and bench/e2e-run.ts).
+ENV NODE_OPTIONS=--max-semi-space-size=8
 USER 65532:65532
 ENTRYPOINT ["node", "/app/dist/cli/main.js"]
 CMD ["run"]

@@ -259,6 +259,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   const manager = spawn(
     process.execPath,
     [
+      '--max-semi-space-size=8', // as bin/cluster-ipam.mjs and the image run it
       ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
       ...(opts.heapSnapshotDir
         ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(opts.heapSnapshotDir)}`]

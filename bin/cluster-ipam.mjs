@@ -1,6 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The `cluster-ipam` command as npm installs it: the compiled CLI when it is built (a packed or installed package),
 // else the TypeScript sources through tsx (a checkout after `npm ci`, so `npx cluster-ipam` works without a build).
+// The young generation is 2 × 8 MB instead of V8's 2 × 16 MB: ~35 MB less peak RSS for the manager at 5,000 claims,
+// ~8 % more CPU (npm run bench:e2e); the image sets the same flag.
 import { existsSync } from 'node:fs';
 import { URL } from 'node:url';
 

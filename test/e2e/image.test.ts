@@ -145,6 +145,7 @@ describe('the image built by hack/build-image.sh', () => {
     assert.deepEqual(c.Cmd, ['run']);
     assert.equal(c.WorkingDir, '/app');
     assert.ok(c.Env?.includes('NODE_ENV=production'), `Env: ${c.Env}`);
+    assert.ok(c.Env?.includes('NODE_OPTIONS=--max-semi-space-size=8'), `Env: ${c.Env}`);
     assert.equal(config.os, 'linux');
     assert.equal(config.architecture, process.arch === 'x64' ? 'amd64' : process.arch);
   });
