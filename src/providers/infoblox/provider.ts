@@ -278,7 +278,7 @@ export class InfobloxProvider implements IPAMProvider {
           records.allocate(c, placement, subnetsOf(pool), { write, signal }),
         );
       } catch (err) {
-        return this.unreachable(uid, instance, err);
+        return this.unreachable(claim, instance, err);
       }
       if ('pending' in outcome) {
         return {
@@ -304,6 +304,7 @@ export class InfobloxProvider implements IPAMProvider {
         };
       }
       this.verified.set(uid, outcome.address);
+      this.log.debug({ claim: keyOf(claim), uid, hostname, address: outcome.address }, 'allocated on the appliance');
       return {
         allocated: {
           address: outcome.address,
@@ -367,6 +368,7 @@ export class InfobloxProvider implements IPAMProvider {
         }),
     );
     if (removed.length) this.log.info({ claim: keyOf(claim), hostname, removed }, 'released on the appliance');
+    else this.log.debug({ claim: keyOf(claim), hostname, address }, 'nothing to release on the appliance');
     done();
   }
 
@@ -600,7 +602,8 @@ export class InfobloxProvider implements IPAMProvider {
   }
 
   /** The appliance could not be used for a claim: it says why, and tries again after a growing delay. */
-  private unreachable(uid: string, instance: InfobloxInstance, err: unknown): AllocateResult {
+  private unreachable(claim: IPAddressClaim, instance: InfobloxInstance, err: unknown): AllocateResult {
+    const uid = claim.metadata.uid!;
     if (err instanceof InstanceConfigError) {
       return {
         failed: 'PoolNotReady',
@@ -612,6 +615,15 @@ export class InfobloxProvider implements IPAMProvider {
     if (err instanceof WapiConnectionError && err.maybeCommitted) {
       this.unsettled.set(uid, Date.now() + this.settleMs);
     }
+    this.log.debug(
+      {
+        claim: keyOf(claim),
+        err: err.message,
+        maybeCommitted: err.maybeCommitted,
+        settleUntil: this.unsettled.get(uid),
+      },
+      'allocation failed on the appliance',
+    );
     const failures = (this.failures.get(uid) ?? 0) + 1;
     this.failures.set(uid, failures);
     const backoff = Math.min(this.retryMs, 500 * 2 ** (failures - 1));
