@@ -235,8 +235,10 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
       names.slice(Math.round((b * total) / batches), Math.round(((b + 1) * total) / batches));
     const deleted = new Set<string>();
     const claims = client.resource(IPAddressClaims);
+    const history = new Map<string, string>();
     const del = (name: string) => {
       deleted.add(name);
+      history.set(name, `${history.get(name)}, deleted at ${Math.round(performance.now() - started)} ms`);
       return claims.delete({ namespace: ns, name });
     };
     const started = performance.now();
@@ -247,12 +249,13 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
       for (const f of phase.faults) sim.faults.add(f);
       await parallel(batch, 8, async (name) => {
         created.set(name, performance.now());
-        await claims.create({
+        const made = await claims.create({
           apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
           kind: 'IPAddressClaim',
           metadata: { name, namespace: ns },
           spec: { poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InfobloxIPPool', name: poolOf(name) } },
         });
+        history.set(name, `uid ${made.metadata.uid} created at ${Math.round(performance.now() - started)} ms`);
       });
       // One in eight of the batch goes before it can have been served; one in six of the earlier ones once bound.
       const early = batch.filter((_, i) => i % 8 === 3 || i % 8 === 6);
@@ -326,14 +329,22 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
       8,
       del,
     );
+    // Settled: no claim being deleted, and (the garbage collector's and the manager's work) every IPAddress and every
+    // host record has its live claim. What is not, the invariants below report.
+    const s = sim;
     await waitFor(
-      async () => (await claims.list({ namespace: ns })).items.every((c) => !c.metadata.deletionTimestamp),
-      {
-        what: 'the last deletions',
-        timeoutMs: 60_000,
-        intervalMs: 250,
+      async () => {
+        const live = (await claims.list({ namespace: ns })).items;
+        if (live.some((c) => c.metadata.deletionTimestamp)) return false;
+        const names = new Set(live.map((c) => c.metadata.name!));
+        const ipas = (await k.resource(IPAddresses).list({ namespace: ns })).items;
+        return (
+          ipas.every((a) => names.has(a.spec.claimRef?.name ?? '')) &&
+          s.state.hostRecords().every((r) => names.has(r.name))
+        );
       },
-    ).catch((err: Error) => fail(err.message));
+      { what: 'the last deletions, no IPAddress or host record left without its claim', timeoutMs: 60_000 },
+    ).catch((err: Error) => result.notes.push(`not settled: ${err.message}`));
 
     const found = await invariants(client, sim, deleted);
     Object.assign(result, { duplicates: found.duplicates, leaks: found.leaks, stuck: found.stuck });
@@ -342,8 +353,9 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
     if (result.leaks) fail(`${result.leaks} leaks`);
     if (result.stuck) fail(`${result.stuck} claims stuck with a finalizer`);
     if (!result.passed) {
-      const hosts = found.notes.flatMap((n) => /(?:orphan host record|host) (\S+)/.exec(n)?.[1] ?? []);
-      const about = logs.filter((l) => hosts.some((h) => l.includes(`"${h}"`) || l.includes(`/${h}"`)));
+      const hosts = found.notes.flatMap((n) => /(?:orphan host record|host|IPAddress) (m-\d+)/.exec(n)?.[1] ?? []);
+      const about = logs.filter((l) => hosts.some((h) => l.includes(`${h}"`)));
+      for (const h of new Set(hosts)) result.notes.push(`  ${h}: ${history.get(h)}`);
       result.notes.push(...(about.length ? about : logs.slice(-20)).map((l) => `  log: ${l.trim().slice(0, 600)}`));
     }
   } catch (err) {
@@ -395,7 +407,11 @@ async function invariants(
   for (const a of addresses) {
     if (!liveNames.has(a.spec.claimRef?.name ?? '')) {
       leaks++;
-      problem(`IPAddress ${a.metadata.name} (${a.spec.address}) without a live claim`);
+      const owner = a.metadata.ownerReferences?.find((r) => r.kind === 'IPAddressClaim');
+      problem(
+        `IPAddress ${a.metadata.name} (${a.spec.address}) without a live claim (owner uid ${owner?.uid}, ` +
+          `created ${a.metadata.creationTimestamp}${a.metadata.deletionTimestamp ? ', being deleted' : ''})`,
+      );
     }
   }
   const byAddress = new Map<string, string[]>();
