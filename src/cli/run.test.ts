@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { UsageError, parseRunArgs, readServingCertificate } from './run.ts';
+import { UsageError, parseDuration, parseRunArgs, readServingCertificate } from './run.ts';
 
 describe('cluster-ipam run flags', () => {
   it('has controller-runtime-like defaults', () => {
@@ -12,6 +12,9 @@ describe('cluster-ipam run flags', () => {
       namespace: 'cluster-ipam-system',
       leaderElect: true,
       leaderElectionId: 'cluster-ipam-leader',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
       metricsBindAddress: ':8080',
       healthProbeBindAddress: ':8081',
       workers: 4,
@@ -24,6 +27,22 @@ describe('cluster-ipam run flags', () => {
       takeOverFromReferenceProviders: false,
       rediscoveryIntervalMs: 30_000,
     });
+  });
+
+  it('reads the lease timings as Go durations and refuses an order in which a leader could not renew', () => {
+    const opts = parseRunArgs([
+      '--leader-elect-lease-duration=6s',
+      '--leader-elect-renew-deadline',
+      '4s',
+      '--leader-elect-retry-period=500ms',
+    ]);
+    assert.deepEqual([opts?.leaseDurationMs, opts?.renewDeadlineMs, opts?.retryPeriodMs], [6000, 4000, 500]);
+    assert.throws(() => parseRunArgs(['--leader-elect-lease-duration=5s']), /lease-duration must be longer than/);
+    assert.throws(() => parseRunArgs(['--leader-elect-retry-period=fast']), /--leader-elect-retry-period must be/);
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('1.5s'), 1500);
+    assert.equal(parseDuration('15'), undefined);
+    assert.equal(parseDuration('15s junk'), undefined);
   });
 
   it('reads Go-style flags, including --leader-elect=false and a bare --leader-elect', () => {

@@ -40,6 +40,10 @@ flags:
                                       (default: the pod's namespace, else cluster-ipam-system)
   --leader-elect[=true|false]         elect a leader so only one replica reconciles (default true)
   --leader-election-id NAME           name of the Lease (default cluster-ipam-leader)
+  --leader-elect-lease-duration D     how long a lease holds without renewal: a standby replica takes over this
+                                      long after the leader died (default 15s; Go durations: 500ms, 15s, 1m)
+  --leader-elect-renew-deadline D     the leader stops reconciling if it cannot renew within this (default 10s)
+  --leader-elect-retry-period D       how often replicas try to acquire or renew the lease (default 2s)
   --metrics-bind-address ADDR         /metrics on [host]:port, 0 disables (default :8080)
   --health-probe-bind-address ADDR    /healthz and /readyz on [host]:port, 0 disables (default :8081)
   --workers N                         concurrent reconciles per controller (default 4)
@@ -82,6 +86,10 @@ export interface RunOptions {
   namespace: string;
   leaderElect: boolean;
   leaderElectionId: string;
+  /** Lease timings (client-go defaults 15 s / 10 s / 2 s when absent). */
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   workers: number;
@@ -109,6 +117,14 @@ export interface RunOptions {
 
 export class UsageError extends Error {}
 
+/** A Go duration (`1h2m3.5s`, `500ms`) in ms; undefined if `text` is not one. */
+export function parseDuration(text: string): number | undefined {
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)];
+  if (!parts.length || parts.map((p) => p[0]).join('') !== text) return undefined;
+  return parts.reduce((ms, [, n, unit]) => ms + Number(n) * units[unit!]!, 0);
+}
+
 /** What the manager discovered at start no longer holds (see --rediscovery-interval): it stopped to start anew. */
 export class DiscoveryChangedError extends Error {
   override readonly name = 'DiscoveryChangedError';
@@ -131,6 +147,9 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
         namespace: { type: 'string' },
         'leader-elect': { type: 'string', default: 'true' },
         'leader-election-id': { type: 'string', default: 'cluster-ipam-leader' },
+        'leader-elect-lease-duration': { type: 'string', default: '15s' },
+        'leader-elect-renew-deadline': { type: 'string', default: '10s' },
+        'leader-elect-retry-period': { type: 'string', default: '2s' },
         'metrics-bind-address': { type: 'string', default: ':8080' },
         'health-probe-bind-address': { type: 'string', default: ':8081' },
         workers: { type: 'string', default: '4' },
@@ -155,6 +174,18 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
   if (values.help) return undefined;
   const leaderElect = values['leader-elect'];
   if (leaderElect !== 'true' && leaderElect !== 'false') throw new UsageError('--leader-elect must be true or false');
+  const [leaseDurationMs, renewDeadlineMs, retryPeriodMs] = (
+    ['leader-elect-lease-duration', 'leader-elect-renew-deadline', 'leader-elect-retry-period'] as const
+  ).map((flag) => {
+    const ms = parseDuration(values[flag]);
+    if (ms === undefined || ms <= 0) throw new UsageError(`--${flag} must be a positive duration such as 15s or 500ms`);
+    return ms;
+  }) as [number, number, number];
+  if (leaseDurationMs <= renewDeadlineMs || renewDeadlineMs <= retryPeriodMs) {
+    throw new UsageError(
+      '--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline, and that longer than --leader-elect-retry-period',
+    );
+  }
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError('--workers must be a positive integer');
   if (!LOG_LEVELS.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS}`);
@@ -184,6 +215,9 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     namespace: values.namespace || inClusterNamespace() || 'cluster-ipam-system',
     leaderElect: leaderElect === 'true',
     leaderElectionId: values['leader-election-id'],
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs,
     metricsBindAddress: values['metrics-bind-address'],
     healthProbeBindAddress: values['health-probe-bind-address'],
     workers,
@@ -323,7 +357,15 @@ export async function startManager(
       client,
       logger,
       namespace: opts.namespace,
-      leaderElection: opts.leaderElect ? { namespace: opts.namespace, id: opts.leaderElectionId } : false,
+      leaderElection: opts.leaderElect
+        ? {
+            namespace: opts.namespace,
+            id: opts.leaderElectionId,
+            leaseDurationMs: opts.leaseDurationMs,
+            renewDeadlineMs: opts.renewDeadlineMs,
+            retryPeriodMs: opts.retryPeriodMs,
+          }
+        : false,
       metricsBindAddress: opts.metricsBindAddress,
       healthProbeBindAddress: opts.healthProbeBindAddress,
       workers: opts.workers,
