@@ -3,7 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { UsageError, parseDuration, parseRunArgs, readServingCertificate } from './run.ts';
+import { ApiError } from '../kube/index.ts';
+import { silentLogger } from '../runtime/index.ts';
+import { UsageError, discoverPatiently, parseDuration, parseRunArgs, readServingCertificate } from './run.ts';
 
 describe('cluster-ipam run flags', () => {
   it('has controller-runtime-like defaults', () => {
@@ -145,5 +147,46 @@ describe('cluster-ipam run flags', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('discovery at start', () => {
+  const never = new AbortController().signal;
+  const apiError = (status: number) => new ApiError(status, { kind: 'Status', code: status, message: 'x' }, 'GET /x');
+
+  it('retries while the API server cannot be reached or answers 5xx/429, then goes on', async () => {
+    const failures: unknown[] = [
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+      apiError(503),
+      apiError(429),
+    ];
+    let calls = 0;
+    const got = await discoverPatiently(
+      async () => {
+        calls++;
+        if (failures.length) throw failures.shift();
+        return 'discovered';
+      },
+      silentLogger,
+      never,
+      { initialMs: 5 },
+    );
+    assert.equal(got, 'discovered');
+    assert.equal(calls, 4);
+  });
+
+  it('fails at once on a refusal, and after its patience on a fault that lasts', async () => {
+    let calls = 0;
+    await assert.rejects(
+      discoverPatiently(() => (calls++, Promise.reject(apiError(403))), silentLogger, never),
+      (err: unknown) => err instanceof ApiError && err.statusCode === 403,
+    );
+    assert.equal(calls, 1);
+    await assert.rejects(
+      discoverPatiently(() => Promise.reject(new Error('connect ECONNREFUSED')), silentLogger, never, {
+        patienceMs: 0,
+      }),
+      /ECONNREFUSED/,
+    );
   });
 });

@@ -7,12 +7,14 @@ import { inClusterPoolWebhook, poolWebhookPath, type PoolWebhook } from '../admi
 import { configureManager, referenceProviderGuard } from '../controllers/coexistence.ts';
 import { controllers } from '../controllers/index.ts';
 import { planPage } from '../plan-page/serve.ts';
-import { KubeClient, inClusterNamespace } from '../kube/index.ts';
+import { KubeClient, inClusterNamespace, isApiError } from '../kube/index.ts';
 import {
+  Backoff,
   LeaderElectionLostError,
   Manager,
   createLogger,
   parseBindAddress,
+  sleep,
   type ControllerSetup,
   type Logger,
   type ManagerOptions,
@@ -116,6 +118,36 @@ export interface RunOptions {
 }
 
 export class UsageError extends Error {}
+
+/** How long start-up keeps retrying an API server it cannot reach before giving up (exit 1). */
+const DISCOVERY_PATIENCE_MS = 5 * 60_000;
+
+/**
+ * Discovery at start, retried while the API server cannot be reached or answers 429/5xx (restarting, a network
+ * blip): exiting at once would put a pod into crash-loop back-off for a passing fault. Refusals (401, 403) fail at
+ * once: waiting does not fix them.
+ */
+export async function discoverPatiently<T>(
+  attempt: () => Promise<T>,
+  logger: Logger,
+  signal: AbortSignal,
+  { patienceMs = DISCOVERY_PATIENCE_MS, initialMs = 500 } = {},
+): Promise<T> {
+  const backoff = new Backoff({ initialMs, maxMs: 15_000 });
+  const giveUpAt = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const status = isApiError(err) ? err.statusCode : undefined;
+      const transient = status === undefined || status === 429 || status >= 500;
+      if (!transient || signal.aborted || Date.now() >= giveUpAt) throw err;
+      const delay = backoff.next();
+      logger.warn({ err, retryInMs: Math.round(delay) }, 'cannot read the cluster at start (discovery); retrying');
+      await sleep(delay, signal);
+    }
+  }
+}
 
 /** A Go duration (`1h2m3.5s`, `500ms`) in ms; undefined if `text` is not one. */
 export function parseDuration(text: string): number | undefined {
@@ -342,7 +374,7 @@ export async function startManager(
   try {
     let discovered: Discovery;
     try {
-      discovered = await discover(base, { ...discoveryOptions(opts), signal });
+      discovered = await discoverPatiently(() => discover(base, { ...discoveryOptions(opts), signal }), logger, signal);
     } catch (err) {
       if (signal.aborted) return; // stopped before it started
       throw err;
