@@ -69,6 +69,19 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const cluster = clusterOf(c);
         return cluster ? [`${c.metadata.namespace}/${cluster}`] : [];
       });
+      // Claims that went without their release: their last state, by `namespace/name`. The API server can delete a
+      // claim that carries our finalizer when a DELETE read it before the finalizer was added (its delete checks
+      // the finalizers of the object it read, not of the one it removes); a claim deleted a few ms after its
+      // creation then vanishes while its address is being allocated. Whatever was, or will still be, allocated for
+      // it is given back by releaseVanished. (A claim released normally loses the finalizer before it goes.)
+      const vanished = new Map<string, IPAddressClaim>();
+      claimInformer.addEventHandler({
+        onDelete: (c) => {
+          // Not when the whole kind stopped being served: the claims may be there still, unseen.
+          if (!claimInformer.isServed()) return;
+          if (hasFinalizer(c, releaseAddressFinalizer)) vanished.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
+        },
+      });
       const claimClient = mgr.client.resource(IPAddressClaims);
       const ipClient = mgr.client.resource(IPAddresses);
       const recorder = mgr.eventRecorder('cluster-ipam');
@@ -143,6 +156,13 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       async function reconcileClaim(req: Request, ctx: ReconcileContext): Promise<Result | void> {
         const key = `${req.namespace}/${req.name}`;
         let claim = claims.get(key);
+        const gone = vanished.get(key);
+        if (gone && gone.metadata.uid !== claim?.metadata.uid) {
+          // After the reconcile that was allocating for it (never two of one key at once): nothing more comes.
+          await releaseVanished(gone, claim, ctx);
+          if (vanished.get(key) === gone) vanished.delete(key);
+          if (claim) return { requeue: true };
+        }
         if (!claim) return releaseOrphan(req, ctx);
         const provider = providers.find((p) => p.handles(claim!.spec.poolRef));
         if (!provider) return;
@@ -360,6 +380,45 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           if (!isNotFound(err)) throw err;
         }
         ipAddresses.forget(`${key.namespace}/${key.name}`);
+      }
+
+      /**
+       * A claim deleted without its release (see `vanished`): its IPAddress (written before or after it went) is
+       * deleted and its address released, as a release would. Failures throw: retried with backoff, e.g. while a
+       * write of it that got no answer may still be applied. A new claim of the same name keeps what is its own.
+       */
+      async function releaseVanished(
+        gone: IPAddressClaim,
+        current: IPAddressClaim | undefined,
+        ctx: ReconcileContext,
+      ): Promise<void> {
+        const provider = providers.find((p) => p.handles(gone.spec.poolRef));
+        if (!provider || refusedPool(mgr, gone.spec.poolRef)) return;
+        const key = { namespace: gone.metadata.namespace, name: gone.metadata.name! };
+        // The API decides that it is gone (a delete event may be a relist's, of a cache that was behind).
+        if (!current) {
+          current = await claimClient.get(key).catch((err: unknown) => {
+            if (isNotFound(err)) return undefined;
+            throw err;
+          });
+          if (current?.metadata.uid === gone.metadata.uid) return;
+        }
+        const pool = provider.pool(gone);
+        const clusterName = clusterOf(gone);
+        const cluster = clusterName ? await clusters.get(key.namespace!, clusterName, ctx.signal) : undefined;
+        if (pausedBy(gone, await freshPool(provider, pool), cluster) !== undefined) return;
+        const ipa = ipAddresses.get(`${key.namespace}/${key.name}`) ?? (await getOrNone(ipClient.get(key)));
+        // Its own (by uid), or named after it in its pool once the garbage collector dropped the dangling owner.
+        const owner = ipa?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
+        const its = ipa && (owner ? owner.uid === gone.metadata.uid : ipAddressRelation(ipa, gone) === 'adoptable');
+        const allocation = ipa && its ? allocationOf(ipa) : undefined;
+        if (ipa && allocation) await deleteIPAddress(ipa);
+        // A claim of the same name now finds the same host name (and record): it is that claim's.
+        if (!current) await provider.release(gone, pool, allocation, ctx.signal);
+        ctx.log.info(
+          { uid: gone.metadata.uid, address: allocation?.address },
+          'released for a claim the API server deleted without its release',
+        );
       }
 
       /**

@@ -54,7 +54,7 @@ import {
   poolKeyOf,
   subnetsOf,
 } from './names.ts';
-import { protectPoolFinalizer } from '../claims.ts';
+import { protectPoolFinalizer, releaseAddressFinalizer } from '../claims.ts';
 import * as records from './records.ts';
 
 export interface InfobloxProviderOptions {
@@ -156,6 +156,9 @@ export class InfobloxProvider implements IPAMProvider {
     this.instances.addEventHandler({ onDelete: (i) => this.clients.forget(i.metadata.name!) });
     this.claims.addEventHandler({
       onDelete: (c) => {
+        // A claim that still carries its finalizer went without its release (the claim controller releases it
+        // yet, and may need to wait for a write that got no answer): release() forgets it when done.
+        if (hasFinalizer(c, releaseAddressFinalizer)) return;
         const uid = c.metadata.uid ?? '';
         for (const m of [this.verified, this.releasing, this.unsettled, this.failures]) m.delete(uid);
       },
