@@ -12,6 +12,7 @@ import { ConfigMaps, KubeClient, Namespaces } from '../src/kube/index.ts';
 import { freePort, startControlPlane } from '../src/local/controlplane.ts';
 import { installCRDs } from '../src/local/install.ts';
 import { Informer } from '../src/runtime/index.ts';
+import { startManagerProcess } from '../test/support/manager-process.ts';
 
 export interface RunOptions {
   claims: number;
@@ -159,19 +160,6 @@ export async function benchControlPlane() {
   });
 }
 
-/** Waits until the manager process answers /readyz on `healthPort`. */
-export async function managerReady(healthPort: number, manager: ChildProcess): Promise<void> {
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${healthPort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (manager.exitCode !== null) throw new Error('the manager exited before it was ready');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 export interface ClaimsRun {
   createdIn: number;
   /** From the first create to the last answer. */
@@ -256,9 +244,8 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
   const [healthPort, metricsPort] = [await freePort(), await freePort()];
   // The manager as it runs in production: compiled JavaScript, its own process (its CPU and peak RSS alone).
-  const manager = spawn(
-    process.execPath,
-    [
+  const manager = startManagerProcess({
+    command: [
       '--max-semi-space-size=8', // as bin/cluster-ipam.mjs and the image run it
       ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
       ...(opts.heapSnapshotDir
@@ -266,6 +253,8 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
         : []),
       join(root, 'dist/cli/main.js'),
       'run',
+    ],
+    args: [
       '--kubeconfig',
       cp.kubeconfigPath,
       '--leader-elect=false',
@@ -278,13 +267,11 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       '--log-level',
       'warn',
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const exited = new Promise<void>((ok) => manager.once('exit', () => ok()));
+  });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
 
   try {
-    await managerReady(healthPort, manager);
+    await manager.waitReady(healthPort);
     const ns = 'bench';
     await client.resource(Namespaces).create({ metadata: { name: ns } });
     await client.resource(InClusterIPPools).create({
@@ -303,7 +290,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       {
         claims,
         concurrency,
-        managerPid: manager.pid!,
+        managerPid: manager.child.pid!,
         metricsUrl,
         otherPids: serverPids,
       },
@@ -315,9 +302,9 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       (await client.resource(IPAddresses).listAll({ namespace: ns })).items.map((a) => a.spec.address),
     );
     if (addresses.size !== claims) throw new Error(`${addresses.size} distinct addresses for ${claims} claims`);
-    const rss = await peakRssMb(manager.pid!);
+    const rss = await peakRssMb(manager.child.pid!);
     const heapMb = await heapUsedMb(metricsUrl);
-    if (opts.heapSnapshotDir) await heapSnapshot(manager, opts.heapSnapshotDir, metricsUrl, log);
+    if (opts.heapSnapshotDir) await heapSnapshot(manager.child, opts.heapSnapshotDir, metricsUrl, log);
 
     log(`# raw write rate: ${claims} ConfigMaps, ${concurrency} at a time`);
     const rawStarted = performance.now();
@@ -349,8 +336,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       heap_used_mb: heapMb,
     };
   } finally {
-    manager.kill('SIGTERM');
-    await exited;
+    await manager.stop(null); // a CPU profile is written on the way out: however long it takes
     client.close();
     await cp.stop();
   }

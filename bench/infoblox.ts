@@ -9,25 +9,31 @@
 //
 // The manager runs from source with tsx (`bench/infoblox.ts manager <run flags> --claim-workers W`), since the
 // claim controller's workers are no flag of `cluster-ipam run`; steady-state code is the same JavaScript.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { IPAddresses, InfobloxInstances, InfobloxIPPools } from '../src/api/index.ts';
+import { IPAddresses, InfobloxIPPools } from '../src/api/index.ts';
 import { runCommand } from '../src/cli/run.ts';
 import { controllers } from '../src/controllers/index.ts';
 import { defaultClaimWorkers, ipAddressClaimController } from '../src/controllers/ipaddressclaim.ts';
 import { startWapiSimulator } from '../src/infoblox/simulator/index.ts';
-import { KubeClient, Namespaces, Secrets } from '../src/kube/index.ts';
+import { KubeClient, Namespaces } from '../src/kube/index.ts';
 import { freePort } from '../src/local/controlplane.ts';
-import { benchControlPlane, managerReady, measureClaims, peakRssMb, percentile } from './e2e-run.ts';
+import {
+  createInstance,
+  createPool,
+  createSecret,
+  managerNamespace,
+  simulatorInstanceSpec,
+  writeSimulatorCA,
+} from '../test/integration/infoblox-support.ts';
+import { startManagerProcess } from '../test/support/manager-process.ts';
+import { benchControlPlane, measureClaims, peakRssMb, percentile } from './e2e-run.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const self = fileURLToPath(import.meta.url);
 const credentials = { username: 'bench', password: 'bench-password' };
-const managerNamespace = 'cluster-ipam-system';
 
 export interface InfobloxRunResult {
   provider: 'ipam-infoblox';
@@ -70,17 +76,12 @@ async function runInfoblox(opts: {
   const cp = await benchControlPlane();
   const sim = await startWapiSimulator({ ...credentials, seed: { network: [{ network: '10.0.0.0/16' }] } });
   const dir = mkdtempSync(join(tmpdir(), 'bench-infoblox-'));
-  const caFile = join(dir, 'wapi-ca.crt');
-  writeFileSync(caFile, sim.caPem!);
+  const caFile = writeSimulatorCA(sim, dir);
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
   const [healthPort, metricsPort] = [await freePort(), await freePort()];
-  const manager = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      self,
-      'manager',
+  const manager = startManagerProcess({
+    command: ['--import', 'tsx', self, 'manager'],
+    args: [
       '--kubeconfig',
       cp.kubeconfigPath,
       '--namespace',
@@ -95,36 +96,18 @@ async function runInfoblox(opts: {
       '--claim-workers',
       String(claimWorkers),
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const exited = new Promise<void>((ok) => manager.once('exit', () => ok()));
+  });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   try {
-    await managerReady(healthPort, manager);
+    await manager.waitReady(healthPort);
     const ns = 'bench';
     await client.resource(Namespaces).create({ metadata: { name: ns } });
     await client.resource(Namespaces).create({ metadata: { name: managerNamespace } });
-    await client.resource(Secrets).create({
-      metadata: { namespace: managerNamespace, name: 'wapi' },
-      stringData: credentials,
-    });
-    await client.resource(InfobloxInstances).create({
-      apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
-      kind: 'InfobloxInstance',
-      metadata: { name: 'sim' },
-      spec: {
-        host: '127.0.0.1',
-        port: String(sim.port),
-        wapiVersion: '2.12',
-        credentialsSecretRef: { name: 'wapi' },
-        customCAPath: caFile,
-      },
-    });
-    await client.resource(InfobloxIPPools).create({
-      apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
-      kind: 'InfobloxIPPool',
-      metadata: { namespace: ns, name: 'pool' },
-      spec: { instance: { name: 'sim' }, subnets: [{ cidr: '10.0.0.0/16', gateway: '10.0.255.254' }] },
+    await createSecret(client, 'wapi', credentials);
+    await createInstance(client, 'sim', simulatorInstanceSpec(sim, { secret: 'wapi', caFile }));
+    await createPool(client, ns, 'pool', {
+      instance: { name: 'sim' },
+      subnets: [{ cidr: '10.0.0.0/16', gateway: '10.0.255.254' }],
     });
     for (;;) {
       const pool = await client.resource(InfobloxIPPools).get({ namespace: ns, name: 'pool' });
@@ -141,7 +124,7 @@ async function runInfoblox(opts: {
     const run = await measureClaims(client, ns, poolRef, {
       claims,
       concurrency,
-      managerPid: manager.pid!,
+      managerPid: manager.child.pid!,
       metricsUrl,
     });
     const wapi = structuredClone(sim.requests.counters);
@@ -172,11 +155,10 @@ async function runInfoblox(opts: {
       writes_per_claim: Math.round((totalWrites / claims) * 100) / 100,
       writes,
       manager_cpu_ms_per_claim: Math.round((run.managerCpuMs / claims) * 100) / 100,
-      peak_rss_mb: await peakRssMb(manager.pid!),
+      peak_rss_mb: await peakRssMb(manager.child.pid!),
     };
   } finally {
-    manager.kill('SIGTERM');
-    await exited;
+    await manager.stop(null);
     client.close();
     await sim.close();
     await cp.stop();

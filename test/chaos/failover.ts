@@ -9,45 +9,40 @@
 // quicker takeover than client-go's 15 s / 10 s / 2 s defaults); a partition lasts longer than the lease.
 //
 // Standalone: `tsx test/chaos/failover.ts [--quick]`.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
   IPAddressReservations,
   InClusterIPPools,
-  InfobloxInstances,
-  InfobloxIPPools,
   addressDomainAnnotation,
   type IPAddressClaim,
 } from '../../src/api/index.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
-import {
-  KubeClient,
-  Leases,
-  Namespaces,
-  Secrets,
-  isAlreadyExists,
-  isNotFound,
-  type KubeObject,
-} from '../../src/kube/index.ts';
+import { KubeClient, Leases, Namespaces, isAlreadyExists, isNotFound, type KubeObject } from '../../src/kube/index.ts';
 import { freePort, type ControlPlane } from '../../src/local/controlplane.ts';
 import { Informer } from '../../src/runtime/index.ts';
+import {
+  createInstance,
+  createPool,
+  createSecret,
+  managerNamespace,
+  simulatorInstanceSpec,
+  writeSimulatorCA,
+} from '../integration/infoblox-support.ts';
 import { privateControlPlane } from '../support/cluster.ts';
+import { readyz, startManagerProcess, type ManagerExit, type ManagerProcess } from '../support/manager-process.ts';
 import { waitFor } from '../support/wait.ts';
 import { checkInvariants, clean, readTruth, type InvariantReport } from './invariants.ts';
 import { ChaosProxy, rewriteKubeconfig } from './proxy.ts';
 import { emptyResult, type PartResult } from './summary.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const managerNamespace = 'cluster-ipam-system';
 const leaseName = 'cluster-ipam-chaos';
 /** The replicas' lease (`--leader-elect-lease-duration`); renew deadline 5 s, retry 1 s. */
 export const leaseDurationMs = 8_000;
@@ -71,21 +66,16 @@ export interface FailoverOptions {
   log?: (line: string) => void;
 }
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 /** One manager replica: its proxy, its process (restarted by `supervise` when it dies, as a Deployment would). */
 class Replica {
   readonly proxy: ChaosProxy;
   identity: string | undefined;
-  child: ChildProcess | undefined;
-  exited: Promise<Exit> = Promise.resolve({ code: 0, signal: null });
+  proc: ManagerProcess | undefined;
+  exited: Promise<ManagerExit> = Promise.resolve({ code: 0, signal: null });
   healthPort = 0;
   starts = 0;
   /** Exits we did not cause (lease lost after a partition, crashes), with the last log lines. */
-  readonly unexpectedExits: { exit: Exit; tail: string[]; cutOff: boolean }[] = [];
+  readonly unexpectedExits: { exit: ManagerExit; tail: string[]; cutOff: boolean }[] = [];
   /** Set while the API server is down (restarting): a replica that cannot reach it may exit. */
   apiDown = false;
   private killedOnPurpose = false;
@@ -111,7 +101,7 @@ class Replica {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.proc?.running ?? false;
   }
 
   async start(): Promise<void> {
@@ -122,14 +112,8 @@ class Replica {
     this.tail = [];
     this.log ??= createWriteStream(join(this.dir, `${this.name}.log`), { flags: 'a' });
     this.log.write(`--- start ${this.starts} at ${new Date().toISOString()}\n`);
-    // The CLI from the sources (bin/cluster-ipam.mjs would run dist/, which may be older than the tree under test).
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(repoRoot, 'src/cli/main.ts'),
-        'run',
+    const proc = startManagerProcess({
+      args: [
         '--kubeconfig',
         this.kubeconfig,
         '--namespace',
@@ -153,9 +137,10 @@ class Replica {
         '--log-level',
         'info',
       ],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child = child;
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const child = proc.child;
+    this.proc = proc;
     const remember = (line: string) => {
       this.log?.write(`${line}\n`);
       this.tail.push(line);
@@ -172,32 +157,26 @@ class Replica {
       }
     });
     createInterface({ input: child.stderr! }).on('line', remember);
-    this.exited = new Promise((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
+    this.exited = proc.exited;
     void this.exited.then((exit) => {
-      if (this.child !== child || this.killedOnPurpose || this.stopping) return;
+      if (this.proc !== proc || this.killedOnPurpose || this.stopping) return;
       const cutOff = this.proxy.isPartitioned || this.apiDown;
       this.unexpectedExits.push({ exit, tail: this.tail.slice(-15), cutOff });
       // Restarted as a Deployment restarts a pod (its first back-off is 10 s; 1 s here keeps the run short).
       setTimeout(() => {
-        if (this.child === child && !this.stopping) void this.start();
+        if (this.proc === proc && !this.stopping) void this.start();
       }, 1000);
     });
   }
 
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
+    if (!this.proc || !this.running) return;
     this.killedOnPurpose = true;
-    child.kill('SIGKILL');
-    await this.exited;
+    await this.proc.kill();
   }
 
   async ready(): Promise<boolean> {
-    if (!this.running) return false;
-    return fetch(`http://127.0.0.1:${this.healthPort}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
+    return this.running && readyz(this.healthPort);
   }
 
   lastLines(): string[] {
@@ -206,13 +185,7 @@ class Replica {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const child = this.child;
-    if (child && this.running) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    await this.proc?.stop(15_000);
     await this.proxy.close();
     await new Promise<void>((ok) => (this.log ? this.log.end(() => ok()) : ok()));
   }
@@ -270,24 +243,8 @@ async function createWorld(client: KubeClient, sim: WapiSimulator, caFile: strin
   for (const name of [managerNamespace, nsA, nsB]) {
     await client.resource(Namespaces).create({ metadata: { name } });
   }
-  await client.resource(Secrets).create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'infoblox-credentials', namespace: managerNamespace },
-    stringData: { username: wapiUser, password: wapiPassword },
-  });
-  await client.resource(InfobloxInstances).create({
-    apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
-    kind: 'InfobloxInstance',
-    metadata: { name: 'sim' },
-    spec: {
-      host: '127.0.0.1',
-      port: String(sim.port),
-      wapiVersion: '2.12',
-      credentialsSecretRef: { name: 'infoblox-credentials' },
-      customCAPath: caFile,
-    },
-  });
+  await createSecret(client, 'infoblox-credentials', { username: wapiUser, password: wapiPassword });
+  await createInstance(client, 'sim', simulatorInstanceSpec(sim, { caFile }));
   const pool = (
     namespace: string,
     name: string,
@@ -313,11 +270,9 @@ async function createWorld(client: KubeClient, sim: WapiSimulator, caFile: strin
     metadata: { name: 'chaos-global' },
     spec: { addresses: ['10.20.0.0/20'], prefix: 20, gateway: '10.20.0.1' },
   });
-  await client.resource(InfobloxIPPools).create({
-    apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
-    kind: 'InfobloxIPPool',
-    metadata: { namespace: nsB, name: 'ib' },
-    spec: { instance: { name: 'sim' }, subnets: [{ cidr: '10.30.0.0/20', gateway: '10.30.0.1' }] },
+  await createPool(client, nsB, 'ib', {
+    instance: { name: 'sim' },
+    subnets: [{ cidr: '10.30.0.0/20', gateway: '10.30.0.1' }],
   });
 }
 
@@ -457,9 +412,7 @@ export async function runFailover(opts: FailoverOptions = {}): Promise<PartResul
       password: wapiPassword,
       seed: { network: [{ network: '10.30.0.0/20' }] },
     });
-    const caFile = join(dir, 'wapi-ca.crt');
-    await writeFile(caFile, sim.caPem!);
-    await createWorld(api, sim, caFile);
+    await createWorld(api, sim, writeSimulatorCA(sim, dir));
     const simAccess = { url: sim.url, username: wapiUser, password: wapiPassword, ca: sim.caPem };
 
     for (const name of ['replica-a', 'replica-b']) {

@@ -3,16 +3,13 @@
 // as in production), while well-formed machine claims stream in. Reports every case's expectation, the manager's
 // health throughout (/readyz, still running), its peak RSS (VmHWM from /proc) and the p99 of a well-formed claim's
 // time to status.addressRef. Standalone: `node --import tsx test/chaos/hostile.ts [--quick]`.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { freePort } from '../../src/local/controlplane.ts';
 import { privateControlPlane } from '../support/cluster.ts';
+import { readyz, startManagerProcess } from '../support/manager-process.ts';
 import { runCorpus } from './hostile/run-corpus.ts';
 import { emptyResult, type PartResult } from './summary.ts';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Resident set size now and at its peak (VmRSS, VmHWM), in MB. */
 async function rssMb(pid: number): Promise<{ now: number; peak: number }> {
@@ -29,13 +26,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
   const log = (line: string) => console.log(line);
   const cp = await privateControlPlane();
   const [health, metrics, webhook] = [await freePort(), await freePort(), await freePort()];
-  const manager = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'src/cli/main.ts'),
-      'run',
+  const manager = startManagerProcess({
+    args: [
       '--kubeconfig',
       cp.kubeconfigPath,
       '--namespace',
@@ -52,44 +44,38 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
       '--log-level',
       'error',
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  manager.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-20_000)));
-  let exit: string | undefined;
-  manager.once('exit', (code, signal) => (exit = `the manager exited (${signal ?? code}): ${stderr.slice(-2000)}`));
-  const ready = () =>
-    fetch(`http://127.0.0.1:${health}/readyz`, { signal: AbortSignal.timeout(5000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
+  manager.child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-20_000)));
+  const exit = () =>
+    manager.running
+      ? undefined
+      : `the manager exited (${manager.child.signalCode ?? manager.child.exitCode}): ${stderr.slice(-2000)}`;
+  const ready = () => readyz(health, 5000);
   let peakSeen = 0;
   const sample = setInterval(() => {
-    if (manager.pid && exit === undefined) {
-      rssMb(manager.pid).then(
+    if (manager.child.pid && manager.running) {
+      rssMb(manager.child.pid).then(
         (r) => (peakSeen = Math.max(peakSeen, r.now)),
         () => {},
       );
     }
   }, 500);
   try {
-    const deadline = Date.now() + 120_000;
-    while (!(await ready())) {
-      if (exit) throw new Error(exit);
-      if (Date.now() > deadline) throw new Error('the manager was not ready within 120 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const baseline = await rssMb(manager.pid!);
+    await manager.waitReady(health, { exitMessage: () => exit()! });
+    const baseline = await rssMb(manager.child.pid!);
     log(`# hostile input: manager ready, RSS ${baseline.now} MB`);
     const corpus = await runCorpus({
       kubeconfig: cp.kubeconfigPath,
       quick: opts.quick,
       concurrency: 4,
       streamIntervalMs: 200,
-      managerProblem: async () => exit ?? ((await ready()) ? undefined : 'the manager answered /readyz with an error'),
+      managerProblem: async () =>
+        exit() ?? ((await ready()) ? undefined : 'the manager answered /readyz with an error'),
       log,
     });
-    const rss = await rssMb(manager.pid!);
+    const rss = await rssMb(manager.child.pid!);
     const failed = corpus.cases.filter((c) => !c.ok);
     result.badInputs = corpus.cases.length;
     result.claims = corpus.stream.claims;
@@ -119,11 +105,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
     result.notes.push(`hostile input did not complete: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     clearInterval(sample);
-    if (exit === undefined) {
-      const exited = new Promise((r) => manager.once('exit', r));
-      manager.kill('SIGTERM');
-      await exited;
-    }
+    await manager.stop();
     await cp.stop();
   }
   return result;

@@ -11,23 +11,24 @@
 //
 // `run({ quick })` returns a PartResult (quick changes nothing: the part is small); standalone:
 // `node --import tsx test/chaos/security.ts` prints it.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { selfSignedServingCertificate } from '../../src/admission/certs.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
 import { freePort, startControlPlane, type ControlPlane } from '../../src/local/controlplane.ts';
 import { chartDir, helm } from '../../src/local/helm.ts';
+import { simulatorInstanceSpec } from '../integration/infoblox-support.ts';
+import { startManagerProcess } from '../support/manager-process.ts';
 import { waitFor } from '../support/wait.ts';
 import { emptyResult, type PartResult } from './summary.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- objects read with kubectl, inspected freely
 type Obj = Record<string, any>;
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const release = 'cluster-ipam';
 const system = 'cluster-ipam-system';
 const ns = 'security';
@@ -42,10 +43,9 @@ interface Needle {
 }
 
 /** A manager process: `cluster-ipam run` with the chart's arguments; everything it writes is kept. */
-interface ManagerProcess {
+interface ChartManager {
   output: () => string;
   metricsUrl: string;
-  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -110,7 +110,7 @@ export async function run(_opts: { quick?: boolean } = {}): Promise<PartResult> 
   let cp: ControlPlane | undefined;
   let sim: WapiSimulator | undefined;
   let tlsSim: WapiSimulator | undefined;
-  let manager: ManagerProcess | undefined;
+  let manager: ChartManager | undefined;
   try {
     cp = await startControlPlane();
     const kc = cp.kubeconfigPath;
@@ -165,16 +165,10 @@ export async function run(_opts: { quick?: boolean } = {}): Promise<PartResult> 
         apiVersion: 'ipam.cluster.x-k8s.io/v1alpha1',
         kind: 'InfobloxInstance',
         metadata: { name },
-        spec: {
-          host: '127.0.0.1',
-          port: String(s.port),
-          wapiVersion: '2.12',
-          credentialsSecretRef: { name: secretName },
-          ...(caPath ? { customCAPath: caPath } : {}),
-        },
+        spec: simulatorInstanceSpec(s, { secret: secretName, caFile: caPath }),
       });
 
-    manager = await startManagerProcess(await getJSON(['deployment', release, '-n', system]), saKubeconfig);
+    manager = await startChartManager(await getJSON(['deployment', release, '-n', system]), saKubeconfig);
 
     await instance('ib-basic', sim, 'ib-basic', simCA);
     await instance('ib-cert', sim, 'ib-cert', simCA);
@@ -367,20 +361,15 @@ export async function run(_opts: { quick?: boolean } = {}): Promise<PartResult> 
  * `cluster-ipam run` in a process of its own with the Deployment's arguments, but bind addresses on loopback, debug
  * logs, and the ServiceAccount kubeconfig; no environment that would weaken TLS.
  */
-async function startManagerProcess(deployment: Obj, kubeconfig: string): Promise<ManagerProcess> {
+async function startChartManager(deployment: Obj, kubeconfig: string): Promise<ChartManager> {
   const [command, ...args] = deployment.spec.template.spec.containers[0].args as string[];
   if (command !== 'run') throw new Error(`the Deployment runs ${command}, not run`);
   const replaced = ['--metrics-bind-address', '--health-probe-bind-address', '--log-level', '--webhook-bind-address'];
   const port = await freePort();
   const env = { ...process.env };
   for (const k of ['NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_EXTRA_CA_CERTS', 'KUBECONFIG']) delete env[k];
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'src/cli/main.ts'),
-      'run',
+  const manager = startManagerProcess({
+    args: [
       ...args.filter((a) => !replaced.some((r) => a.startsWith(`${r}=`))),
       `--kubeconfig=${kubeconfig}`,
       `--metrics-bind-address=127.0.0.1:${port}`,
@@ -388,27 +377,23 @@ async function startManagerProcess(deployment: Obj, kubeconfig: string): Promise
       '--webhook-bind-address=0',
       '--log-level=debug',
     ],
-    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const chunks: string[] = [];
-  child.stdout.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
-  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+  manager.child.stdout!.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
+  manager.child.stderr!.setEncoding('utf8').on('data', (c: string) => chunks.push(c));
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`the manager exited: ${chunks.join('').slice(-2000)}`);
-      return (await fetch(metricsUrl)).ok;
-    },
-    { what: 'the manager serving /metrics', timeoutMs: 60_000 },
-  );
+  await manager.waitUntil(async () => (await fetch(metricsUrl)).ok, {
+    what: 'the manager serving /metrics',
+    timeoutMs: 60_000,
+    exitMessage: () => `the manager exited: ${chunks.join('').slice(-2000)}`,
+  });
   return {
     output: () => chunks.join(''),
     metricsUrl,
-    exited,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
+      await manager.stop();
     },
   };
 }

@@ -6,58 +6,34 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { inClusterPoolWebhook } from '../../src/admission/webhook.ts';
-import { controllers } from '../../src/controllers/index.ts';
 import { kubectl, testNamespace } from '../support/cluster.ts';
-import { startTestManager, type TestManager } from '../support/manager.ts';
-import { waitFor } from '../support/wait.ts';
 import { applyOk, bound, inClusterClaim, machine } from './ipam-objects.ts';
 import {
-  apply,
   condition,
+  startManagerWithWebhook,
   waitForCondition,
   waitForEvent,
   waitForGone,
   waitForObject,
   type Obj,
+  type WebhookManager,
 } from './ipam-support.ts';
 
 const run = randomBytes(3).toString('hex');
 const labelKey = 'cluster-ipam.test/refusals';
 const configurationName = `cluster-ipam-refusals-${run}`;
 
-let manager: TestManager | undefined;
-const stop = new AbortController();
+let webhook: WebhookManager | undefined;
 before(async () => {
-  const webhook = inClusterPoolWebhook({
-    host: '127.0.0.1',
-    port: 0,
+  webhook = await startManagerWithWebhook({
+    labelKey,
+    run,
     configurationName,
-    matchLabels: { [labelKey]: run },
-    signal: stop.signal,
-    unregisterOnStop: true,
+    probeNamespace: 'ipam-refusals-probe',
   });
-  manager = await startTestManager([...controllers, webhook]);
-  await webhook.ready;
-  // The API server picks a new webhook configuration up asynchronously: wait until it refuses an invalid pool.
-  const ns = await testNamespace('ipam-refusals-probe');
-  await waitFor(
-    async () => {
-      const r = await apply(ns, {
-        apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
-        kind: 'InClusterIPPool',
-        metadata: { name: 'probe', labels: { [labelKey]: run } },
-        spec: { addresses: ['fd00:9::9-fd00:9::1'], prefix: 64 },
-      });
-      return r.code !== 0 && /starts after it ends/.test(r.stderr);
-    },
-    { what: 'the webhook to be called' },
-  );
 });
 after(async () => {
-  stop.abort();
-  await manager?.stop();
-  await kubectl(['delete', 'validatingwebhookconfiguration', configurationName, '--ignore-not-found']);
+  await webhook?.stop();
 });
 
 /** A bound claim whose pool `pool` goes through the webhook and has a machine `m` with an address; returns it. */

@@ -6,53 +6,23 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { inClusterPoolWebhook } from '../../src/admission/webhook.ts';
-import { controllers } from '../../src/controllers/index.ts';
 import { runCorpus, selectCases, type CorpusResult } from '../chaos/hostile/run-corpus.ts';
-import { kubectl, testKubeconfig, testNamespace } from '../support/cluster.ts';
-import { startTestManager, type TestManager } from '../support/manager.ts';
-import { waitFor } from '../support/wait.ts';
+import { kubectl, testKubeconfig } from '../support/cluster.ts';
+import { startManagerWithWebhook, type WebhookManager } from './ipam-support.ts';
 
 const run = randomBytes(3).toString('hex');
 const labelKey = 'cluster-ipam.test/hostile';
 const configurationName = `cluster-ipam-hostile-${run}`;
 
-let manager: TestManager | undefined;
+let webhook: WebhookManager | undefined;
 let crashed: unknown;
-const stop = new AbortController();
 let result: CorpusResult | undefined;
 
 before(async () => {
-  const webhook = inClusterPoolWebhook({
-    host: '127.0.0.1',
-    port: 0,
-    configurationName,
-    matchLabels: { [labelKey]: run },
-    signal: stop.signal,
-    unregisterOnStop: true,
-  });
-  manager = await startTestManager([...controllers, webhook]);
+  webhook = await startManagerWithWebhook({ labelKey, run, configurationName, probeNamespace: 'hostile-probe' });
+  const { manager } = webhook;
   manager.done.catch((err: unknown) => (crashed = err ?? new Error('stopped')));
   void manager.done.then(() => (crashed ??= new Error('the manager stopped by itself')));
-  await webhook.ready;
-  // The API server picks a new webhook configuration up asynchronously: wait until it refuses an invalid pool.
-  const ns = await testNamespace('hostile-probe');
-  await waitFor(
-    async () => {
-      const r = await kubectl(['apply', '-f', '-'], {
-        namespace: ns,
-        check: false,
-        input: JSON.stringify({
-          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
-          kind: 'InClusterIPPool',
-          metadata: { name: 'probe', labels: { [labelKey]: run } },
-          spec: { addresses: ['fd00:9::9-fd00:9::1'], prefix: 64 },
-        }),
-      });
-      return r.code !== 0 && /starts after it ends/.test(r.stderr);
-    },
-    { what: 'the webhook to be called' },
-  );
   result = await runCorpus({
     kubeconfig: await testKubeconfig(),
     quick: true,
@@ -73,9 +43,7 @@ before(async () => {
 });
 
 after(async () => {
-  stop.abort();
-  await manager?.stop().catch(() => {});
-  await kubectl(['delete', 'validatingwebhookconfiguration', configurationName, '--ignore-not-found']);
+  await webhook?.stop().catch(() => {});
   if (result) {
     await kubectl(['delete', 'namespace', result.namespace, `${result.namespace}-steady`, '--wait=false'], {
       check: false,

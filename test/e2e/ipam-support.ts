@@ -5,8 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { inClusterPoolWebhook } from '../../src/admission/webhook.ts';
 import { controllers } from '../../src/controllers/index.ts';
-import { kubectl } from '../support/cluster.ts';
+import { kubectl, testNamespace } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -33,6 +34,64 @@ export function runManager(): void {
   after(async () => {
     await manager?.stop();
   });
+}
+
+export interface WebhookManager {
+  manager: TestManager;
+  /** Stops the webhook and the manager (rejects if the manager failed), then deletes the webhook configuration. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the manager with every controller and the pools' webhook, registered as ValidatingWebhookConfiguration
+ * `configurationName` for the pools labelled `labelKey: run` only (other test files share the control plane).
+ * Resolves once the API server calls it: it refuses an invalid pool in a namespace `probeNamespace`.
+ */
+export async function startManagerWithWebhook(opts: {
+  labelKey: string;
+  run: string;
+  configurationName: string;
+  probeNamespace: string;
+}): Promise<WebhookManager> {
+  const stop = new AbortController();
+  const webhook = inClusterPoolWebhook({
+    host: '127.0.0.1',
+    port: 0,
+    configurationName: opts.configurationName,
+    matchLabels: { [opts.labelKey]: opts.run },
+    signal: stop.signal,
+    unregisterOnStop: true,
+  });
+  const manager = await startTestManager([...controllers, webhook]);
+  const stopAll = async () => {
+    stop.abort();
+    try {
+      await manager.stop();
+    } finally {
+      await kubectl(['delete', 'validatingwebhookconfiguration', opts.configurationName, '--ignore-not-found']);
+    }
+  };
+  try {
+    await webhook.ready;
+    // The API server picks a new webhook configuration up asynchronously: wait until it refuses an invalid pool.
+    const ns = await testNamespace(opts.probeNamespace);
+    await waitFor(
+      async () => {
+        const r = await apply(ns, {
+          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+          kind: 'InClusterIPPool',
+          metadata: { name: 'probe', labels: { [opts.labelKey]: opts.run } },
+          spec: { addresses: ['fd00:9::9-fd00:9::1'], prefix: 64 },
+        });
+        return r.code !== 0 && /starts after it ends/.test(r.stderr);
+      },
+      { what: 'the webhook to be called' },
+    );
+  } catch (err) {
+    await stopAll().catch(() => {});
+    throw err;
+  }
+  return { manager, stop: stopAll };
 }
 
 export async function readExample(path: string): Promise<Obj> {

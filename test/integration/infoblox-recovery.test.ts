@@ -4,14 +4,12 @@
 // than the client's timeout), every claim is eventually bound, every release eventually done, and the appliance ends
 // with one record per claim while they live and none after: no duplicate, no orphan.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { IPAddressClaims, IPAddresses } from '../../src/api/index.ts';
 import type { FaultSpec } from '../../src/infoblox/simulator/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import type { TestManager } from '../support/manager.ts';
+import { startManagerProcess } from '../support/manager-process.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   createClaim,
@@ -27,18 +25,12 @@ import {
   type Env,
 } from './infoblox-support.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 let env: Env;
 
 /** `cluster-ipam run` in a process of its own, so that it can be killed for real. */
-function runManagerProcess() {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'src/cli/main.ts'),
-      'run',
+const runManagerProcess = () =>
+  startManagerProcess({
+    args: [
       '--kubeconfig',
       env.cp.kubeconfigPath,
       '--namespace',
@@ -51,11 +43,7 @@ function runManagerProcess() {
       '--log-level',
       'warn',
     ],
-    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  return { child, exited };
-}
+  });
 
 describe('ipam-infoblox: crashes and faults', () => {
   before(async () => {
@@ -77,10 +65,9 @@ describe('ipam-infoblox: crashes and faults', () => {
       env.sim.faults.add({ kind: 'latency', when: 'after', latencyMs: 60_000, method: 'POST', object: 'record:host' });
       await createClaim(env.client, ns, 'crash', 'p');
       await waitFor(() => recordsByName(env.sim).get('crash'), { what: 'the host record on the appliance' });
-      first.child.kill('SIGKILL');
-      await first.exited;
+      await first.kill();
     } finally {
-      first.child.kill('SIGKILL');
+      await first.kill();
       env.sim.faults.clear();
     }
     assert.equal(await gone(() => env.client.resource(IPAddresses).get({ namespace: ns, name: 'crash' })), true);
@@ -96,8 +83,7 @@ describe('ipam-infoblox: crashes and faults', () => {
       await waitFor(() => gone(() => env.client.resource(IPAddressClaims).get({ namespace: ns, name: 'crash' })));
       assert.equal(recordsByName(env.sim).get('crash'), undefined);
     } finally {
-      second.child.kill('SIGTERM');
-      await second.exited;
+      await second.stop();
     }
   });
 

@@ -64,8 +64,7 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
   const sim = await startWapiSimulator({ username, password, seed });
   const dir = mkdtempSync(join(tmpdir(), 'infoblox-test-'));
-  const caFile = join(dir, 'wapi-ca.crt');
-  writeFileSync(caFile, sim.caPem!);
+  const caFile = writeSimulatorCA(sim, dir);
   await client.resource(Namespaces).create({ metadata: { name: managerNamespace } });
   await createSecret(client, 'infoblox-credentials', { username, password });
   const managers: TestManager[] = [];
@@ -87,14 +86,7 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
       managers.push(m);
       return m;
     },
-    instanceSpec: (extra = {}) => ({
-      host: '127.0.0.1',
-      port: String(sim.port),
-      wapiVersion: '2.12',
-      credentialsSecretRef: { name: 'infoblox-credentials' },
-      customCAPath: caFile,
-      ...extra,
-    }),
+    instanceSpec: (extra = {}) => simulatorInstanceSpec(sim, { caFile, ...extra }),
     async stop() {
       for (const m of managers) await m.stop().catch(() => {});
       client.close();
@@ -112,6 +104,32 @@ export async function createSecret(client: KubeClient, name: string, data: Recor
     metadata: { name, namespace: managerNamespace },
     stringData: data,
   });
+}
+
+/**
+ * An InfobloxInstance's spec pointing at the simulator `sim` (WAPI 2.12 on 127.0.0.1), with the credentials Secret
+ * `infoblox-credentials` and no customCAPath unless given (the simulator's CA: `writeSimulatorCA`).
+ */
+export function simulatorInstanceSpec(
+  sim: Pick<WapiSimulator, 'port'>,
+  opts: { secret?: string; caFile?: string } & Partial<InfobloxInstanceSpec> = {},
+): InfobloxInstanceSpec {
+  const { secret = 'infoblox-credentials', caFile, ...extra } = opts;
+  return {
+    host: '127.0.0.1',
+    port: String(sim.port),
+    wapiVersion: '2.12',
+    credentialsSecretRef: { name: secret },
+    ...(caFile ? { customCAPath: caFile } : {}),
+    ...extra,
+  };
+}
+
+/** Writes the simulator's CA into `dir` (for customCAPath); returns the file. */
+export function writeSimulatorCA(sim: Pick<WapiSimulator, 'caPem'>, dir: string): string {
+  const caFile = join(dir, 'wapi-ca.crt');
+  writeFileSync(caFile, sim.caPem!);
+  return caFile;
 }
 
 export function createInstance(client: KubeClient, name: string, spec: InfobloxInstanceSpec) {
