@@ -32,6 +32,7 @@ import type { Allocation, IPAMProvider } from '../providers/types.ts';
 import {
   notStatusOnly,
   hasFinalizer,
+  requestFor,
   patchStatus,
   tolerateRaces,
   removeFinalizer,
@@ -49,6 +50,8 @@ export interface IPAddressClaimControllerOptions {
   workers?: number;
   /** The providers to serve (default: in-cluster, and ipam-infoblox where its controllers were set up first). */
   providers?: (mgr: Manager) => IPAMProvider[];
+  /** How old an IPAddress left without an owning claim must be before its address is released (default 5 min). */
+  orphanGraceMs?: number;
 }
 
 const clusterIndex = 'ipaddressclaim.cluster';
@@ -56,12 +59,16 @@ const clusterIndex = 'ipaddressclaim.cluster';
 /** Concurrent claim reconciles unless told otherwise (uniqueness never rests on how many run at once). */
 export const defaultClaimWorkers = 32;
 
+/** A move or restore may create an IPAddress before its claim: one without an owning claim waits this long. */
+const defaultOrphanGraceMs = 5 * 60_000;
+
 export function ipAddressClaimController(opts: IPAddressClaimControllerOptions = {}): ControllerSetup {
   return {
     name: 'ipaddressclaim',
     setup(mgr) {
       const inCluster = inClusterProvider(mgr);
       const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster, ...enabledInfoblox(mgr)];
+      const orphanGraceMs = opts.orphanGraceMs ?? defaultOrphanGraceMs;
       const claims = new Overlay(mgr.informer(IPAddressClaims));
       const ipAddresses = new Overlay(mgr.informer(IPAddresses));
       const claimInformer = mgr.informer(IPAddressClaims);
@@ -97,7 +104,17 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         // Claims wait on the API server, not on CPU: many in flight keep its write pipeline full.
         workers: opts.workers ?? defaultClaimWorkers,
         // What each provider says concerns its claims (pools that change, addresses freed, duplicates).
-        watches: providers.flatMap((p) => p.wakeups()) as WatchSpec[],
+        watches: [
+          ...(providers.flatMap((p) => p.wakeups()) as WatchSpec[]),
+          // An IPAddress without an owning claim (see releaseOrphan) is named after its claim, as the contract says.
+          {
+            type: IPAddresses,
+            map: (ipa: IPAddress) =>
+              ipa.metadata.ownerReferences?.some((r) => r.controller && r.kind === 'IPAddressClaim')
+                ? []
+                : requestFor(ipa),
+          } as unknown as WatchSpec,
+        ],
         reconcile: tolerateRaces(reconcileClaim),
       });
       const clusters = new ClusterLookup(mgr, (namespace, name) => {
@@ -422,19 +439,35 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       }
 
       /**
-       * The claim is gone but its IPAddress is being deleted (the garbage collector found its owner gone: the
-       * claim's finalizer was removed by hand). Nothing else would ever release that address.
+       * The claim is gone but its IPAddress is not. Either the IPAddress is being deleted (the garbage collector found
+       * its owner gone: the claim's finalizer was removed by hand), or it stayed without an owning claim (the claim
+       * went without its release — see `vanished` — while this manager was not running, so the garbage collector
+       * dropped the dangling reference and the pool, a live owner, keeps the IPAddress). Nothing else would ever
+       * release that address. The second kind waits `orphanGraceMs` (a move or restore may bring the claim after its
+       * IPAddress) and the API server must confirm the claim is gone.
        */
-      async function releaseOrphan(req: Request, ctx: ReconcileContext): Promise<void> {
+      async function releaseOrphan(req: Request, ctx: ReconcileContext): Promise<Result | void> {
         const ipa = ipAddresses.get(`${req.namespace}/${req.name}`);
-        if (!ipa?.metadata.deletionTimestamp || !hasFinalizer(ipa, protectAddressFinalizer)) return;
+        if (!ipa || !hasFinalizer(ipa, protectAddressFinalizer)) return;
         const owner = ipa.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
         const provider = providers.find((p) => p.handles(ipa.spec.poolRef));
-        if (!owner || !provider || refusedPool(mgr, ipa.spec.poolRef)) return;
+        if (!provider || refusedPool(mgr, ipa.spec.poolRef)) return;
+        if (ipa.metadata.deletionTimestamp ? !owner : owner) return; // the garbage collector acts first
+        if (!ipa.metadata.deletionTimestamp) {
+          const age = Date.now() - Date.parse(ipa.metadata.creationTimestamp ?? '');
+          if (!(age >= orphanGraceMs)) return { requeueAfter: orphanGraceMs - (Number.isNaN(age) ? 0 : age) };
+          // The API decides that the claim is gone (the cache may be behind a claim just created).
+          const claimKey = { namespace: req.namespace, name: ipa.spec.claimRef.name };
+          const live = await claimClient.get(claimKey).catch((err: unknown) => {
+            if (isNotFound(err)) return undefined;
+            throw err;
+          });
+          if (live) return;
+        }
         const claim = {
           apiVersion: ipa.apiVersion,
           kind: 'IPAddressClaim',
-          metadata: { namespace: req.namespace, name: owner.name, uid: owner.uid },
+          metadata: { namespace: req.namespace, name: owner?.name ?? ipa.spec.claimRef.name, uid: owner?.uid ?? '' },
           spec: { poolRef: ipa.spec.poolRef },
         } as IPAddressClaim;
         const pool = provider.pool(claim);
@@ -445,6 +478,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         if (pausedBy(claim, await freshPool(provider, pool), cluster) !== undefined) return;
         const allocation = allocationOf(ipa);
         await deleteIPAddress(ipa);
+        // Without the claim's uid (the in-cluster reservation then goes with the pool's sweep), by address.
         await provider.release(claim, pool, allocation, ctx.signal);
         ctx.log.info({ address: allocation.address }, 'released the address of a claim deleted without release');
       }

@@ -14,7 +14,10 @@ import {
   type InClusterIPPoolSpec,
 } from '../../src/api/index.ts';
 import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts';
-import { ipAddressClaimController } from '../../src/controllers/ipaddressclaim.ts';
+import {
+  ipAddressClaimController,
+  type IPAddressClaimControllerOptions,
+} from '../../src/controllers/ipaddressclaim.ts';
 import { Events, KubeClient, isNotFound, type Condition, type CoreEvent } from '../../src/kube/index.ts';
 import {
   inClusterProvider,
@@ -40,6 +43,8 @@ export interface Harness {
 export interface InClusterOptions {
   workers?: number;
   provider?: InClusterProviderOptions;
+  /** Options of the IPAddressClaim controller. */
+  claims?: IPAddressClaimControllerOptions;
   /** Run before the provider is made (e.g. to wrap the manager's client, or to capture the manager). */
   before?: ControllerSetup[];
   /** Run after the controllers are set up (e.g. the webhook). */
@@ -56,7 +61,7 @@ export async function startInCluster(opts: InClusterOptions = {}): Promise<Harne
   const setups = [
     ...(opts.before ?? []),
     configure,
-    ipAddressClaimController(),
+    ipAddressClaimController(opts.claims),
     inClusterPoolController(),
     ...(opts.after ?? []),
   ];
