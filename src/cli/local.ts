@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { controllers } from '../controllers/index.ts';
 import { KubeClient, Namespaces, type KubeObject, type Secret } from '../kube/index.ts';
-import { freePort, startControlPlane, type ProgressListener } from '../local/controlplane.ts';
+import { freePort, preferredPort, startControlPlane, type ProgressListener } from '../local/controlplane.ts';
 import { followMachines, formatSummary, simulateMachines, type Summary } from '../local/machines.ts';
 import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
 import { startWapiSimulator, type WapiSimulator } from '../infoblox/simulator/index.ts';
@@ -23,8 +23,8 @@ export const exampleDirs = ['option1-cidr', 'option1-ip-addresses', 'option2-inl
 const infobloxExampleDirs = ['infoblox', 'infoblox-pool'];
 export const examplesRoot = fileURLToPath(new URL('../../examples/', import.meta.url));
 const examplesNamespace = 'examples';
-/** The manager's address-plan page, next to its metrics (8080) and health (8081) ports. */
-const planPageAddress = '127.0.0.1:8082';
+/** The manager's metrics, health and address-plan page ports, or the next free ones where something else listens. */
+const wellKnownPorts = { metrics: 8080, health: 8081, planPage: 8082 };
 
 const defaultDir = () =>
   process.env.CLUSTER_IPAM_LOCAL_DIR ??
@@ -268,6 +268,12 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
     // The pools' webhook on loopback, so the local product refuses shrinking or deleting a pool in use as a real
     // deployment does.
     const webhookPort = await freePort();
+    const [metricsPort, healthPort, planPagePort] = [
+      await preferredPort(wellKnownPorts.metrics),
+      await preferredPort(wellKnownPorts.health),
+      await preferredPort(wellKnownPorts.planPage),
+    ];
+    const planPageAddress = `127.0.0.1:${planPagePort}`;
     let webhookSetUp!: (w: PoolWebhook) => void;
     const webhook = new Promise<PoolWebhook>((ok) => (webhookSetUp = ok));
     const managerOptions = {
@@ -275,8 +281,8 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
       namespace: examplesNamespace,
       leaderElect: false,
       leaderElectionId: 'cluster-ipam-leader',
-      metricsBindAddress: '127.0.0.1:8080',
-      healthProbeBindAddress: '127.0.0.1:8081',
+      metricsBindAddress: `127.0.0.1:${metricsPort}`,
+      healthProbeBindAddress: `127.0.0.1:${healthPort}`,
       uiBindAddress: planPageAddress,
       workers: 4,
       logLevel: 'info',

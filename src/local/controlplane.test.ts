@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { buildProgress } from './controlplane.ts';
+import { buildProgress, freePort, preferredPort } from './controlplane.ts';
 
 describe('control plane build progress', () => {
   it('turns the build script output into steps: downloading modules, then compiling packages', () => {
@@ -26,5 +27,21 @@ describe('control plane build progress', () => {
       ['building the control plane: compiling', '2 packages, k8s.io/apiserver/pkg/server'],
       ['control plane built', 'built in 248s'],
     ]);
+  });
+});
+
+describe('preferredPort', () => {
+  it('gives the wanted port when it is free, and another free one when something listens there', async () => {
+    const wanted = await freePort();
+    assert.equal(await preferredPort(wanted), wanted);
+    const busy = createServer();
+    await new Promise<void>((ok) => busy.listen(wanted, '127.0.0.1', ok));
+    try {
+      const got = await preferredPort(wanted);
+      assert.notEqual(got, wanted);
+      assert.ok(got > 0);
+    } finally {
+      await new Promise((ok) => busy.close(ok));
+    }
   });
 });

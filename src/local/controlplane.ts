@@ -93,13 +93,23 @@ export function buildProgress(progress: ProgressListener): (line: string) => voi
   };
 }
 
-export async function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
+  return listenOnce(0) as Promise<number>;
+}
+
+/** `port` on 127.0.0.1 if nothing listens there, else another free one (local mode's well-known ports may be taken). */
+export async function preferredPort(port: number): Promise<number> {
+  return (await listenOnce(port)) ?? freePort();
+}
+
+/** The port a listener got on 127.0.0.1 (0: any), or undefined if `port` is in use. */
+function listenOnce(port: number): Promise<number | undefined> {
   return new Promise((ok, fail) => {
     const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
+    srv.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? ok(undefined) : fail(err)));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: got } = srv.address() as { port: number };
+      srv.close(() => ok(got));
     });
   });
 }
