@@ -27,11 +27,11 @@ COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 ENV NODE_ENV=production
-# A young generation of 2 × 8 MB instead of 2 × 16 MB: ~35 MB less peak RSS at 5,000 claims for ~8 % more manager
-# CPU (npm run bench:e2e; the same flag is in bin/cluster-ipam.mjs and bench/e2e-run.ts).
-ENV NODE_OPTIONS=--max-semi-space-size=8
 USER 65532:65532
-ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+# A young generation of 2 × 8 MB instead of 2 × 16 MB, and the old generation grown by 50 % of what is live after a
+# full collection instead of up to 4 ×: peak RSS at 5,000 claims ~140 MB instead of ~240 MB at no measurable CPU cost
+# (npm run bench:e2e; the same flags are in bin/cluster-ipam.mjs and bench/e2e-run.ts).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "/app/dist/cli/main.js"]
 CMD ["run"]
 LABEL org.opencontainers.image.title="cluster-ipam" \
       org.opencontainers.image.description="IP address management for fleets of Kubernetes clusters: k0rdent ClusterIPAMClaim/ClusterIPAM, Cluster API IPAM providers (in-cluster, Infoblox)." \

@@ -246,7 +246,9 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   // The manager as it runs in production: compiled JavaScript, its own process (its CPU and peak RSS alone).
   const manager = startManagerProcess({
     command: [
-      '--max-semi-space-size=8', // as bin/cluster-ipam.mjs and the image run it
+      // As bin/cluster-ipam.mjs and the image run it.
+      '--max-semi-space-size=8',
+      '--heap-growing-percent=50',
       ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
       ...(opts.heapSnapshotDir
         ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(opts.heapSnapshotDir)}`]

@@ -208,8 +208,7 @@ umoci config --image "$layout:$version" --no-history \
   --config.workingdir /app \
   --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   --config.env NODE_ENV=production \
-  --config.env NODE_OPTIONS=--max-semi-space-size=8 \
-  --config.entrypoint node --config.entrypoint /app/dist/cli/main.js \
+  --config.entrypoint node --config.entrypoint=--max-semi-space-size=8 --config.entrypoint=--heap-growing-percent=50 --config.entrypoint /app/dist/cli/main.js \
   --config.cmd run \
   --config.label org.opencontainers.image.title=cluster-ipam \
   --config.label "org.opencontainers.image.description=$description" \

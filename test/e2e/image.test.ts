@@ -138,14 +138,18 @@ describe('the image built by hack/build-image.sh', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('runs node /app/dist/cli/main.js as uid 65532 with the manager as its default command', () => {
+  it('runs node (with its memory flags) /app/dist/cli/main.js as uid 65532 with the manager as its default command', () => {
     const c = config.config;
     assert.equal(c.User, '65532:65532');
-    assert.deepEqual(c.Entrypoint, ['node', '/app/dist/cli/main.js']);
+    assert.deepEqual(c.Entrypoint, [
+      'node',
+      '--max-semi-space-size=8',
+      '--heap-growing-percent=50',
+      '/app/dist/cli/main.js',
+    ]);
     assert.deepEqual(c.Cmd, ['run']);
     assert.equal(c.WorkingDir, '/app');
     assert.ok(c.Env?.includes('NODE_ENV=production'), `Env: ${c.Env}`);
-    assert.ok(c.Env?.includes('NODE_OPTIONS=--max-semi-space-size=8'), `Env: ${c.Env}`);
     assert.equal(config.os, 'linux');
     assert.equal(config.architecture, process.arch === 'x64' ? 'amd64' : process.arch);
   });
