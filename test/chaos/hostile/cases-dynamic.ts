@@ -872,9 +872,12 @@ export const lifecycle: HostileCase[] = [
           await ctx.kubectl(['delete', resources.InClusterIPPool!, 'doomed', '--ignore-not-found', '--wait=false'], {
             namespace: ctx.ns,
           });
+          // Within the sweep's reach: a reservation made for a claim another manager answered first (npm test runs
+          // several managers on one control plane, without leader election) goes once stale (30 s) at the latest.
           await until(
             async () => ((await getObject(ctx, 'InClusterIPPool', 'doomed')) ? undefined : true),
             'the doomed pool to be gone once its claims are',
+            90_000,
           );
           const left = await listNames(ctx, 'IPAddress', 'doomed-');
           if (left.length) throw new Error(`IPAddresses left behind: ${left.map((a) => a.metadata.name).join(', ')}`);
