@@ -12,7 +12,7 @@
 import { capiAdapter, type CapiIPAMVersion } from '../api/capi-v1beta1.ts';
 import {
   CustomResourceDefinitions,
-  isNotFound,
+  unlessNotFound,
   Leases,
   type CustomResourceDefinition,
   type KubeClient,
@@ -112,12 +112,7 @@ type Versions = { name?: string; served?: boolean; schema?: { openAPIV3Schema?: 
 const versionsOf = (crd: CustomResourceDefinition): Versions => (crd.spec as { versions?: Versions }).versions ?? [];
 
 async function readCRD(client: KubeClient, name: string, signal?: AbortSignal) {
-  try {
-    return await client.resource(CustomResourceDefinitions).get({ name }, { signal });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return unlessNotFound(client.resource(CustomResourceDefinitions).get({ name }, { signal }));
 }
 
 /** The IPAM version both CRDs serve, v1beta2 first; v1beta2 (this project's CRDs) while neither is installed. */

@@ -7,7 +7,7 @@
 // free while an IPAddress still carries it, so a new claim can never get an address that a machine being deleted
 // still shows.
 import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
-import { isAlreadyExists, isNotFound, type KubeObject } from '../kube/index.ts';
+import { isAlreadyExists, isNotFound, unlessNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
 import { refusedPool } from './coexistence.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
@@ -145,16 +145,9 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           const send = async (): Promise<KubeObject | undefined> => {
             // Always yield first: `slot.next` must be this promise until the read is actually sent.
             await (slot.current ?? Promise.resolve()).catch(() => {});
-            const read = mgr.client
-              .resource(type)
-              .get({ namespace: pool.metadata.namespace, name: pool.metadata.name! })
-              .then(
-                (p) => p as KubeObject,
-                (err: unknown) => {
-                  if (isNotFound(err)) return undefined;
-                  throw err;
-                },
-              );
+            const read = unlessNotFound<KubeObject>(
+              mgr.client.resource(type).get({ namespace: pool.metadata.namespace, name: pool.metadata.name! }),
+            );
             // From here on, reconciles that start wait for the read after this one.
             slot.current = read;
             slot.next = undefined;
@@ -379,12 +372,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       }
 
       async function getOrNone(read: Promise<IPAddress>): Promise<IPAddress | undefined> {
-        try {
-          return ipAddresses.record(await read);
-        } catch (err) {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        }
+        const ipa = await unlessNotFound(read);
+        return ipa && ipAddresses.record(ipa);
       }
 
       async function deleteIPAddress(ipa: IPAddress): Promise<void> {
@@ -414,16 +403,11 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const key = { namespace: gone.metadata.namespace, name: gone.metadata.name! };
         // The API decides that it is gone (a delete event may be a relist's, of a cache that was behind).
         if (!current) {
-          current = await claimClient.get(key).catch((err: unknown) => {
-            if (isNotFound(err)) return undefined;
-            throw err;
-          });
+          current = await unlessNotFound(claimClient.get(key));
           if (current?.metadata.uid === gone.metadata.uid) return;
         }
         const pool = provider.pool(gone);
-        const clusterName = clusterOf(gone);
-        const cluster = clusterName ? await clusters.get(key.namespace!, clusterName, ctx.signal) : undefined;
-        if (pausedBy(gone, await freshPool(provider, pool), cluster) !== undefined) return;
+        if (await pausedNow(gone, clusterOf(gone), provider, pool, ctx)) return;
         const ipa = ipAddresses.get(`${key.namespace}/${key.name}`) ?? (await getOrNone(ipClient.get(key)));
         // Its own (by uid), or named after it in its pool once the garbage collector dropped the dangling owner.
         const owner = ipa?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
@@ -436,6 +420,19 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           { uid: gone.metadata.uid, address: allocation?.address },
           'released for a claim the API server deleted without its release',
         );
+      }
+
+      /** Whether the pool or the Cluster of a claim that is gone is paused, read from the API (pause fails closed). */
+      async function pausedNow(
+        claim: IPAddressClaim,
+        clusterName: string | undefined,
+        provider: IPAMProvider,
+        pool: KubeObject | undefined,
+        ctx: ReconcileContext,
+      ): Promise<boolean> {
+        const namespace = claim.metadata.namespace!;
+        const cluster = clusterName ? await clusters.get(namespace, clusterName, ctx.signal) : undefined;
+        return pausedBy(claim, await freshPool(provider, pool), cluster) !== undefined;
       }
 
       /**
@@ -457,12 +454,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           const age = Date.now() - Date.parse(ipa.metadata.creationTimestamp ?? '');
           if (!(age >= orphanGraceMs)) return { requeueAfter: orphanGraceMs - (Number.isNaN(age) ? 0 : age) };
           // The API decides that the claim is gone (the cache may be behind a claim just created).
-          const claimKey = { namespace: req.namespace, name: ipa.spec.claimRef.name };
-          const live = await claimClient.get(claimKey).catch((err: unknown) => {
-            if (isNotFound(err)) return undefined;
-            throw err;
-          });
-          if (live) return;
+          if (await unlessNotFound(claimClient.get({ namespace: req.namespace, name: ipa.spec.claimRef.name }))) return;
         }
         const claim = {
           apiVersion: ipa.apiVersion,
@@ -473,9 +465,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const pool = provider.pool(claim);
         // During a move the IPAddress may arrive with stale owner references before its claim: the paused pool or
         // Cluster keeps it, as it keeps every claim of a paused Cluster.
-        const clusterName = ipa.metadata.labels?.[clusterNameLabel];
-        const cluster = clusterName ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-        if (pausedBy(claim, await freshPool(provider, pool), cluster) !== undefined) return;
+        if (await pausedNow(claim, ipa.metadata.labels?.[clusterNameLabel], provider, pool, ctx)) return;
         const allocation = allocationOf(ipa);
         await deleteIPAddress(ipa);
         // Without the claim's uid (the in-cluster reservation then goes with the pool's sweep), by address.

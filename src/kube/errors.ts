@@ -31,6 +31,16 @@ function hasReason(err: unknown, reason: string, code: number): boolean {
 }
 
 export const isNotFound = (err: unknown): boolean => hasReason(err, 'NotFound', 404);
+
+/** What `read` gives, or undefined if the object does not exist; other errors are thrown. */
+export async function unlessNotFound<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
 /** 409 from a stale resourceVersion (not AlreadyExists, which is also 409). */
 export const isConflict = (err: unknown): boolean => hasReason(err, 'Conflict', 409);
 export const isAlreadyExists = (err: unknown): boolean => hasReason(err, 'AlreadyExists', 409);

@@ -46,6 +46,7 @@ import {
   isAlreadyExists,
   isApiError,
   isNotFound,
+  unlessNotFound,
   isUIDMismatch,
   type KubeObject,
   type ResourceClient,
@@ -408,10 +409,7 @@ export class InClusterProvider implements IPAMProvider {
       if (target?.claimUid !== uid) {
         // Our cache may not show it yet: the API knows.
         const name = reservationName(domain, address);
-        const live = await this.reservationClient.get({ name }, { signal }).catch((err) => {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        });
+        const live = await unlessNotFound(this.reservationClient.get({ name }, { signal }));
         target = live && reservationInfo(live);
         if (target?.claimUid !== uid) continue;
       }
@@ -536,10 +534,7 @@ export class InClusterProvider implements IPAMProvider {
     }
     // Someone holds it. If it is this claim (an earlier attempt whose reservation our cache has not shown yet, or
     // another replica's), it is the claim's address. If the API cannot tell now, the attempt stays unconfirmed.
-    const live = await this.reservationClient.get({ name: reservation.metadata.name! }, { signal }).catch((err) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
+    const live = await unlessNotFound(this.reservationClient.get({ name: reservation.metadata.name! }, { signal }));
     const info = live && reservationInfo(live);
     if (info && info.claimUid === uid && info.releasedAt === undefined && info.poolKey === model.key) {
       this.book.observeReservation(info);

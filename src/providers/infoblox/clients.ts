@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { Histogram } from 'prom-client';
 import type { InfobloxInstance } from '../../api/index.ts';
 import { WapiClient, type WapiClientOptions, type WapiCredentials } from '../../infoblox/client.ts';
-import { isNotFound, Secrets, type Secret } from '../../kube/index.ts';
+import { Secrets, unlessNotFound, type Secret } from '../../kube/index.ts';
 import type { Informer, Logger, Manager } from '../../runtime/index.ts';
 import { InfobloxReasons } from './names.ts';
 
@@ -90,13 +90,7 @@ export class WapiClients {
     const name = instance.spec.credentialsSecretRef.name;
     const informer = this.watchSecrets();
     if (informer.hasSynced()) return informer.get(`${this.namespace}/${name}`);
-    return this.mgr.client
-      .resource(Secrets)
-      .get({ namespace: this.namespace, name }, { signal })
-      .catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      });
+    return unlessNotFound(this.mgr.client.resource(Secrets).get({ namespace: this.namespace, name }, { signal }));
   }
 
   /**
