@@ -17,7 +17,8 @@ import {
 import { ipAddressFor } from '../src/providers/claims.ts';
 import { ConfigMaps, KubeClient, Namespaces } from '../src/kube/index.ts';
 import { Informer } from '../src/runtime/index.ts';
-import { benchControlPlane, parallel } from './e2e-run.ts';
+import { privateControlPlane } from '../test/support/cluster.ts';
+import { parallel } from './e2e-run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +32,7 @@ const ns = 'ceiling';
 const pool = { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'pool' };
 
 console.log('# starting a local control plane');
-const cp = await benchControlPlane();
+const cp = await privateControlPlane();
 const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
 const stop = new AbortController();
 try {

@@ -9,9 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPAddressClaims, IPAddresses, InClusterIPPools, type IPAddressClaim } from '../src/api/index.ts';
 import { ConfigMaps, KubeClient, Namespaces } from '../src/kube/index.ts';
-import { freePort, startControlPlane } from '../src/local/controlplane.ts';
-import { installCRDs } from '../src/local/install.ts';
+import { freePort } from '../src/local/controlplane.ts';
 import { Informer } from '../src/runtime/index.ts';
+import { privateControlPlane } from '../test/support/cluster.ts';
 import { startManagerProcess } from '../test/support/manager-process.ts';
 
 export interface RunOptions {
@@ -150,16 +150,6 @@ export async function buildManager(log: (line: string) => void = () => {}): Prom
   });
 }
 
-/** A fresh local control plane with the project's CRDs. */
-export async function benchControlPlane() {
-  return startControlPlane({
-    beforeControllerManager: async (kubeconfig) => {
-      const c = KubeClient.load({ kubeconfig });
-      await installCRDs(c).finally(() => c.close());
-    },
-  });
-}
-
 export interface ClaimsRun {
   createdIn: number;
   /** From the first create to the last answer. */
@@ -240,7 +230,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   const { claims, concurrency, workers } = opts;
   const log = opts.log ?? (() => {});
   log(`# starting a local control plane`);
-  const cp = await benchControlPlane();
+  const cp = await privateControlPlane();
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
   const [healthPort, metricsPort] = [await freePort(), await freePort()];
   // The manager as it runs in production: compiled JavaScript, its own process (its CPU and peak RSS alone).

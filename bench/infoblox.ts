@@ -30,7 +30,8 @@ import {
   writeSimulatorCA,
 } from '../test/integration/infoblox-support.ts';
 import { startManagerProcess } from '../test/support/manager-process.ts';
-import { benchControlPlane, measureClaims, peakRssMb, percentile } from './e2e-run.ts';
+import { privateControlPlane } from '../test/support/cluster.ts';
+import { measureClaims, peakRssMb, percentile } from './e2e-run.ts';
 
 const self = fileURLToPath(import.meta.url);
 const credentials = { username: 'bench', password: 'bench-password' };
@@ -73,7 +74,7 @@ async function runInfoblox(opts: {
 }): Promise<InfobloxRunResult> {
   const { claims, concurrency, claimWorkers, log } = opts;
   log(`# starting a local control plane and the WAPI simulator`);
-  const cp = await benchControlPlane();
+  const cp = await privateControlPlane();
   const sim = await startWapiSimulator({ ...credentials, seed: { network: [{ network: '10.0.0.0/16' }] } });
   const dir = mkdtempSync(join(tmpdir(), 'bench-infoblox-'));
   const caFile = writeSimulatorCA(sim, dir);

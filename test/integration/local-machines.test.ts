@@ -10,35 +10,20 @@ import { KubeClient, Namespaces } from '../../src/kube/index.ts';
 import type { ControlPlane } from '../../src/local/controlplane.ts';
 import { applyManifests, readManifests, yamlFilesIn } from '../../src/local/install.ts';
 import { followMachines, formatSummary, simulateMachines, type Summary } from '../../src/local/machines.ts';
-import { startManager } from '../../src/cli/run.ts';
 import { privateControlPlane } from '../support/cluster.ts';
+import { startManagerOn, type TestManager } from '../support/manager.ts';
 
 const namespace = 'examples';
 
 describe('local mode: the example clusters get machines with addresses', () => {
   let cp: ControlPlane;
-  const stopManager = new AbortController();
-  let manager: Promise<void> | undefined;
+  let manager: TestManager | undefined;
   let client: KubeClient;
   let summary: Summary;
   before(async () => {
     cp = await privateControlPlane();
     // The whole manager, as `local up` runs it; started directly so that no shared control plane is started too.
-    manager = startManager(
-      {
-        kubeconfig: cp.kubeconfigPath,
-        namespace,
-        leaderElect: false,
-        leaderElectionId: 'cluster-ipam-test',
-        metricsBindAddress: '0',
-        healthProbeBindAddress: '0',
-        workers: 4,
-        logLevel: process.env.CLUSTER_IPAM_TEST_LOG_LEVEL ?? 'warn',
-      },
-      controllers,
-      stopManager.signal,
-    );
-    manager.catch(() => {});
+    manager = startManagerOn(cp.kubeconfigPath, controllers, { namespace });
     client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
     await client.resource(Namespaces).apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     const files = (await Promise.all(exampleDirs.map((d) => yamlFilesIn(join(examplesRoot, d))))).flat();
@@ -47,8 +32,7 @@ describe('local mode: the example clusters get machines with addresses', () => {
   });
   after(async () => {
     client?.close();
-    stopManager.abort();
-    await manager;
+    await manager?.stop();
     await cp?.stop();
   });
 
