@@ -30,7 +30,8 @@ version() { sed -n "s|^[[:space:]]*$1 \(v[0-9.]*\).*|\1|p" "$here/go.mod" | head
 capi_version=$(version sigs.k8s.io/cluster-api)
 capv_version=$(version sigs.k8s.io/cluster-api-provider-vsphere)
 rename='s/^package main$/package PKG/; s/^func main() {$/func Main() {/'
-key=$( (cat "$here/go.mod" "$here/go.sum" "$here"/*.go; echo "$rename") | sha256sum | cut -c1-16)
+go_files=$(ls "$here"/*.go | grep -v '_test\.go$')
+key=$( (cat "$here/go.mod" "$here/go.sum" $go_files; echo "$rename") | sha256sum | cut -c1-16)
 cache=${CLUSTER_IPAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cluster-ipam}
 bin="$cache/capi-$key"
 

@@ -10,7 +10,6 @@ import (
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
@@ -65,14 +64,19 @@ func TestGuestAgentReportsTheAddressCAPVWroteIntoThePoweredOnVM(t *testing.T) {
 	if err := model.Create(); err != nil {
 		t.Fatal(err)
 	}
-	defer model.Remove()
+	t.Cleanup(model.Remove)
 	model.Service.TLS = new(tls.Config)
 	server := model.Service.NewServer()
-	defer server.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(server.Close) // after the agent has stopped: Close waits for its pending WaitForUpdatesEx
+	ctx, cancel := context.WithCancel(context.Background())
 	agent := make(chan error, 1)
 	go func() { agent <- guestAgent(ctx, server.URL) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-agent; err != nil {
+			t.Errorf("guest agent: %v", err)
+		}
+	})
 
 	c, err := govmomi.NewClient(ctx, server.URL, true)
 	if err != nil {
@@ -105,42 +109,43 @@ func TestGuestAgentReportsTheAddressCAPVWroteIntoThePoweredOnVM(t *testing.T) {
 	writeMetadata(off, "10.11.12.14/24")
 	writeMetadata(on, "10.11.12.13/24")
 
-	err = property.Wait(ctx, property.DefaultCollector(c.Client), on.Reference(), []string{"guest.net"}, func(changes []types.PropertyChange) bool {
-		for _, change := range changes {
-			if nics, ok := change.Val.(types.ArrayOfGuestNicInfo); ok && len(nics.GuestNicInfo) > 0 {
-				return slices.Equal(nics.GuestNicInfo[0].IpAddress, []string{"10.11.12.13"})
-			}
-		}
-		return false
-	})
-	if err != nil {
-		t.Fatalf("waiting for the powered-on VM's guest.net[0] to show 10.11.12.13: %v", err)
-	}
-	var vms [2]mo.VirtualMachine
-	for i, vm := range []*object.VirtualMachine{on, off} {
-		if err := vm.Properties(ctx, vm.Reference(), []string{"guest.ipAddress"}, &vms[i]); err != nil {
+	guest := func(vm *object.VirtualMachine) (ip string, net0 []string) {
+		var props mo.VirtualMachine
+		if err := vm.Properties(ctx, vm.Reference(), []string{"guest.ipAddress", "guest.net"}, &props); err != nil {
 			t.Fatal(err)
 		}
+		if props.Guest == nil {
+			return "", nil
+		}
+		if len(props.Guest.Net) > 0 {
+			net0 = props.Guest.Net[0].IpAddress
+		}
+		return props.Guest.IpAddress, net0
 	}
-	if vms[0].Guest.IpAddress != "10.11.12.13" {
-		t.Fatalf("powered-on VM: guest.ipAddress = %q, want 10.11.12.13", vms[0].Guest.IpAddress)
-	}
-	if vms[1].Guest.IpAddress == "10.11.12.14" {
-		t.Fatal("powered-off VM reports its address: no guest runs in it")
+	eventually(t, "the powered-on VM to report 10.11.12.13 in guest.ipAddress and guest.net[0]", func() bool {
+		ip, net0 := guest(on)
+		return ip == "10.11.12.13" && slices.Equal(net0, []string{"10.11.12.13"})
+	})
+	if ip, _ := guest(off); ip != "" {
+		t.Fatalf("powered-off VM reports %q: no guest runs in it", ip)
 	}
 
 	// Powered on, its guest comes up and reports its address.
 	if task, err := off.PowerOn(ctx); err != nil || task.Wait(ctx) != nil {
 		t.Fatalf("power on: %v", err)
 	}
-	err = property.Wait(ctx, property.DefaultCollector(c.Client), off.Reference(), []string{"guest.ipAddress"}, func(changes []types.PropertyChange) bool {
-		return slices.ContainsFunc(changes, func(change types.PropertyChange) bool { return change.Val == "10.11.12.14" })
+	eventually(t, "the VM powered on to report 10.11.12.14", func() bool {
+		ip, _ := guest(off)
+		return ip == "10.11.12.14"
 	})
-	if err != nil {
-		t.Fatalf("waiting for the VM powered on to report 10.11.12.14: %v", err)
-	}
-	cancel()
-	if err := <-agent; err != nil {
-		t.Fatalf("guest agent: %v", err)
+}
+
+// eventually fails the test unless cond becomes true within a minute (the machine may be busy).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

@@ -91,7 +91,8 @@ func runVcsim(args []string) error {
 
 	select {
 	case <-ctx.Done():
-		return nil
+		// The agent cancels its pending WaitForUpdatesEx; server.Close would wait for it forever.
+		return <-agent
 	case err := <-agent:
 		return fmt.Errorf("guest agent stopped: %w", err)
 	}
