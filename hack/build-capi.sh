@@ -14,6 +14,8 @@
 #     webhooks/cluster-api.yaml, webhooks/vsphere.yaml
 #                        their admission webhook configurations (config/webhook/manifests.yaml,
 #                        config/govmomi/webhook/manifests.yaml), with in-cluster service references
+#   bash hack/build-capi.sh --modfile        prints the go.mod to build or test hack/capi with (see below):
+#                                            cd hack/capi && go test -modfile "$(bash ../build-capi.sh --modfile)" .
 #
 # On stderr: the modules downloaded (`go: downloading`) and, with -v, each package as it is
 # compiled (src/local/capi-binaries.ts shows them as progress). CLUSTER_IPAM_CACHE moves the cache.
