@@ -81,9 +81,18 @@ manifests() {
   chmod -R u+w "$bin.d/crds" "$bin.d/webhooks"
 }
 
+# lock: one build at a time per machine (tests started together, a second checkout): the others
+# wait, then reuse it.
+lock() {
+  mkdir -p "$cache"
+  exec 9>"$bin.lock"
+  flock 9
+}
+
 case "${1:-}" in
   '' | --manifests-dir) ;;
   --modfile)
+    lock
     sources
     exit
     ;;
@@ -93,8 +102,8 @@ case "${1:-}" in
     ;;
 esac
 
+if [ ! -x "$bin" ]; then lock; fi
 if [ ! -x "$bin" ]; then
-  mkdir -p "$cache"
   echo "building Cluster API $capi_version, CAPV $capv_version and the vCenter simulator (first build on this machine: about 10 minutes on 2 cores)..." >&2
   start=$(date +%s)
   ldflags="-s -w"
