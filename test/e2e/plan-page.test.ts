@@ -60,7 +60,7 @@ describe('address-plan page in headless Chromium', () => {
   it("shows a pool's holders and highlights a conflict", async (t) => {
     await access(chromiumPath).catch(() => {
       throw new Error(
-        `${chromiumPath} not found: install Debian's chromium package (apt-get install chromium; .ci/run does) ` +
+        `${chromiumPath} not found: install Debian's chromium package (apt-get install chromium; npm test does, scripts/test-setup.sh) ` +
           'or set CLUSTER_IPAM_CHROMIUM',
       );
     });
