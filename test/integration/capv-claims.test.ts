@@ -14,6 +14,7 @@ import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts'
 import { ipAddressClaimController } from '../../src/controllers/ipaddressclaim.ts';
 import { KubeClient, Namespaces, resourceType, type KubeObject } from '../../src/kube/index.ts';
 import type { ControlPlane } from '../../src/local/controlplane.ts';
+import { readManifests } from '../../src/local/install.ts';
 import { createLogger } from '../../src/runtime/index.ts';
 import { kubectlAt, privateControlPlane } from '../support/cluster.ts';
 import { startManagerOn, type TestManager } from '../support/manager.ts';
@@ -161,13 +162,59 @@ describe('claims made as the Cluster API vSphere provider makes them', { skip: !
     assert.equal(ipa.metadata.labels?.[clusterNameLabel], 'prod');
     const claim = await client.resource(IPAddressClaims).get({ namespace: ns, name: 'cp-abcde-0-0' });
     assert.deepEqual(claim.metadata.finalizers, [capvFinalizer, 'ipam.cluster.x-k8s.io/ReleaseAddress']);
-    assert.equal(conditionOf(claim, 'Ready')?.status, 'True');
+    const ready = conditionOf(claim, 'Ready')!;
+    assert.equal(ready.status, 'True');
+    // What a v1beta1 reader (CAPV) gets as status.conditions through Cluster API's conversion, accepted (not pruned)
+    // by Cluster API's own schema.
+    assert.deepEqual(claim.status?.deprecated?.v1beta1?.conditions, [
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'AddressAllocated',
+        message: 'IPAddress cp-abcde-0-0 allocated',
+        lastTransitionTime: ready.lastTransitionTime,
+      },
+    ]);
     await waitFor(async () => (await used(ns, 'pool')) === 1, { what: 'the pool to count the address' });
 
     await capvDeletes(ns, 'cp-abcde');
     await waitGone(() => client.resource(IPAddressClaims).get({ namespace: ns, name: 'cp-abcde-0-0' }), 'the claim');
     await waitGone(() => client.resource(IPAddresses).get({ namespace: ns, name: 'cp-abcde-0-0' }), 'the IPAddress');
     await waitFor(async () => (await used(ns, 'pool')) === 0, { what: 'the pool to count the address free' });
+  });
+
+  it('a claim that cannot be answered says why to v1beta1 readers too: Ready False, a severity, the reason', async () => {
+    const ns = await namespace('capv-waiting');
+    await capvClaim(ns, 'cp-waiting', 'prod', 'not-yet');
+    const claim = await waitFor(
+      async () => {
+        const c = await client.resource(IPAddressClaims).get({ namespace: ns, name: 'cp-waiting-0-0' });
+        return (c.status?.deprecated?.v1beta1?.conditions?.length ?? 0) > 0 && c;
+      },
+      { what: 'the claim to report Ready in the v1beta1 shape' },
+    );
+    const ready = conditionOf(claim, 'Ready')!;
+    assert.deepEqual(claim.status?.deprecated?.v1beta1?.conditions, [
+      {
+        type: 'Ready',
+        status: 'False',
+        severity: 'Warning',
+        reason: 'PoolNotReady',
+        message: 'InClusterIPPool not-yet not found',
+        lastTransitionTime: ready.lastTransitionTime,
+      },
+    ]);
+  });
+
+  it('Cluster API converts the deprecated v1beta1 conditions to v1beta1 status.conditions as they are', async () => {
+    // Its conversion copies them field by field; the two schemas are the same, so whatever one accepts the other does.
+    const crd = (
+      await readManifests([join(fixtures, 'capi-v1.11.2', 'ipam.cluster.x-k8s.io_ipaddressclaims.yaml')])
+    )[0] as Obj;
+    const status = (v: string) =>
+      crd.spec.versions.find((x: { name: string }) => x.name === v).schema.openAPIV3Schema.properties.status.properties;
+    const deprecated = status('v1beta2').deprecated.properties.v1beta1.properties.conditions;
+    assert.deepEqual(deprecated.items, status('v1beta1').conditions.items);
   });
 
   it('a Cluster found by the label alone pauses the claim, and unpausing it allocates', async () => {
