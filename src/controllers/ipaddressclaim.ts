@@ -182,7 +182,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         if (!provider) return;
         // A reference provider runs and serves this pool kind (coexistence.ts): the claim is its, left untouched.
         if (refusedPool(mgr, claim.spec.poolRef)) return;
-        const pool = provider.pool(claim);
+        let pool = provider.pool(claim);
         // The Cluster is read only when there is something to do: while Cluster API is absent each read is a GET.
         const clusterName = clusterOf(claim);
         const settled = isSettled(claim, ipAddresses.get(key));
@@ -190,7 +190,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         try {
           const cluster =
             clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-          paused = pausedBy(claim, settled ? pool : await freshPool(provider, pool), cluster);
+          // Whatever is allocated or released goes on with the pool just read, not the cached one: a pool changed
+          // (an address excluded) or deleted a moment before the claim was seen is what the API says it is.
+          if (!settled) pool = await freshPool(provider, pool);
+          paused = pausedBy(claim, pool, cluster);
         } catch (err) {
           // Pause fails closed: what cannot be read may be paused. Say so, and retry with backoff.
           if (!settled && !isNotFound(err)) {

@@ -187,9 +187,10 @@ export function waitForReady<T extends InfobloxInstance | InfobloxIPPool | IPAdd
   timeoutMs = 30_000,
 ): Promise<T> {
   return waitFor(
-    async () => {
+    async (note) => {
       const obj = await read();
       const ready = readyOf(obj as { status?: { conditions?: Condition[] } });
+      note(ready ?? 'no Ready condition');
       const current = ready?.observedGeneration === undefined || ready.observedGeneration === obj.metadata.generation;
       return ready?.reason === reason && current ? obj : undefined;
     },
