@@ -80,13 +80,17 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       // claim that carries our finalizer when a DELETE read it before the finalizer was added (its delete checks
       // the finalizers of the object it read, not of the one it removes); a claim deleted a few ms after its
       // creation then vanishes while its address is being allocated. Whatever was, or will still be, allocated for
-      // it is given back by releaseVanished. (A claim released normally loses the finalizer before it goes.)
+      // it is given back by releaseVanished. Such a claim never had a deletionTimestamp. A claim released normally
+      // has one: its DELETED event still shows our finalizer, as the event carries the object as last stored, and
+      // the update that removed the last finalizer deleted it instead of storing it.
       const vanished = new Map<string, IPAddressClaim>();
       claimInformer.addEventHandler({
         onDelete: (c) => {
           // Not when the whole kind stopped being served: the claims may be there still, unseen.
           if (!claimInformer.isServed()) return;
-          if (hasFinalizer(c, releaseAddressFinalizer)) vanished.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
+          if (hasFinalizer(c, releaseAddressFinalizer) && !c.metadata.deletionTimestamp) {
+            vanished.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
+          }
         },
       });
       const claimClient = mgr.client.resource(IPAddressClaims);
