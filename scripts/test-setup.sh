@@ -36,8 +36,8 @@ fi
 
 # A build's stderr, shortened: its own messages, module downloads counted, a line every 250 packages compiled.
 progress() {
-  awk '/^go: downloading/ { d++; if (d % 50 == 1) print "#   modules downloaded: " d; next }
-       /^[a-z0-9.-]+(\/[^ ]*)?$/ { p++; if (p % 250 == 0) print "#   packages compiled: " p; next }
+  awk '/^go: downloading/ { if (++d % 50 == 1) { print "#   modules downloaded: " d; fflush() } next }
+       /^[a-z0-9.-]+(\/[^ ]*)?$/ { if (++p % 250 == 0) { print "#   packages compiled: " p; fflush() } next }
        { print "#   " $0; fflush() }' >&2
 }
 
