@@ -5,10 +5,10 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { capiBinaries } from '../../src/local/capi-binaries.ts';
+import { before, describe, it } from 'node:test';
+import { capiBinaries, type CAPIBinaries } from '../../src/local/capi-binaries.ts';
 import { freePort } from '../../src/local/controlplane.ts';
-import { waitFor } from '../support/wait.ts';
+import { patience, waitFor } from '../support/wait.ts';
 
 function vms(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((ok) =>
@@ -19,8 +19,12 @@ function vms(bin: string, args: string[]): Promise<{ code: number; stdout: strin
 }
 
 describe('vCenter simulator', () => {
+  let binaries: CAPIBinaries;
+  // Built here if the test setup has not built it: about 10 minutes on 2 cores.
+  before(async () => (binaries = await capiBinaries()), { timeout: patience(15 * 60_000) });
+
   it('serves the VPX inventory to its user over https; vms lists the VMs, SIGTERM stops it', async () => {
-    const { bin, crdFiles, webhookFiles } = await capiBinaries();
+    const { bin, crdFiles, webhookFiles } = binaries;
     assert.ok(crdFiles.some((f) => f.endsWith('/ipam.cluster.x-k8s.io_ipaddressclaims.yaml')));
     assert.ok(crdFiles.some((f) => f.endsWith('/infrastructure.cluster.x-k8s.io_vspherevms.yaml')));
     assert.match(await readFile(webhookFiles.vsphere, 'utf8'), /kind: ValidatingWebhookConfiguration/);
