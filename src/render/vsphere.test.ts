@@ -4,16 +4,16 @@ import type { ClusterDeployment } from '../api/index.ts';
 import type { KubeObject } from '../kube/index.ts';
 import { RenderError, renderVSphereCluster, type VSphereTarget } from './vsphere.ts';
 
+/** A real vCenter's: the local mode passes the simulator's. */
 const target: VSphereTarget = {
-  server: '127.0.0.1:8989',
-  thumbprint: '',
-  username: 'user',
-  password: 'pass',
-  datacenter: 'DC0',
-  datastore: 'LocalDS_0',
-  resourcePool: '/DC0/host/DC0_C0/Resources',
-  folder: '/DC0/vm',
-  template: 'DC0_H0_VM0',
+  server: 'vcenter.example.com',
+  thumbprint: 'A1:B2:C3',
+  username: 'capv@vsphere.local',
+  password: 'secret',
+  datacenter: 'DC1',
+  datastore: '/DC1/datastore/vsanDatastore',
+  resourcePool: '/DC1/host/Cluster1/Resources/dev',
+  template: '/DC1/vm/templates/ubuntu-22.04',
   network: 'VM Network',
   minDiskGiB: 10,
 };
@@ -59,12 +59,12 @@ describe('renderVSphereCluster (vsphere-standalone-cp without kcm)', () => {
       infrastructureRef: { apiGroup: 'infrastructure.cluster.x-k8s.io', kind: 'VSphereCluster', name: 'dev' },
     });
     const [vc] = of(objects, 'VSphereCluster');
-    assert.equal(spec(vc)!.server, '127.0.0.1:8989');
-    assert.equal(spec(vc)!.thumbprint, '');
+    assert.equal(spec(vc)!.server, 'vcenter.example.com');
+    assert.equal(spec(vc)!.thumbprint, 'A1:B2:C3');
     assert.deepEqual(spec(vc)!.controlPlaneEndpoint, { host: '10.0.10.200', port: 6443 });
     const identity = objects.find((o) => o.metadata.name === spec(vc)!.identityRef.name) as Loose;
     assert.equal(spec(vc)!.identityRef.kind, 'Secret');
-    assert.deepEqual(identity.stringData, { username: 'user', password: 'pass' });
+    assert.deepEqual(identity.stringData, { username: 'capv@vsphere.local', password: 'secret' });
   });
 
   it('gives every machine one NIC without DHCP whose address comes from the pool, with the nameservers', () => {
@@ -74,9 +74,10 @@ describe('renderVSphereCluster (vsphere-standalone-cp without kcm)', () => {
       assert.deepEqual(t.network.devices, [
         { networkName: 'VM Network', dhcp4: false, addressesFromPools: [pool], nameservers: ['10.0.0.53'] },
       ]);
-      assert.equal(t.template, 'DC0_H0_VM0');
-      assert.equal(t.datacenter, 'DC0');
-      assert.equal(t.datastore, 'LocalDS_0');
+      assert.equal(t.template, '/DC1/vm/templates/ubuntu-22.04');
+      assert.equal(t.datacenter, 'DC1');
+      assert.equal(t.server, 'vcenter.example.com');
+      assert.equal(t.folder, undefined);
       assert.equal(t.cloneMode, 'fullClone');
       assert.ok(t.diskGiB >= 10, `diskGiB ${t.diskGiB}: never less than the template's disk`);
     }
