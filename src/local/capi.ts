@@ -6,19 +6,27 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { selfSignedServingCertificate } from '../admission/certs.ts';
 import { ValidatingWebhookConfigurations } from '../admission/webhook.ts';
 import {
+  KubeClient,
   resourceType,
   type CustomResourceDefinition,
-  type KubeClient,
   type KubeObject,
   type ResourceType,
 } from '../kube/index.ts';
 import { clusterGroup, infraGroup, type VSphereTarget } from '../render/vsphere.ts';
-import { Component, freePort, waitUntil } from './controlplane.ts';
-import { readManifests } from './install.ts';
+import { capiBinaries, type CAPIBinaries } from './capi-binaries.ts';
+import {
+  Component,
+  freePort,
+  startControlPlane,
+  waitUntil,
+  type ControlPlane,
+  type ProgressListener,
+} from './controlplane.ts';
+import { installCRDs, readManifests } from './install.ts';
 
 /** A Cluster API object as the local mode reads it: spec and status inspected loosely. */
 export interface CapiObject extends KubeObject {
@@ -108,18 +116,12 @@ export function loopbackWebhooks(config: WebhookConfiguration, manager: Manager,
   };
 }
 
-/** Where capi-binaries.ts found the upstream manifests. */
-export interface CapiManifestFiles {
-  crdFiles: string[];
-  webhookFiles: Record<Manager, string>;
-}
-
 export interface CapiManifests {
   crds: CustomResourceDefinition[];
   webhooks: { manager: Manager; config: WebhookConfiguration }[];
 }
 
-export async function readCapiManifests(files: CapiManifestFiles): Promise<CapiManifests> {
+export async function readCapiManifests(files: Omit<CAPIBinaries, 'bin'>): Promise<CapiManifests> {
   const crds = (await readManifests(files.crdFiles)).filter(
     (o) => o.kind === 'CustomResourceDefinition',
   ) as CustomResourceDefinition[];
@@ -181,7 +183,7 @@ export interface RealMachinesOptions {
   webhooks: CapiManifests['webhooks'];
   client: KubeClient;
   log?: (line: string) => void;
-  progress?: (step: string) => void;
+  progress?: ProgressListener;
 }
 
 /** The simulator's default VPX inventory (spec 07 §7.3). */
@@ -287,4 +289,63 @@ export async function listVMs(bin: string, url: string): Promise<VCenterVM[]> {
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as VCenterVM);
+}
+
+/** A control plane with Cluster API, CAPV and the vCenter simulator running next to it. */
+export interface VSphereControlPlane {
+  cp: ControlPlane;
+  machines: RealMachines;
+  /** The multi-call binary (for `listVMs`). */
+  bin: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local control plane as a management cluster running Cluster API would look: Cluster API's and CAPV's
+ * CRDs (their IPAM kinds in place of ours) installed before kube-controller-manager starts, then the two managers and
+ * the simulator. Builds the binaries first on a machine that has none.
+ */
+export async function startVSphereControlPlane(
+  opts: { dir?: string; log?: (line: string) => void; progress?: ProgressListener } = {},
+): Promise<VSphereControlPlane> {
+  const binaries = await capiBinaries(opts.progress);
+  const manifests = await readCapiManifests(binaries);
+  let ports: RealMachinesPorts | undefined;
+  const cp = await startControlPlane({
+    ...opts,
+    beforeControllerManager: async (kubeconfig) => {
+      opts.progress?.('installing CRDs (Cluster API, CAPV and ours)');
+      ports = await prepareWebhooks(join(dirname(kubeconfig), 'capi'));
+      const crds = manifests.crds.map((c) => loopbackCRD(c, ports!));
+      const client = KubeClient.load({ kubeconfig });
+      await installCRDs(client, undefined, crds).finally(() => client.close());
+    },
+  });
+  const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
+  try {
+    const machines = await startRealMachines({
+      bin: binaries.bin,
+      kubeconfig: cp.kubeconfigPath,
+      dir: join(cp.dir, 'capi'),
+      ports: ports!,
+      webhooks: manifests.webhooks,
+      client,
+      log: opts.log,
+      progress: opts.progress,
+    });
+    return {
+      cp,
+      machines,
+      bin: binaries.bin,
+      async stop() {
+        await machines.stop();
+        await cp.stop();
+      },
+    };
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  } finally {
+    client.close();
+  }
 }

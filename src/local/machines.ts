@@ -18,7 +18,7 @@ import {
 import type { KubeClient } from '../kube/index.ts';
 import { clusterNameLabel } from '../providers/claims.ts';
 import { findCondition } from '../runtime/conditions.ts';
-import type { VCenter, VCenterVM } from './capi.ts';
+import { listVMs, type VCenter, type VCenterVM } from './capi.ts';
 import { clusterEndpoints, readVSphereMachines } from './vsphere-machines.ts';
 
 export interface PoolRef {
@@ -215,6 +215,34 @@ export async function followMachines(
       if (opts.signal?.aborted) return;
       opts.log?.(`machines: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+}
+
+/**
+ * The summary with the machines cloned in the simulator, once every machine the namespace's provisioned deployments
+ * ask for has its IPAddress and the address vCenter reports for its VM (or when `timeoutMs` has passed: it then says
+ * what each one waits for).
+ */
+export async function vsphereSummary(
+  client: KubeClient,
+  namespace: string,
+  vsphere: { bin: string; vcenter: VCenter },
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<Summary> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 0);
+  for (;;) {
+    const vms = await listVMs(vsphere.bin, vsphere.vcenter.url);
+    const summary = await readSummary(client, namespace, opts.signal, { vcenter: vsphere.vcenter, vms });
+    const deployments = (await client.resource(ClusterDeployments).list({ namespace, signal: opts.signal })).items;
+    const done = deployments.every((d) => {
+      const c = summary.clusters.find((x) => x.name === d.metadata.name);
+      if (!c?.ipamReady || d.spec.dryRun === true) return true;
+      const config = (d.spec.config ?? {}) as Record<string, unknown>;
+      const wanted = count(config, 'controlPlaneNumber') + count(config, 'workersNumber');
+      return c.machines.length === wanted && c.machines.every((m) => m.address && m.guestIP);
+    });
+    if (done || Date.now() > deadline || opts.signal?.aborted) return summary;
+    await sleep(2000, opts.signal);
   }
 }
 

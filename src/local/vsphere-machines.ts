@@ -50,7 +50,7 @@ export interface RenderOptions {
 
 /**
  * Renders and applies what changed since the last call (`applied`: per deployment uid, what was applied): a
- * deployment whose IPAMReady is True and that is not being deleted; control-plane Machines it no longer asks for are
+ * deployment whose IPAMReady is True, not a dry run and not being deleted; control-plane Machines it no longer asks for are
  * deleted. A deployment that cannot be rendered is logged with the field at fault and left alone.
  */
 export async function renderClusters(
@@ -63,7 +63,8 @@ export async function renderClusters(
   const deployments = (await client.resource(ClusterDeployments).list({ namespace: opts.namespace, signal })).items;
   for (const d of deployments) {
     const uid = d.metadata.uid!;
-    if (!ipamReady(d) || d.metadata.deletionTimestamp) continue;
+    // dryRun: IPAM is resolved and checked, nothing is provisioned (as kcm does).
+    if (!ipamReady(d) || d.metadata.deletionTimestamp || d.spec.dryRun === true) continue;
     let objects: RenderedObject[];
     try {
       objects = renderVSphereCluster(d, opts.target);
