@@ -17,6 +17,7 @@ import { followClusters } from '../local/vsphere-machines.ts';
 import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
 import { startWapiSimulator, type WapiSimulator } from '../infoblox/simulator/index.ts';
 import { createLogger, type Logger } from '../runtime/index.ts';
+import { sleep } from '../runtime/backoff.ts';
 import { poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { startManager } from './run.ts';
 
@@ -397,10 +398,7 @@ async function followSummary(
     } catch (err) {
       if (!signal.aborted) logger.warn({ err }, 'reading the summary');
     }
-    await new Promise<void>((ok) => {
-      const t = setTimeout(ok, 5000);
-      signal.addEventListener('abort', () => (clearTimeout(t), ok()), { once: true });
-    });
+    await sleep(5000, signal);
   }
 }
 

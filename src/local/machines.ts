@@ -17,6 +17,7 @@ import {
 } from '../api/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { clusterNameLabel } from '../providers/claims.ts';
+import { sleep } from '../runtime/backoff.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import { listVMs, type VCenter, type VCenterVM } from './capi.ts';
 import { clusterEndpoints, readVSphereMachines } from './vsphere-machines.ts';
@@ -93,12 +94,6 @@ export interface SimulateOptions {
 const fieldManager = { fieldManager: 'cluster-ipam-local-machines' };
 /** Marks the claims made here, apart from the examples' own IPAddressClaims of the same clusters. */
 export const simulatedLabel = 'cluster-ipam.k0rdent.mirantis.com/simulated-machine';
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((ok) => {
-    const t = setTimeout(ok, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), ok()), { once: true });
-  });
 
 function count(config: Record<string, unknown>, key: string): number {
   const n = Number(config[key] ?? 0);

@@ -13,6 +13,7 @@ import {
   type RenderedObject,
   type VSphereTarget,
 } from '../render/vsphere.ts';
+import { sleep } from '../runtime/backoff.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import {
   Clusters,
@@ -121,10 +122,7 @@ export async function followClusters(
       // The next round applies again: nothing was recorded for the deployment that failed.
       opts.log?.(`rendering clusters: ${err instanceof Error ? err.message : String(err)}`);
     }
-    await new Promise<void>((ok) => {
-      const t = setTimeout(ok, opts.intervalMs ?? 2000);
-      opts.signal.addEventListener('abort', () => (clearTimeout(t), ok()), { once: true });
-    });
+    await sleep(opts.intervalMs ?? 2000, opts.signal);
   }
 }
 
