@@ -10,11 +10,9 @@ import { waitFor } from '../support/wait.ts';
 import {
   claimsIn,
   describeMachines,
-  inlineDeployment,
+  createCluster,
   ipAddresses,
   machines,
-  namespace,
-  ready,
   setWorkers,
   startMachinesWorld,
   waitForMachines,
@@ -40,18 +38,13 @@ describe('a cluster of 3 control-plane machines and 2 workers, from creation to 
     (await world.client.resource(InClusterIPPools).get({ namespace: ns, name: pool })).status?.ipAddresses?.used;
 
   it('comes up in vCenter: every VM guest reports its IPAddress, all distinct, the endpoint the gate merged', async () => {
-    await namespace(world.client, ns);
-    await world.client.resource(ClusterDeployments).apply(
-      inlineDeployment(ns, name, {
-        controlPlane: 3,
-        workers: 2,
-        endpoint: '10.0.10.200',
-        nodeNetwork: { cidr: '10.0.10.0/27', prefix: 24, gateway: '10.0.10.1' },
-      }),
-      { force: true },
-    );
-    const d = await ready(world.client, ns, name);
-    pool = ((d.spec.config as Record<string, unknown>).ipPool as { config: { name: string } }).config.name;
+    const { deployment: d, pool: ref } = await createCluster(world, ns, name, {
+      controlPlane: 3,
+      workers: 2,
+      endpoint: '10.0.10.200',
+      nodeNetwork: { cidr: '10.0.10.0/27', prefix: 24, gateway: '10.0.10.1' },
+    });
+    pool = ref.name;
     const ms = await waitForMachines(world, ns, name, 5);
     assert.equal(ms.filter((m) => m.role === 'control-plane').length, 3);
     assert.ok(distinct(ms), `no address twice: ${describeMachines(ms)}`);
@@ -122,19 +115,13 @@ describe('a pool too small for the next machine', () => {
   const name = 'tight';
 
   it('leaves the machine waiting with a readable reason, and it proceeds once an address is freed', async () => {
-    await namespace(world.client, ns);
     // Three addresses: the control-plane machine and a rolling update's spare, then two taken by someone else.
-    await world.client.resource(ClusterDeployments).apply(
-      inlineDeployment(ns, name, {
-        controlPlane: 1,
-        workers: 0,
-        endpoint: '10.0.20.200',
-        nodeNetwork: { ipAddresses: ['10.0.20.10-10.0.20.12'], prefix: 24, gateway: '10.0.20.1' },
-      }),
-      { force: true },
-    );
-    const d = await ready(world.client, ns, name);
-    const poolRef = ((d.spec.config as Record<string, unknown>).ipPool as { config: Record<string, string> }).config;
+    const { pool: poolRef } = await createCluster(world, ns, name, {
+      controlPlane: 1,
+      workers: 0,
+      endpoint: '10.0.20.200',
+      nodeNetwork: { ipAddresses: ['10.0.20.10-10.0.20.12'], prefix: 24, gateway: '10.0.20.1' },
+    });
     await waitForMachines(world, ns, name, 1);
     const claims = world.client.resource(IPAddressClaims);
     for (const other of ['other-a', 'other-b']) {
@@ -143,7 +130,7 @@ describe('a pool too small for the next machine', () => {
           apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
           kind: 'IPAddressClaim',
           metadata: { name: other, namespace: ns },
-          spec: { poolRef: { apiGroup: poolRef.apiGroup!, kind: poolRef.kind!, name: poolRef.name! } },
+          spec: { poolRef },
         },
         { force: true },
       );
@@ -189,15 +176,12 @@ describe('two clusters in two namespaces with the same range', () => {
   it('stay independent: each gets its addresses from its own pool', async () => {
     const network = { cidr: '10.0.30.0/28', prefix: 24, gateway: '10.0.30.1' };
     for (const ns of ['team-a', 'team-b']) {
-      await namespace(world.client, ns);
-      await world.client
-        .resource(ClusterDeployments)
-        .apply(
-          inlineDeployment(ns, 'same', { controlPlane: 1, workers: 1, endpoint: '10.0.30.200', nodeNetwork: network }),
-          {
-            force: true,
-          },
-        );
+      await createCluster(world, ns, 'same', {
+        controlPlane: 1,
+        workers: 1,
+        endpoint: '10.0.30.200',
+        nodeNetwork: network,
+      });
     }
     const [a, b] = await Promise.all(['team-a', 'team-b'].map((ns) => waitForMachines(world, ns, 'same', 2)));
     const addresses = (ms: readonly Machine[]) => new Set(ms.map((m) => m.address));

@@ -50,17 +50,32 @@ export async function startMachinesWorld(): Promise<MachinesWorld> {
   };
 }
 
-export async function namespace(client: KubeClient, name: string): Promise<string> {
+async function namespace(client: KubeClient, name: string): Promise<string> {
   await client.resource(Namespaces).apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   return name;
 }
 
-/** Option 2 (the claim inline), as the guide writes a vSphere cluster. */
-export function inlineDeployment(
-  ns: string,
-  name: string,
-  opts: { controlPlane: number; workers: number; nodeNetwork: Record<string, unknown>; endpoint: string },
-): ClusterDeployment {
+export interface ClusterOptions {
+  controlPlane: number;
+  workers: number;
+  nodeNetwork: Record<string, unknown>;
+  endpoint: string;
+}
+
+/**
+ * A vSphere cluster as the guide writes it with Option 2 (the claim inline), in a namespace made for it; resolves once
+ * IPAMReady is True, with the pool the gate merged into spec.config.
+ */
+export async function createCluster(world: MachinesWorld, ns: string, name: string, opts: ClusterOptions) {
+  await namespace(world.client, ns);
+  await world.client.resource(ClusterDeployments).apply(inlineDeployment(ns, name, opts), { force: true });
+  const deployment = await ready(world.client, ns, name);
+  const pool = ((deployment.spec.config as Record<string, unknown>).ipPool as { config: Record<string, string> })
+    .config as { apiGroup: string; kind: string; name: string };
+  return { deployment, pool };
+}
+
+function inlineDeployment(ns: string, name: string, opts: ClusterOptions): ClusterDeployment {
   return {
     apiVersion: 'k0rdent.mirantis.com/v1beta1',
     kind: 'ClusterDeployment',
@@ -113,7 +128,7 @@ export async function waitForMachines(world: MachinesWorld, ns: string, cluster:
 }
 
 /** The deployment once IPAMReady is True (what the gate merged into spec.config). */
-export function ready(client: KubeClient, ns: string, name: string): Promise<ClusterDeployment> {
+function ready(client: KubeClient, ns: string, name: string): Promise<ClusterDeployment> {
   return waitFor(
     async () => {
       const d = await client.resource(ClusterDeployments).get({ namespace: ns, name });
