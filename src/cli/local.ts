@@ -434,20 +434,68 @@ async function startInfobloxExamples(client: KubeClient, dir: string, logger: Lo
   return sim;
 }
 
+const localUsage = {
+  up: `usage: cluster-ipam local up [--dir DIR] [--detach] [--bare] [--claims-only] [--watch-pid PID]
+
+Starts a local control plane on loopback (etcd, kube-apiserver, kube-controller-manager) with Cluster API, its vSphere
+provider and a vCenter simulator (all built from Go modules on first use and cached), installs the CRDs, starts the
+manager and applies the guide's examples; Cluster API makes the example clusters' machines, clones their VMs in the
+simulator, and the summary shows each VM's address as vCenter reports it. Stays in the foreground until Ctrl-C.
+Prints KUBECONFIG=<path> last. See docs/local-machines.md.
+
+flags:
+  --dir DIR        where its state lives (kubeconfig, logs, summary); default ${defaultDir()}
+  --detach         return once ready; it lives on until \`cluster-ipam local down\`
+  --bare           the control plane and the CRDs only (no manager, no examples); returns once ready
+  --claims-only    no Cluster API, CAPV or simulator: the machines are IPAddressClaims made by the supervisor (for a
+                   machine where those cannot be built)
+  --watch-pid PID  stop when this process exits
+  -h, --help       print this help
+`,
+  down: `usage: cluster-ipam local down [--dir DIR]
+
+Stops what \`cluster-ipam local up\` started with the same --dir (default ${defaultDir()}).
+
+flags:
+  --dir DIR    the state directory of the local mode to stop
+  -h, --help   print this help
+`,
+};
+const localOverview = `usage: cluster-ipam local <up|down> [flags]
+
+  up     start a local control plane with the CRDs, the manager and the examples
+  down   stop it
+
+\`cluster-ipam local up --help\` and \`cluster-ipam local down --help\` list their flags.
+`;
+
 export async function localCommand(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      dir: { type: 'string' },
-      'watch-pid': { type: 'string' },
-      bare: { type: 'boolean', default: false },
-      detach: { type: 'boolean', default: false },
-      'claims-only': { type: 'boolean', default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        dir: { type: 'string' },
+        'watch-pid': { type: 'string' },
+        bare: { type: 'boolean', default: false },
+        detach: { type: 'boolean', default: false },
+        'claims-only': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`cluster-ipam local: ${err instanceof Error ? err.message : String(err)}\n${localOverview}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  const command = positionals[0];
+  if (values.help) {
+    process.stdout.write(command === 'up' || command === 'down' ? localUsage[command] : localOverview);
+    return 0;
+  }
   const dir = resolve(values.dir ?? defaultDir());
-  switch (positionals[0]) {
+  switch (command) {
     case 'up':
       return up(dir, {
         watchPid: values['watch-pid'],
@@ -465,7 +513,7 @@ export async function localCommand(argv: string[]): Promise<number> {
       });
     default:
       process.stderr.write(
-        'usage: cluster-ipam local up|down [--dir DIR] [--watch-pid PID] [--bare] [--detach] [--claims-only]\n',
+        `cluster-ipam local: ${command === undefined ? 'which one?' : `unknown command "${command}"`}\n${localOverview}`,
       );
       return 2;
   }
