@@ -8,6 +8,7 @@ import { Clusters, listVMs, Machines, VSphereVMs } from '../../src/local/capi.ts
 import type { Machine } from '../../src/local/machines.ts';
 import { waitFor } from '../support/wait.ts';
 import {
+  allUp,
   claimsIn,
   describeMachines,
   createCluster,
@@ -81,9 +82,7 @@ describe('a cluster of 3 control-plane machines and 2 workers, from creation to 
     const after = await waitFor(
       async () => {
         const ms = await machines(world, ns, name);
-        return ms.length === 4 && !ms.some((m) => m.name === victim.name) && ms.every((m) => m.guestIP === m.address)
-          ? ms
-          : undefined;
+        return allUp(ms, 4) && !ms.some((m) => m.name === victim.name) ? ms : undefined;
       },
       { timeoutMs: 600_000, intervalMs: 2000, what: `a replacement for ${victim.name} up` },
     );
