@@ -58,6 +58,12 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
+/** How to stop the local mode in `dir`: with its --dir unless it is the default one. */
+const downCommand = (dir: string) =>
+  dir === resolve(defaultDir())
+    ? '`npm run local:down` (cluster-ipam local down)'
+    : `\`cluster-ipam local down --dir ${dir}\``;
+
 interface UpOptions {
   watchPid: string | undefined;
   bare: boolean;
@@ -105,9 +111,9 @@ async function up(dir: string, opts: UpOptions): Promise<number> {
   const summary = await readFile(join(dir, 'summary.txt'), 'utf8').catch(() => '');
   if (summary) process.stdout.write(`\n${summary}`);
   if (!opts.bare && !opts.detach) {
-    process.stdout.write('Stop it: Ctrl-C here, or `npm run local:down` (cluster-ipam local down) from anywhere.\n');
+    process.stdout.write(`Stop it: Ctrl-C here, or ${downCommand(dir)} from anywhere.\n`);
   } else if (!opts.bare) {
-    process.stdout.write('Stop it: `npm run local:down` (cluster-ipam local down).\n');
+    process.stdout.write(`Stop it: ${downCommand(dir)}.\n`);
   }
   process.stdout.write(`KUBECONFIG=${resolve(kubeconfig)}\n`);
   if (opts.bare || opts.detach) return 0;
