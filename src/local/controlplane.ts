@@ -128,7 +128,8 @@ function listenOnce(port: number): Promise<number | undefined> {
   });
 }
 
-class Component {
+/** One sub-command of a multi-call binary, run as a supervised child whose output goes to a log file. */
+export class Component {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
@@ -137,6 +138,7 @@ class Component {
     readonly name: string,
     private readonly args: string[],
     private readonly logFile: string,
+    private readonly env: Record<string, string> = {},
   ) {}
 
   start(): void {
@@ -144,7 +146,7 @@ class Component {
     const out = openSync(this.logFile, 'a');
     // CONTROLPLANE_PARENT_PID makes the binary ask the kernel for SIGTERM when we die, even by SIGKILL.
     const child = spawn(this.bin, [this.name, ...this.args], {
-      env: { ...process.env, CONTROLPLANE_PARENT_PID: String(process.pid) },
+      env: { ...process.env, ...this.env, CONTROLPLANE_PARENT_PID: String(process.pid) },
       stdio: ['ignore', out, out],
     });
     closeSync(out);
@@ -197,7 +199,7 @@ async function httpsGet(url: string, ca: Buffer, token: string): Promise<{ statu
   });
 }
 
-async function waitUntil(what: string, component: Component, check: () => Promise<boolean>, timeoutMs: number) {
+export async function waitUntil(what: string, component: Component, check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
     if (await check().catch(() => false)) return;
