@@ -119,7 +119,11 @@ export class Manager {
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
-    this.client = opts.client.withWriteGate(() => this.writes.signal, this.metrics.request);
+    this.client = opts.client.withWriteGate(() => {
+      // By the clock too: after an event-loop stall the renew loop has not yet noticed the deadline passed.
+      this.elector?.stillLeading();
+      return this.writes.signal;
+    }, this.metrics.request);
     this.logger = opts.logger ?? silentLogger;
     this.cache = new InformerCache(opts.client, this.logger, opts.informers);
     this.elected = new Promise((resolve) => (this.resolveElected = resolve));
@@ -160,7 +164,7 @@ export class Manager {
   }
 
   isLeader(): boolean {
-    return this.elector ? this.elector.isLeader() : this.started;
+    return this.elector ? this.elector.stillLeading() : this.started;
   }
 
   /** The shared informer for a kind (and scope): use it to read (get/list/byIndex) and to add indexes. */
