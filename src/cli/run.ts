@@ -1,8 +1,5 @@
 // `cluster-ipam run`: the controller manager.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ServingCertificate } from '../admission/certs.ts';
 import { inClusterPoolWebhook, poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { configureManager, referenceProviderGuard } from '../controllers/coexistence.ts';
 import { controllers } from '../controllers/index.ts';
@@ -59,7 +56,7 @@ flags:
   --webhook-url URL                   outside the cluster: the https URL the API server calls, e.g.
                                       https://127.0.0.1:9443 (the webhook path is added when the URL has none)
   --webhook-cert-dir DIR              serve tls.crt/tls.key from DIR and register ca.crt as the caBundle (e.g. a
-                                      cert-manager Secret mounted there; read at start, restart to rotate); when
+                                      cert-manager Secret mounted there; reloaded when it changes); when
                                       DIR holds none of them, or without the flag, a CA is made at start
   --webhook-configuration MODE        register: apply the ValidatingWebhookConfiguration at start; none: leave it
                                       to the installer (the Helm chart owns it); default none in a pod, else register
@@ -315,30 +312,10 @@ function parseWebhookFlags(values: {
   };
 }
 
-/** tls.crt, tls.key and ca.crt from `dir`; undefined when none is there (a CA is made then). */
-export async function readServingCertificate(dir: string): Promise<ServingCertificate | undefined> {
-  const names = ['ca.crt', 'tls.crt', 'tls.key'];
-  const [caPem, certPem, keyPem] = await Promise.all(
-    names.map((n) =>
-      readFile(join(dir, n), 'utf8').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      }),
-    ),
-  );
-  if (caPem === undefined && certPem === undefined && keyPem === undefined) return undefined;
-  if (caPem === undefined || certPem === undefined || keyPem === undefined) {
-    const missing = names.filter((_, i) => [caPem, certPem, keyPem][i] === undefined);
-    throw new Error(`--webhook-cert-dir ${dir}: ${missing.join(', ')} missing (want ${names.join(', ')}, or none)`);
-  }
-  return { caPem, certPem, keyPem };
-}
-
 /** The pools' webhook the options ask for, if any (see the usage of --webhook-*). */
 export async function poolWebhookFor(opts: RunOptions, signal: AbortSignal): Promise<PoolWebhook | undefined> {
   const bind = parseBindAddress(opts.webhookBindAddress ?? '0');
   if (!bind || (!opts.webhookService && !opts.webhookUrl)) return undefined;
-  const certificate = opts.webhookCertDir ? await readServingCertificate(opts.webhookCertDir) : undefined;
   return inClusterPoolWebhook({
     host: bind.host,
     port: bind.port,
@@ -346,7 +323,7 @@ export async function poolWebhookFor(opts: RunOptions, signal: AbortSignal): Pro
     url: opts.webhookUrl,
     // The self-made certificate must name the host the API server dials, not the bind address.
     hosts: opts.webhookUrl ? [new URL(opts.webhookUrl).hostname.replace(/^\[(.*)\]$/, '$1')] : undefined,
-    certificate,
+    certificateDir: opts.webhookCertDir,
     register: (opts.webhookConfiguration ?? (inClusterNamespace() ? 'none' : 'register')) === 'register',
     signal,
   });

@@ -12,6 +12,7 @@ import {
   IPAddressClaims,
   IPAddresses,
   InClusterIPPools,
+  labelledPoolYaml,
   readyOf,
   startInCluster,
   suffix,
@@ -23,21 +24,8 @@ import {
 const run = suffix();
 const label = { 'cluster-ipam.test/webhook': run };
 
-function poolYaml(ns: string, name: string, addresses: string[], extra = ''): string {
-  return [
-    'apiVersion: ipam.cluster.x-k8s.io/v1alpha2',
-    'kind: InClusterIPPool',
-    'metadata:',
-    `  name: ${name}`,
-    `  namespace: ${ns}`,
-    `  labels: {"cluster-ipam.test/webhook": "${run}"}`,
-    extra,
-    'spec:',
-    `  addresses: ${JSON.stringify(addresses)}`,
-    '  prefix: 24',
-    '',
-  ].join('\n');
-}
+const poolYaml = (ns: string, name: string, addresses: string[], extra = ''): string =>
+  labelledPoolYaml(ns, name, addresses, label, extra);
 
 describe('in-cluster pools: admission webhook', () => {
   let h: Harness;

@@ -192,3 +192,26 @@ export async function eventsFor(client: KubeClient, namespace: string, name: str
   const { items } = await client.resource(Events).listAll({ namespace });
   return items.filter((e) => e.involvedObject.name === name);
 }
+
+/** An InClusterIPPool manifest for kubectl, labelled (tests' webhooks select their pools by label). */
+export function labelledPoolYaml(
+  ns: string,
+  name: string,
+  addresses: string[],
+  labels: Record<string, string>,
+  extra = '',
+): string {
+  return [
+    'apiVersion: ipam.cluster.x-k8s.io/v1alpha2',
+    'kind: InClusterIPPool',
+    'metadata:',
+    `  name: ${name}`,
+    `  namespace: ${ns}`,
+    `  labels: ${JSON.stringify(labels)}`,
+    extra,
+    'spec:',
+    `  addresses: ${JSON.stringify(addresses)}`,
+    '  prefix: 24',
+    '',
+  ].join('\n');
+}
