@@ -10,6 +10,7 @@ import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressC
 import { isAlreadyExists, isNotFound, unlessNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
 import { refusedPool } from './coexistence.ts';
+import { inClusterPoolUpkeep } from './inclusterpool.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
 import {
   allocationOf,
@@ -68,6 +69,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
     setup(mgr) {
       const inCluster = inClusterProvider(mgr);
       const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster, ...enabledInfoblox(mgr)];
+      // Released addresses come back, and pools are protected, with or without the pool controller.
+      if (providers.includes(inCluster)) inClusterPoolUpkeep(mgr);
       const orphanGraceMs = opts.orphanGraceMs ?? defaultOrphanGraceMs;
       const claims = new Overlay(mgr.informer(IPAddressClaims));
       const ipAddresses = new Overlay(mgr.informer(IPAddresses));

@@ -18,11 +18,11 @@
 //   IPAddress (same name, its claimRef and poolRef) and its reservation is re-created, so the address never changes.
 // - Crash after the IPAddress: the IPAddress is found and kept; a missing reservation is created ("adopt"), which
 //   also covers IPAddresses written by the reference provider before a migration.
-// - Reservations whose claim is gone without an IPAddress are released by the pool reconciler (`sweep`).
+// - Reservations whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`).
 // - Start-up: the informers list every reservation and IPAddress before any reconcile runs, and the book counts an
 //   address as taken if either exists; nothing is allocated from a partial view.
 // - Grace period: a released reservation stays (spec.releasedAt set) until the pool's grace period has passed; the
-//   pool reconciler then deletes it, and that delete wakes the claims waiting for an address.
+//   pool upkeep then deletes it, and that delete wakes the claims waiting for an address.
 // Writes per allocated claim: reservation create + IPAddress create (+ the claim's finalizer and status, which the
 // contract requires of any provider) = 4. Release: reservation delete (or release mark) + IPAddress finalizer
 // removal + IPAddress delete + claim finalizer removal = 4.
@@ -424,7 +424,7 @@ export class InClusterProvider implements IPAMProvider {
    *
    * The pool's reservations are read only when something may be due: a released reservation's grace period may
    * have ended, or a reservation may have gone stale (one became old enough, or an IPAddress or claim of the pool
-   * went away); stale checks at most every staleAfterMs/2. So the pool reconciler, which runs on every allocation,
+   * went away); stale checks at most every staleAfterMs/2. So the pool upkeep, which runs on every allocation,
    * costs O(1) per claim, not O(claims).
    */
   async sweep(key: string, pool: PoolObject | undefined, signal: AbortSignal): Promise<number | undefined> {
