@@ -18,7 +18,16 @@ import {
   ipAddressClaimController,
   type IPAddressClaimControllerOptions,
 } from '../../src/controllers/ipaddressclaim.ts';
-import { Events, KubeClient, isNotFound, type Condition, type CoreEvent } from '../../src/kube/index.ts';
+import {
+  Events,
+  KubeClient,
+  isNotFound,
+  type Condition,
+  type CoreEvent,
+  type KubeObject,
+  type ResourceClient,
+  type ResourceType,
+} from '../../src/kube/index.ts';
 import {
   inClusterProvider,
   poolTypes,
@@ -214,4 +223,28 @@ export function labelledPoolYaml(
     '  prefix: 24',
     '',
   ].join('\n');
+}
+
+/**
+ * A setup (for `before`) that makes the manager's client of `type` the one `wrap` returns, to inject faults or hold a
+ * race open; the provider takes its clients after it. `wrap` gets the real client.
+ */
+export function wrapClient<T extends KubeObject>(
+  type: ResourceType<T>,
+  wrap: (real: ResourceClient<T>, wrapped: ResourceClient<T>) => void,
+): ControllerSetup {
+  return {
+    name: `wrap-${type.plural}`,
+    setup(mgr: Manager) {
+      const client = mgr.client;
+      const resource = client.resource.bind(client);
+      client.resource = ((t: ResourceType<KubeObject>) => {
+        const real = resource(t);
+        if (t !== (type as unknown)) return real;
+        const wrapped = Object.create(real) as ResourceClient<T>;
+        wrap(real as unknown as ResourceClient<T>, wrapped);
+        return wrapped;
+      }) as typeof client.resource;
+    },
+  };
 }

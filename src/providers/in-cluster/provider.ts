@@ -498,15 +498,16 @@ export class InClusterProvider implements IPAMProvider {
 
   /**
    * Creates the reservation of an address for the claim: 'reserved' once the API server confirms the claim holds
-   * it, 'taken' when someone else does. Throws when the outcome is unknown; the address then stays marked as this
-   * claim's unconfirmed attempt, which the next reconcile retries first.
+   * it, 'taken' when someone else does, 'vanished' when the create found one (409) that was gone when read: its
+   * holder let it go meanwhile, a create may succeed now. Throws when the outcome is unknown; the address then stays
+   * marked as this claim's unconfirmed attempt, which the next reconcile retries first.
    */
   private async reserve(
     claim: IPAddressClaim,
     model: PoolModel,
     address: Address,
     signal: AbortSignal,
-  ): Promise<'reserved' | 'taken'> {
+  ): Promise<'reserved' | 'taken' | 'vanished'> {
     const uid = claim.metadata.uid!;
     const { domain } = model;
     const [kind, namespace, ...name] = model.key.split('/');
@@ -541,7 +542,8 @@ export class InClusterProvider implements IPAMProvider {
       return 'reserved';
     }
     this.book.conflict(domain, address, uid);
-    if (info) this.book.observeReservation(info);
+    if (!info) return 'vanished';
+    this.book.observeReservation(info);
     return 'taken';
   }
 
@@ -569,11 +571,15 @@ export class InClusterProvider implements IPAMProvider {
     }
     if (holder && holder.claimUid !== uid) return this.duplicate(model, existing, holder);
     if (holder) return { allocated: existing };
-    if ((await this.reserve(claim, model, address, signal)) === 'reserved') return { allocated: existing };
-    const other = this.book.reservationAt(domain, address);
-    return other
-      ? this.duplicate(model, existing, other)
-      : { failed: 'AllocationFailed', message: `the reservation of ${existing.address} changed meanwhile; retrying` };
+    // The address is the claim's already: a reservation that vanished between our create and our read (its holder
+    // let it go) is no reason to give up. The cache may still show that holder: it is not asked.
+    for (let tries = 1; ; tries++) {
+      const outcome = await this.reserve(claim, model, address, signal);
+      if (outcome === 'reserved') return { allocated: existing };
+      const other = outcome === 'taken' ? this.book.reservationAt(domain, address) : undefined;
+      if (other) return this.duplicate(model, existing, other);
+      if (tries === 3) throw new Error(`the reservation of ${existing.address} keeps changing; retrying`);
+    }
   }
 
   /** A reservation of the claim's namespace and name whose claim (by uid) no longer exists. */
