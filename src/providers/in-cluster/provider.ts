@@ -233,7 +233,9 @@ export class InClusterProvider implements IPAMProvider {
     });
     this.claims.addEventHandler({
       onDelete: (c) => {
-        const held = c.metadata.uid ? this.book.claimAddress(c.metadata.uid) : undefined;
+        if (!c.metadata.uid) return;
+        this.book.forgetAttempt(c.metadata.uid);
+        const held = this.book.claimAddress(c.metadata.uid);
         if (held) this.staleDue.set(held.poolKey, 0);
       },
     });
