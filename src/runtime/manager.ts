@@ -38,7 +38,7 @@ export interface ManagerOptions {
   healthProbeBindAddress?: string;
   /** Workers of controllers that do not say (default 1). */
   workers?: number;
-  /** How long a shutdown waits for in-flight reconciles before aborting them (default 30 s). */
+  /** How long a shutdown waits for in-flight reconciles before aborting them (default drainTimeoutMs). */
   gracefulShutdownTimeoutMs?: number;
   /** Defaults for every informer (watch timeouts, watchdog, backoff). */
   informers?: Omit<InformerOptions, keyof InformerScope | 'logger'>;
@@ -76,6 +76,12 @@ export interface ControllerSetup {
   name: string;
   setup(mgr: Manager): void | Promise<void>;
 }
+
+/**
+ * How long a shutdown waits for in-flight reconciles by default. Then the lease is released (up to the renew
+ * deadline): the pod's termination grace period (the chart's deployment.yaml) must cover both.
+ */
+export const drainTimeoutMs = 30_000;
 
 // These signals reach every informer, controller and in-flight request: many listeners is the design, not a leak.
 function fanOutAbortController(): AbortController {
@@ -294,7 +300,7 @@ export class Manager {
     const timeout = new AbortController();
     const drained = await Promise.race([
       runs.then(() => true),
-      sleep(this.opts.gracefulShutdownTimeoutMs ?? 30_000, timeout.signal).then(() => false),
+      sleep(this.opts.gracefulShutdownTimeoutMs ?? drainTimeoutMs, timeout.signal).then(() => false),
     ]);
     timeout.abort();
     if (!drained) {
