@@ -16,7 +16,6 @@ describe('cluster-ipam run flags', () => {
       retryPeriodMs: 2_000,
       metricsBindAddress: ':8080',
       healthProbeBindAddress: ':8081',
-      workers: 4,
       logLevel: 'info',
       webhookBindAddress: ':9443',
       webhookService: undefined,

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { inClusterPoolWebhook, poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { configureManager, referenceProviderGuard } from '../controllers/coexistence.ts';
 import { controllers } from '../controllers/index.ts';
+import { defaultClaimWorkers } from '../controllers/ipaddressclaim.ts';
 import { planPage } from '../plan-page/serve.ts';
 import { KubeClient, inClusterNamespace, isApiError } from '../kube/index.ts';
 import {
@@ -45,7 +46,8 @@ flags:
   --leader-elect-retry-period D       how often replicas try to acquire or renew the lease (default 2s)
   --metrics-bind-address ADDR         /metrics on [host]:port, 0 disables (default :8080)
   --health-probe-bind-address ADDR    /healthz and /readyz on [host]:port, 0 disables (default :8081)
-  --workers N                         concurrent reconciles per controller (default 4)
+  --workers N                         concurrent reconciles per controller, IPAddressClaim's included (default 4,
+                                      and ${defaultClaimWorkers} for IPAddressClaim)
   --ui-bind-address ADDR              the read-only address-plan page (/ and /plan.json) on [host]:port, 0 disables
                                       (default 0)
   --webhook-bind-address ADDR         the in-cluster pools' validating webhook (HTTPS) on [host]:port, 0 disables
@@ -78,6 +80,9 @@ flags:
   -h, --help
 `;
 
+/** Concurrent reconciles of each controller that has no default of its own, without `--workers`. */
+const defaultWorkers = 4;
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export interface RunOptions {
@@ -91,7 +96,8 @@ export interface RunOptions {
   retryPeriodMs?: number;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
-  workers: number;
+  /** `--workers`: every controller's, the claim controller's included; absent, each controller's default. */
+  workers?: number;
   /** The address-plan page ([host]:port); absent: not served. */
   uiBindAddress?: string;
   logLevel: string;
@@ -181,7 +187,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
         'leader-elect-retry-period': { type: 'string', default: '2s' },
         'metrics-bind-address': { type: 'string', default: ':8080' },
         'health-probe-bind-address': { type: 'string', default: ':8081' },
-        workers: { type: 'string', default: '4' },
+        workers: { type: 'string' },
         'ui-bind-address': { type: 'string', default: '0' },
         'log-level': { type: 'string', default: 'info' },
         'webhook-bind-address': { type: 'string', default: ':9443' },
@@ -215,8 +221,10 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
       '--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline, and that longer than --leader-elect-retry-period',
     );
   }
-  const workers = Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 1) throw new UsageError('--workers must be a positive integer');
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
+    throw new UsageError('--workers must be a positive integer');
+  }
   if (!LOG_LEVELS.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS}`);
   try {
     parseBindAddress(values['metrics-bind-address']);
@@ -249,7 +257,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     retryPeriodMs,
     metricsBindAddress: values['metrics-bind-address'],
     healthProbeBindAddress: values['health-probe-bind-address'],
-    workers,
+    ...(workers !== undefined ? { workers } : {}),
     ...(values['ui-bind-address'] !== '0' ? { uiBindAddress: values['ui-bind-address'] } : {}),
     logLevel: values['log-level'],
     ...webhook,
@@ -377,10 +385,11 @@ export async function startManager(
         : false,
       metricsBindAddress: opts.metricsBindAddress,
       healthProbeBindAddress: opts.healthProbeBindAddress,
-      workers: opts.workers,
+      workers: opts.workers ?? defaultWorkers,
       ...opts.manager,
     });
     configureManager(mgr, {
+      workers: opts.workers,
       defaultInfobloxInstance: opts.defaultInfobloxInstance,
       claimRefField: discovered.claimRefField,
       refusedPoolKinds: new Map(refused.flatMap((r) => r.provider.poolKinds.map((k) => [k, refusalMessage(r)]))),

@@ -9,7 +9,7 @@
 import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
 import { isAlreadyExists, isNotFound, unlessNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
-import { refusedPool } from './coexistence.ts';
+import { refusedPool, settingsOf } from './coexistence.ts';
 import { inClusterPoolUpkeep } from './inclusterpool.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
 import {
@@ -47,7 +47,7 @@ import {
 } from '../runtime/index.ts';
 
 export interface IPAddressClaimControllerOptions {
-  /** Concurrent reconciles (default: the manager's). */
+  /** Concurrent reconciles (default: `--workers` when given, else defaultClaimWorkers). */
   workers?: number;
   /** The providers to serve (default: in-cluster, and ipam-infoblox where its controllers were set up first). */
   providers?: (mgr: Manager) => IPAMProvider[];
@@ -105,7 +105,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         predicate: notStatusOnly,
         owns: [IPAddresses],
         // Claims wait on the API server, not on CPU: many in flight keep its write pipeline full.
-        workers: opts.workers ?? defaultClaimWorkers,
+        workers: opts.workers ?? settingsOf(mgr).workers ?? defaultClaimWorkers,
         // What each provider says concerns its claims (pools that change, addresses freed, duplicates).
         watches: [
           ...(providers.flatMap((p) => p.wakeups()) as WatchSpec[]),

@@ -2,6 +2,7 @@
 // small builders for pools and claims. Names are unique per test (namespaces, or a random suffix for cluster-scoped
 // objects) because other test files run managers against the same control plane.
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import {
   GlobalInClusterIPPools,
   IPAddressClaims,
@@ -75,7 +76,7 @@ export async function startInCluster(opts: InClusterOptions = {}): Promise<Harne
     ...(opts.after ?? []),
   ];
   const kubeconfig = opts.kubeconfig ?? (await testKubeconfig());
-  const manager = await startTestManager(setups, { workers: opts.workers ?? 4, kubeconfig });
+  const manager = await startTestManager(setups, { workers: opts.workers, kubeconfig });
   const client = KubeClient.load({ kubeconfig });
   return {
     client,
@@ -247,4 +248,13 @@ export function wrapClient<T extends KubeObject>(
       }) as typeof client.resource;
     },
   };
+}
+
+/** A loopback port free now (for flags that need a port known in advance). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -3,7 +3,6 @@
 // puts the new CA in the caBundle, the kubelet swaps the mounted files. Pool writes keep working, without a restart.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,21 +17,13 @@ import { kubectl, testKubeconfig, testNamespace } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
 import { mountSecret, tlsFiles } from '../support/secret-volume.ts';
 import { waitFor } from '../support/wait.ts';
-import { labelledPoolYaml, suffix } from './in-cluster-support.ts';
+import { freePort, labelledPoolYaml, suffix } from './in-cluster-support.ts';
 
 const run = suffix();
 const label = { 'cluster-ipam.test/webhook-rotation': run };
 
 const poolYaml = (ns: string, name: string, addresses: string[]): string =>
   labelledPoolYaml(ns, name, addresses, label);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('in-cluster pools: webhook certificate renewal', () => {
   let dir: string;
