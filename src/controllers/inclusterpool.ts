@@ -12,7 +12,7 @@ import {
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
 import { humanCount } from '../core/index.ts';
-import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
+import type { KubeObject } from '../kube/index.ts';
 import { protectPoolFinalizer } from '../providers/claims.ts';
 import { inClusterProvider, poolTypes, type InClusterProvider } from '../providers/in-cluster/provider.ts';
 import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';
@@ -26,6 +26,7 @@ import {
   patchStatus,
   removeFinalizer,
   setCondition,
+  tolerateRaces,
   type ControllerSetup,
   type Manager,
   type ReconcileContext,
@@ -69,7 +70,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
             { type: poolTypes.InClusterIPPool, predicate: specChanged, map: neighbours },
             { type: poolTypes.GlobalInClusterIPPool, predicate: specChanged, map: neighbours },
           ] as WatchSpec[],
-          reconcile: (req) => settled(reconcilePool(kind, req)),
+          reconcile: tolerateRaces((req) => reconcilePool(kind, req)),
         });
       }
 
@@ -126,17 +127,6 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
   };
 }
 
-/** A conflict is retried at once; a pool gone meanwhile is done with. */
-async function settled(work: Promise<Result | void>): Promise<Result | void> {
-  try {
-    return await work;
-  } catch (err) {
-    if (isConflict(err)) return { requeue: true };
-    if (isNotFound(err)) return {};
-    throw err;
-  }
-}
-
 const inUse = (provider: InClusterProvider, key: string): boolean => {
   const holds = provider.book.holds(key);
   return holds.ipAddresses > 0 || holds.reservations > 0;
@@ -190,7 +180,7 @@ export function inClusterPoolUpkeep(mgr: Manager): void {
       for: poolTypes[kind],
       predicate: notStatusOnly,
       watches: holderWatches(kind),
-      reconcile: (req, ctx) => settled(upkeep(provider, kind, req, ctx)),
+      reconcile: tolerateRaces((req, ctx) => upkeep(provider, kind, req, ctx)),
     });
   }
 }
