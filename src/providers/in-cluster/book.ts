@@ -211,10 +211,6 @@ export class AddressBook {
     this.poolDomains.delete(key);
   }
 
-  hasPool(key: string, version: string): boolean {
-    return this.pools.get(key)?.version === version;
-  }
-
   domainOf(poolKey: string): AddressDomain {
     return this.poolDomains.get(poolKey) ?? defaultDomainOfKey(poolKey);
   }

@@ -143,12 +143,6 @@ function parseIPAddress(ipa: IPAddress): IPAddressEntry {
 const refused = (err: unknown): boolean =>
   isApiError(err) && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429;
 
-/** Whether a duplicate was found: the caller reports it. */
-export interface Duplicate {
-  address: string;
-  holder: string;
-}
-
 export class InClusterProvider implements IPAMProvider {
   readonly name = 'in-cluster';
   readonly book = new AddressBook();
