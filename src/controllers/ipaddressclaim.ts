@@ -325,7 +325,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           return false;
         }
         if (live.spec.address !== allocation.address) {
-          // Another replica answered the claim first: its address stands, ours goes back at once.
+          // Another replica answered the claim first: its address stands, ours is released (after the grace period).
           ctx.log.info({ kept: live.spec.address, released: allocation.address }, 'claim answered by another replica');
           await provider.release(claim, pool, allocation, ctx.signal);
         }
