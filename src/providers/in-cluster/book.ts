@@ -34,8 +34,13 @@ export interface ReservationInfo {
   claimName: string;
   poolKey: string;
   releasedAt?: string;
-  /** creationTimestamp, in ms: a reservation younger than the sweep's staleness age is never released. */
-  createdAt?: number;
+  /**
+   * Set by the book: when this process first saw the reservation, and first saw it released, by its own clock (ms).
+   * The sweep measures ages from these, never from a time another host wrote (the API server's creationTimestamp,
+   * another replica's releasedAt): clock skew cannot make it early, a restart only makes it later.
+   */
+  seenAt?: number;
+  releaseSeenAt?: number;
 }
 
 interface Entry {
@@ -105,6 +110,10 @@ export class AddressBook {
   // --- fed by the informers -------------------------------------------------------------------------------------
 
   observeReservation(r: ReservationInfo): void {
+    const before = this.domains.get(r.domain)?.get(addressKey(r.address))?.reservation;
+    const same = before?.uid === r.uid ? before : undefined;
+    r.seenAt ??= same?.seenAt ?? this.now();
+    if (r.releasedAt !== undefined) r.releaseSeenAt ??= same?.releaseSeenAt ?? this.now();
     let mine = this.reservationsByPool.get(r.poolKey);
     if (!mine) this.reservationsByPool.set(r.poolKey, (mine = new Map()));
     mine.set(r.name, r);

@@ -23,6 +23,9 @@
 //   address as taken if either exists; nothing is allocated from a partial view.
 // - Grace period: a released reservation stays (spec.releasedAt set) until the pool's grace period has passed; the
 //   pool upkeep then deletes it, and that delete wakes the claims waiting for an address.
+// - The sweep's ages (grace periods, staleness) run on this process's clock from when its informer first showed the
+//   reservation (or its release), never from a timestamp another host wrote: skew cannot make it early; after a
+//   restart it counts from the start (later, never earlier).
 // Writes per allocated claim: reservation create + IPAddress create (+ the claim's finalizer and status, which the
 // contract requires of any provider) = 4. Release: reservation delete (or release mark) + IPAddress finalizer
 // removal + IPAddress delete + claim finalizer removal = 4.
@@ -116,7 +119,6 @@ function parseReservation(r: IPAddressReservation): ReservationInfo | undefined 
     claimName: claimRef.name,
     poolKey: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
     releasedAt: r.spec.releasedAt,
-    createdAt: Date.parse(r.metadata.creationTimestamp ?? '') || Date.now(),
   };
 }
 
@@ -194,8 +196,8 @@ export class InClusterProvider implements IPAMProvider {
       if (info) {
         this.book.observeReservation(info);
         // The sweep looks at it once it may be stale, or once its grace period may have ended.
-        if (info.releasedAt !== undefined) this.due(this.releaseDue, info.poolKey, Date.parse(info.releasedAt));
-        else this.due(this.staleDue, info.poolKey, (info.createdAt ?? 0) + this.staleAfterMs);
+        if (info.releaseSeenAt !== undefined) this.due(this.releaseDue, info.poolKey, info.releaseSeenAt);
+        else this.due(this.staleDue, info.poolKey, (info.seenAt ?? Date.now()) + this.staleAfterMs);
       } else
         this.log.error(
           { reservation: r.metadata.name },
@@ -443,13 +445,13 @@ export class InClusterProvider implements IPAMProvider {
     }
     for (const info of [...this.book.reservationsOf(key)]) {
       if (info.releasedAt !== undefined) {
-        const due = gone ? now : Date.parse(info.releasedAt) + grace * 1000;
+        const due = gone ? now : (info.releaseSeenAt ?? now) + grace * 1000;
         if (due <= now) await this.deleteReservation(info, signal);
         else this.due(this.releaseDue, key, due);
         continue;
       }
       if (!scanStale) continue;
-      const ripe = (info.createdAt ?? 0) + this.staleAfterMs;
+      const ripe = (info.seenAt ?? now) + this.staleAfterMs;
       if (ripe > now) this.due(this.staleDue, key, ripe);
       else if (this.isStale(info)) {
         this.log.info(
@@ -604,7 +606,7 @@ export class InClusterProvider implements IPAMProvider {
     let message = `no free address in ${poolTitle(model.key)}: all ${total} usable addresses are taken`;
     if (own < total) message += ` (${own} by its claims, the rest by overlapping pools or held after release)`;
     if (released.length > 0) {
-      const first = released.map((r) => Date.parse(r.releasedAt!)).sort((a, b) => a - b)[0]!;
+      const first = released.reduce((t, r) => Math.min(t, r.releaseSeenAt ?? Date.now()), Infinity);
       const free = metaTime(new Date(first + model.graceSeconds * 1000));
       message += `; ${released.length} released addresses become free after the grace period of ${model.graceSeconds}s, the first at ${free}`;
     }
