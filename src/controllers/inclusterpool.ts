@@ -9,6 +9,8 @@ import {
   IPAddresses,
   IPAddressReservations,
   type Condition,
+  type IPAddress,
+  type IPAddressReservation,
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
 import { humanCount } from '../core/index.ts';
@@ -54,18 +56,24 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
       inClusterPoolUpkeep(mgr);
 
       for (const kind of ['InClusterIPPool', 'GlobalInClusterIPPool'] as const) {
-        // The pools whose spans met the changed pool's old or new span: their overlap reports may change.
-        const neighbours = (p: KubeObject) =>
-          provider.ranges.affected(keyOfPool(p)).flatMap((key) => {
+        const ofKind = (keys: readonly string[]) =>
+          keys.flatMap((key) => {
             const [k, namespace, ...name] = key.split('/');
             return k === kind ? [{ namespace: namespace ?? '', name: name.join('/') }] : [];
           });
+        // The pools whose spans met the changed pool's old or new span: their overlap reports may change.
+        const neighbours = (p: KubeObject) => ofKind(provider.ranges.affected(keyOfPool(p)));
         mgr.addController({
           name: kind.toLowerCase(),
           for: poolTypes[kind],
           predicate: notStatusOnly,
           watches: [
-            ...holderWatches(kind),
+            // A holder's change concerns every pool counting it: its own, and those sharing its address.
+            { type: IPAddresses, map: (a: IPAddress) => ofKind(provider.poolsCountingIPAddress(a)) },
+            {
+              type: IPAddressReservations,
+              map: (r: IPAddressReservation) => ofKind(provider.poolsCountingReservation(r)),
+            },
             // Overlap warnings depend on the neighbours' addresses and domains.
             { type: poolTypes.InClusterIPPool, predicate: specChanged, map: neighbours },
             { type: poolTypes.GlobalInClusterIPPool, predicate: specChanged, map: neighbours },

@@ -17,6 +17,7 @@ import {
   type InfobloxIPPool,
   type InfobloxIPPoolSpec,
 } from '../../src/api/index.ts';
+import type { StartOptions } from '../../src/cli/run.ts';
 import { controllers } from '../../src/controllers/index.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
 import { KubeClient, Namespaces, Secrets, isNotFound, type Condition } from '../../src/kube/index.ts';
@@ -50,8 +51,8 @@ export interface Env {
   /** The simulator's CA, for customCAPath. */
   caFile: string;
   dir: string;
-  /** Starts (another) manager in this process. */
-  startManager(tuning?: InfobloxProviderOptions): Promise<TestManager>;
+  /** Starts (another) manager in this process (`opts`: e.g. a logger to read its log). */
+  startManager(tuning?: InfobloxProviderOptions, opts?: Partial<StartOptions>): Promise<TestManager>;
   /** The InfobloxInstance's spec pointing at the simulator. */
   instanceSpec(extra?: Partial<InfobloxInstanceSpec>): InfobloxInstanceSpec;
   stop(): Promise<void>;
@@ -74,7 +75,7 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
     sim,
     caFile,
     dir,
-    async startManager(tuning = testTuning) {
+    async startManager(tuning = testTuning, opts = {}) {
       const configure: ControllerSetup = {
         name: 'infoblox-options',
         setup: (mgr: Manager) => void infobloxProvider(mgr, tuning),
@@ -82,6 +83,7 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
       const m = await startTestManager([configure, ...controllers], {
         namespace: managerNamespace,
         kubeconfig: cp.kubeconfigPath,
+        ...opts,
       });
       managers.push(m);
       return m;
@@ -185,9 +187,10 @@ export function waitForReady<T extends InfobloxInstance | InfobloxIPPool | IPAdd
   timeoutMs = 30_000,
 ): Promise<T> {
   return waitFor(
-    async () => {
+    async (note) => {
       const obj = await read();
       const ready = readyOf(obj as { status?: { conditions?: Condition[] } });
+      note(ready ?? 'no Ready condition');
       const current = ready?.observedGeneration === undefined || ready.observedGeneration === obj.metadata.generation;
       return ready?.reason === reason && current ? obj : undefined;
     },
