@@ -111,8 +111,9 @@ describe('leader election by the clock', () => {
       namespace,
       name,
       identity: 'standby',
-      leaseDurationMs: 3_000,
-      renewDeadlineMs: 2_000,
+      // An attempt (GET, then PUT) may take up to renewDeadline: longer than the slow GET.
+      leaseDurationMs: 8_000,
+      renewDeadlineMs: 6_000,
       retryPeriodMs: 500,
     });
     try {
