@@ -12,10 +12,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
@@ -91,7 +91,6 @@ func runVcsim(args []string) error {
 
 	select {
 	case <-ctx.Done():
-		// The agent cancels its pending WaitForUpdatesEx; server.Close would wait for it forever.
 		return <-agent
 	case err := <-agent:
 		return fmt.Errorf("guest agent stopped: %w", err)
@@ -108,8 +107,11 @@ func newServer(service *simulator.Service) (server *simulator.Server, err error)
 	return service.NewServer(), nil
 }
 
-// guestAgent watches every VM's power state and extraConfig through the vSphere API, as a
-// guest would see its own, and reports each powered-on VM's metadata address as its guest IP.
+// guestAgent looks at every VM's power state and extraConfig through the vSphere API twice a
+// second, as a guest would see its own, and reports each powered-on VM's metadata address as its
+// guest IP. It polls rather than waiting on a property collector: a vSphere call made from inside
+// vcsim's WaitForUpdates callback could hang the simulator for every client, and a blocked
+// WaitForUpdatesEx keeps server.Close from returning.
 func guestAgent(ctx context.Context, u *url.URL) error {
 	c, err := govmomi.NewClient(ctx, u, true)
 	if err != nil {
@@ -120,32 +122,30 @@ func guestAgent(ctx context.Context, u *url.URL) error {
 	if err != nil {
 		return err
 	}
-	filter := new(property.WaitFilter).Add(vms.Reference(), "VirtualMachine", []string{"runtime.powerState", "config.extraConfig"}, vms.TraversalSpec())
-	filter.Spec.ObjectSet[0].Skip = types.NewBool(true)
-	err = property.WaitForUpdates(ctx, property.DefaultCollector(c.Client), filter, func(updates []types.ObjectUpdate) bool {
-		for _, update := range updates {
-			if update.Kind == types.ObjectUpdateKindLeave {
-				continue
-			}
-			if err := reportGuestIP(ctx, c.Client, update.Obj); err != nil && ctx.Err() == nil {
-				log.Printf("guest agent: %s: %v", update.Obj.Value, err)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var list []mo.VirtualMachine
+		err := vms.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "runtime.powerState", "config.extraConfig", "guest.ipAddress"}, &list)
+		if err != nil && ctx.Err() == nil {
+			log.Printf("guest agent: listing VMs: %v", err)
+		}
+		for i := range list {
+			if err := reportGuestIP(ctx, c.Client, &list[i]); err != nil && ctx.Err() == nil {
+				log.Printf("guest agent: %s: %v", list[i].Name, err)
 			}
 		}
-		return false
-	})
-	if ctx.Err() != nil {
-		return nil
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
 	}
-	return err
 }
 
 // reportGuestIP sets a powered-on VM's guest IP to the first address of its metadata, through
 // the simulator's extraConfig hook SET.guest.ipAddress (sets guest.ipAddress and guest.net[0]).
-func reportGuestIP(ctx context.Context, c *vim25.Client, ref types.ManagedObjectReference) error {
-	var vm mo.VirtualMachine
-	if err := property.DefaultCollector(c).RetrieveOne(ctx, ref, []string{"name", "runtime.powerState", "config.extraConfig", "guest.ipAddress"}, &vm); err != nil {
-		return err
-	}
+func reportGuestIP(ctx context.Context, c *vim25.Client, vm *mo.VirtualMachine) error {
 	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn || vm.Config == nil {
 		return nil
 	}
@@ -160,7 +160,7 @@ func reportGuestIP(ctx context.Context, c *vim25.Client, ref types.ManagedObject
 	if vm.Guest != nil && vm.Guest.IpAddress == ip {
 		return nil
 	}
-	task, err := object.NewVirtualMachine(c, ref).Reconfigure(ctx, types.VirtualMachineConfigSpec{
+	task, err := object.NewVirtualMachine(c, vm.Reference()).Reconfigure(ctx, types.VirtualMachineConfigSpec{
 		ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: "SET.guest.ipAddress", Value: ip}},
 	})
 	if err != nil {
