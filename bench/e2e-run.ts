@@ -17,8 +17,8 @@ import { startManagerProcess } from '../test/support/manager-process.ts';
 export interface RunOptions {
   claims: number;
   concurrency: number;
-  /** `--workers` (the IPAddressClaim controller runs its own default, defaultClaimWorkers). */
-  workers: number;
+  /** `--workers` for every controller; absent, each its default (4, and defaultClaimWorkers for IPAddressClaims). */
+  workers?: number;
   /** Write a V8 CPU profile of the manager into this directory. */
   profileDir?: string;
   /** Write a V8 heap snapshot of the manager into this directory once every claim is answered. */
@@ -28,7 +28,7 @@ export interface RunOptions {
 
 export interface RunResult {
   claims: number;
-  workers: number;
+  workers?: number;
   concurrency: number;
   claims_per_s: number;
   raw_writes_per_s: number;
@@ -254,8 +254,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       `127.0.0.1:${metricsPort}`,
       '--health-probe-bind-address',
       `127.0.0.1:${healthPort}`,
-      '--workers',
-      String(workers),
+      ...(workers === undefined ? [] : ['--workers', String(workers)]),
       '--log-level',
       'warn',
     ],
@@ -273,7 +272,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       spec: { addresses: ['10.0.0.0/16'], prefix: 16, gateway: '10.0.0.1' },
     });
 
-    log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers} workers`);
+    log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers ?? 'default'} workers`);
     const serverPids = await controlPlanePids(cp.dir);
     const run = await measureClaims(
       client,
