@@ -2,18 +2,22 @@
 // which stays the source of truth (spec 04 §4.2). The claim controller does the Cluster API side (finalizers, the
 // IPAddress, status, pause, deletion order); this provider decides the address on the appliance and gives it back.
 //
-// Idempotency: the host name is resolved once and recorded on the claim (prepare), and every allocation searches
-// the appliance by that name before it writes. So an allocation the appliance made before a crash, or whose answer
-// was lost after a committed POST, is found and used by the next attempt; two records of one name are reported
-// (AllocationFailed naming them), never resolved by picking one. A write that got no answer at all (a timeout, a
-// connection that broke) may still be applied by the appliance after we gave up on it: the claim then writes nothing
-// for `settleMs` (searching only), so a late commit is found instead of duplicated. Claims of one host name (two
-// network devices of one Machine) take turns in this process, so the second adds its address to the first's record.
+// Ownership: a host record belongs to the claim whose uid it carries (records.ts), never to whoever has its name: the
+// host name is resolved once and recorded on the claim (prepare) for users and DNS, and every allocation searches the
+// appliance by the claim's uid before it writes. So an allocation the appliance made before a crash, or whose answer
+// was lost after a committed POST, is found and used by the next attempt, and two claims of one host name get records
+// of their own (with DNS, where a name is unique, the second is told so and retried).
 //
-// Release: the address is removed from the host record (DELETE when it was the last, else PUT); a release that
-// cannot be done throws, so the claim keeps its finalizer, says ReleaseFailed and is retried. An allocation whose
-// IPAddress is already gone is remembered for those retries; without it (after a restart) the record's addresses in
-// the pool's subnets are removed, except any another claim's IPAddress carries.
+// A write that got no answer (a timeout, a connection that broke, the lease lost while it was sent) may still be
+// applied by the appliance after we gave up on it: the claim then writes nothing for `settleMs` (searching only), so
+// a late commit is found instead of duplicated. A predecessor (the replica that led before, or this manager before a
+// restart) may have left such a write behind, unknown here: a claim whose host name was recorded before this process
+// led, and that has nothing on the appliance yet, is only searched for until `settleMs` after the predecessor's last
+// write could have timed out (the host name is recorded before any write, so it is what persists "a write may be in
+// flight"; no other Kubernetes write is needed).
+//
+// Release: every record carrying the claim's uid is deleted; a release that cannot be done throws, so the claim keeps
+// its finalizer, says ReleaseFailed and is retried.
 //
 // Client per instance (clients.ts), rebuilt when the instance, its Secret or its CA file changes.
 import {
@@ -29,11 +33,12 @@ import {
 } from '../../api/index.ts';
 import { poolReadiness as readinessOf } from '../../ipam/pools.ts';
 import { WapiAuthError, WapiConnectionError, WapiError, WapiResponseError } from '../../infoblox/errors.ts';
-import { isConflict, isNotFound, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { isConflict, type KubeObject, type ResourceType } from '../../kube/index.ts';
 import {
   findCondition,
   hasFinalizer,
   notStatusOnly,
+  type EventRecorder,
   type Informer,
   type Logger,
   type Manager,
@@ -115,10 +120,13 @@ export class InfobloxProvider implements IPAMProvider {
   private readonly poolInformer: Informer<InfobloxIPPool>;
   private readonly settleMs: number;
   private readonly log: Logger;
+  private readonly recorder: EventRecorder;
   /** Claim uid → the address last found on the appliance for it (no need to look again in this process). */
   private readonly verified = new Map<string, string>();
-  /** Claim uid → the address being released, kept for retries once its IPAddress is gone. */
-  private readonly releasing = new Map<string, string>();
+  /** Claims whose host name this process recorded: no predecessor wrote for them. */
+  private readonly prepared = new Set<string>();
+  /** Until when a write a predecessor sent may still be applied (see the header). */
+  private inheritedUntil = Infinity;
   /** Claim uid → until when a write of it that got no answer may still be applied. */
   private readonly unsettled = new Map<string, number>();
   /** Claim uid → consecutive failures to reach the appliance, for the retry delay. */
@@ -132,9 +140,13 @@ export class InfobloxProvider implements IPAMProvider {
   ) {
     const timeoutMs = opts.wapiTimeoutMs ?? 15_000;
     this.settleMs = opts.settleMs ?? 2 * timeoutMs;
+    // The predecessor wrote no more once this process leads (leader election, or it is gone): its last write started
+    // before, and timed out at most `timeoutMs` later.
+    void mgr.elected.then(() => (this.inheritedUntil = Date.now() + timeoutMs + this.settleMs));
     this.recheckMs = opts.recheckMs ?? 5 * 60_000;
     this.retryMs = opts.retryMs ?? 30_000;
     this.log = mgr.logger.child({ provider: 'ipam-infoblox' });
+    this.recorder = mgr.eventRecorder('cluster-ipam');
     this.claims = mgr.informer(IPAddressClaims);
     this.ipAddresses = mgr.informer(IPAddresses);
     this.instances = mgr.informer(InfobloxInstances);
@@ -160,7 +172,7 @@ export class InfobloxProvider implements IPAMProvider {
         // yet, and may need to wait for a write that got no answer): release() forgets it when done.
         if (hasFinalizer(c, releaseAddressFinalizer)) return;
         const uid = c.metadata.uid ?? '';
-        for (const m of [this.verified, this.releasing, this.unsettled, this.failures]) m.delete(uid);
+        this.forget(uid);
       },
     });
   }
@@ -244,6 +256,7 @@ export class InfobloxProvider implements IPAMProvider {
   async prepare(claim: IPAddressClaim, pool: KubeObject, signal: AbortSignal): Promise<IPAddressClaim | undefined> {
     if (claim.metadata.annotations?.[hostnameAnnotation]) return undefined;
     const hostname = await resolveHostname(this.mgr.client, claim, (pool as InfobloxIPPool).spec.dnsZone, signal);
+    this.prepared.add(claim.metadata.uid!);
     return this.mgr.client.resource(IPAddressClaims).patch(
       { namespace: claim.metadata.namespace, name: claim.metadata.name! },
       {
@@ -273,7 +286,7 @@ export class InfobloxProvider implements IPAMProvider {
     const placement = this.placement(claim, pool, instance, hostname);
     await this.protectPool(pool, signal);
     return this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname}`, async () => {
-      const until = this.unsettled.get(uid) ?? 0;
+      const until = this.settleUntil(uid);
       const write = until <= Date.now();
       let outcome: records.Outcome;
       try {
@@ -281,6 +294,9 @@ export class InfobloxProvider implements IPAMProvider {
           records.allocate(c, placement, subnetsOf(pool), { write, signal }),
         );
       } catch (err) {
+        // Cut off (the lease lost, a shutdown) while a write may have been sent: its outcome is not known.
+        if (signal.aborted && write) this.unsettled.set(uid, Date.now() + this.settleMs);
+        if (signal.aborted) throw err;
         return this.unreachable(claim, instance, err);
       }
       if ('pending' in outcome) {
@@ -296,18 +312,9 @@ export class InfobloxProvider implements IPAMProvider {
       this.failures.delete(uid);
       // Full networks free up without any event here (other users of the appliance): look again now and then.
       if ('failed' in outcome) return { ...outcome, retryAfterMs: this.retryMs };
-      const others = await this.liveHolders(claim, pool, outcome.address, signal);
-      if (others.length > 0) {
-        return {
-          failed: 'AllocationFailed',
-          message:
-            `host record "${hostname}" has ${outcome.address} in ${outcome.subnet.cidr}, which IPAddress ` +
-            `${others.join(', ')} carries: two claims resolve to the same host name; give this one another with ` +
-            `the annotation ${hostnameAnnotation}`,
-        };
-      }
       this.verified.set(uid, outcome.address);
       this.log.debug({ claim: keyOf(claim), uid, hostname, address: outcome.address }, 'allocated on the appliance');
+      if (outcome.dnsTaken) this.recorder.event(claim, 'Warning', 'HostNameTaken', outcome.dnsTaken);
       return {
         allocated: {
           address: outcome.address,
@@ -334,14 +341,10 @@ export class InfobloxProvider implements IPAMProvider {
     signal: AbortSignal,
   ): Promise<void> {
     const uid = claim.metadata.uid ?? '';
-    if (allocation) this.releasing.set(uid, allocation.address);
-    const address = allocation?.address ?? this.releasing.get(uid);
+    const address = allocation?.address;
     const hostname = claim.metadata.annotations?.[hostnameAnnotation];
-    const done = () => {
-      for (const m of [this.verified, this.releasing, this.unsettled, this.failures]) m.delete(uid);
-    };
     // Nothing was ever written for a claim without a host name, unless it is an orphan (found by address).
-    if (hostname === undefined && address === undefined) return done();
+    if (hostname === undefined && address === undefined) return this.forget(uid);
     const pool = poolObj as InfobloxIPPool | undefined;
     if (!pool) {
       // Its ProtectPool finalizer was removed by hand: which appliance holds the address is no longer known.
@@ -349,9 +352,10 @@ export class InfobloxProvider implements IPAMProvider {
         { claim: keyOf(claim), address, hostname },
         "cannot release on the appliance: the claim's InfobloxIPPool is gone; remove the host record by hand",
       );
-      return done();
+      return this.forget(uid);
     }
-    const until = this.unsettled.get(uid) ?? 0;
+    // Without an IPAddress, a write for the claim may still be on its way (see the header).
+    const until = allocation ? (this.unsettled.get(uid) ?? 0) : this.settleUntil(uid);
     if (until > Date.now()) {
       throw new Error(
         `an earlier write of host record "${hostname}" got no answer and may still be applied: waiting until ` +
@@ -361,18 +365,18 @@ export class InfobloxProvider implements IPAMProvider {
     const instance = this.instances.get(pool.spec.instance.name);
     if (!instance) throw new Error(`InfobloxInstance ${pool.spec.instance.name} not found`);
     const placement = { ...this.placement(claim, pool, instance, hostname ?? ''), hostname };
-    // Never an address another claim's IPAddress carries (a duplicate, or a host name two claims share).
-    const keep = async (a: string) => (await this.liveHolders(claim, pool, a, signal)).length > 0;
+    // An IPAddress left without its claim (no uid): the record holding its address, if its claim is gone.
+    const live = (other: string) => this.claims.list().some((c) => c.metadata.uid === other);
     const removed = await this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname ?? address}`, () =>
       this.clients
-        .use(instance, signal, (c) => records.release(c, placement, subnetsOf(pool), address, keep, signal))
+        .use(instance, signal, (c) => records.release(c, placement, address, live, signal))
         .catch((err: unknown) => {
           throw new Error(this.describe(instance, err), { cause: err });
         }),
     );
     if (removed.length) this.log.info({ claim: keyOf(claim), hostname, removed }, 'released on the appliance');
     else this.log.debug({ claim: keyOf(claim), hostname, address }, 'nothing to release on the appliance');
-    done();
+    this.forget(uid);
   }
 
   /** Whether the instance can be used: Secret, connection, credentials, default views (spec 04 §4.2). */
@@ -492,7 +496,7 @@ export class InfobloxProvider implements IPAMProvider {
       hostname,
       networkView: networkViewOf(pool, instance),
       ...(pool.spec.dnsZone ? { dnsView: dnsViewOf(pool, instance) } : {}),
-      comment: `cluster-ipam: IPAddressClaim ${keyOf(claim)}`,
+      owner: { uid: claim.metadata.uid ?? '', claim: keyOf(claim) },
     };
   }
 
@@ -535,34 +539,6 @@ export class InfobloxProvider implements IPAMProvider {
   }
 
   /**
-   * holders() as the API server has them now: the cache may still show an IPAddress deleted a moment ago, whose
-   * address the appliance has already handed out again (to this claim). Trusted, it would leave this claim's record
-   * on the appliance when the claim goes (an orphan), or refuse the claim an address that is its own.
-   */
-  private async liveHolders(
-    claim: IPAddressClaim,
-    pool: InfobloxIPPool,
-    address: string,
-    signal: AbortSignal,
-  ): Promise<string[]> {
-    const cached = this.holders(claim, pool, address);
-    if (cached.length === 0) return cached;
-    const live = await Promise.all(
-      cached.map(async (key) => {
-        const [namespace = '', name = ''] = key.split('/');
-        try {
-          const a = await this.mgr.client.resource(IPAddresses).get({ namespace, name }, { signal });
-          return !a.metadata.deletionTimestamp && canonicalAddress(a.spec.address) === canonicalAddress(address);
-        } catch (err) {
-          if (isNotFound(err)) return false;
-          throw err;
-        }
-      }),
-    );
-    return cached.filter((_, i) => live[i]);
-  }
-
-  /**
    * IPAddresses (`namespace/name`) other than the claim's carrying `address` in the pool's instance and view. One
    * being deleted holds nothing: its claim is giving the address back (the claim controller deletes the IPAddress
    * first), and the appliance may already have handed it out again.
@@ -586,6 +562,17 @@ export class InfobloxProvider implements IPAMProvider {
       })
       .map(keyOf)
       .sort();
+  }
+
+  /** Until when the claim may only search: a write of it got no answer here, or a predecessor's may be on its way. */
+  private settleUntil(uid: string): number {
+    const here = this.unsettled.get(uid) ?? 0;
+    return this.prepared.has(uid) ? here : Math.max(here, this.inheritedUntil === Infinity ? 0 : this.inheritedUntil);
+  }
+
+  private forget(uid: string): void {
+    for (const m of [this.verified, this.unsettled, this.failures]) m.delete(uid);
+    this.prepared.delete(uid);
   }
 
   /** Runs `fn` after the previous holder of `key` is done: claims of one host name take turns. */
