@@ -1,6 +1,6 @@
 // Machine claims against InfobloxIPPools: the host name (annotation, claim name, `<Machine>.<dnsZone>` found through
-// owner references), DNS records in their view, two devices of one Machine sharing one host record (IPv4 and IPv6),
-// subnet fallback, a full pool that serves its waiting claim once an address is given back, two claims that resolve
+// owner references), DNS records in their view, two devices of one Machine with a host record each (IPv4 and IPv6),
+// subnet fallback that never hands out a gateway, a full pool that serves its waiting claim once an address is given back, two claims that resolve
 // to one host name, and a release the appliance refuses for a while: visible on the claim, retried until it is done.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

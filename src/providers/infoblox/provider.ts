@@ -47,7 +47,7 @@ import { Overlay } from '../overlay.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
 import { InstanceConfigError, WapiClients, type ClientTuning } from './clients.ts';
 import type { Check } from './conditions.ts';
-import { resolveHostname } from './hostname.ts';
+import { OwnerForbiddenError, resolveHostname } from './hostname.ts';
 import {
   canonicalAddress,
   dnsViewOf,
@@ -75,6 +75,11 @@ export interface InfobloxProviderOptions {
   /** Re-check of instances and pools that are ready (default 5 min), and of those that are not (default 30 s). */
   recheckMs?: number;
   retryMs?: number;
+  /**
+   * How long a claim whose owner the manager may not read (403) says so and waits for the permission before its
+   * host name falls back to `<claim name>.<dnsZone>` (default 2 min).
+   */
+  ownerFallbackMs?: number;
   /** Where credentials Secrets are (default the manager's namespace, else cluster-ipam-system). */
   namespace?: string;
 }
@@ -129,6 +134,9 @@ export class InfobloxProvider implements IPAMProvider {
   private inheritedUntil = Infinity;
   /** Claim uid → until when a write of it that got no answer may still be applied. */
   private readonly unsettled = new Map<string, number>();
+  /** Claim uid → when an owner of it was first found unreadable (403). */
+  private readonly forbidden = new Map<string, number>();
+  private readonly ownerFallbackMs: number;
   /** Claim uid → consecutive failures to reach the appliance, for the retry delay. */
   private readonly failures = new Map<string, number>();
   private readonly turns = new Map<string, Promise<unknown>>();
@@ -145,6 +153,7 @@ export class InfobloxProvider implements IPAMProvider {
     void mgr.elected.then(() => (this.inheritedUntil = Date.now() + timeoutMs + this.settleMs));
     this.recheckMs = opts.recheckMs ?? 5 * 60_000;
     this.retryMs = opts.retryMs ?? 30_000;
+    this.ownerFallbackMs = opts.ownerFallbackMs ?? 2 * 60_000;
     this.log = mgr.logger.child({ provider: 'ipam-infoblox' });
     this.recorder = mgr.eventRecorder('cluster-ipam');
     this.claims = mgr.informer(IPAddressClaims);
@@ -255,7 +264,23 @@ export class InfobloxProvider implements IPAMProvider {
    */
   async prepare(claim: IPAddressClaim, pool: KubeObject, signal: AbortSignal): Promise<IPAddressClaim | undefined> {
     if (claim.metadata.annotations?.[hostnameAnnotation]) return undefined;
-    const hostname = await resolveHostname(this.mgr.client, claim, (pool as InfobloxIPPool).spec.dnsZone, signal);
+    let hostname: string;
+    try {
+      hostname = await this.hostnameOf(claim, pool as InfobloxIPPool, signal);
+    } catch (err) {
+      // Said on the claim by allocate(), which asks again.
+      if (err instanceof OwnerForbiddenError) return undefined;
+      throw err;
+    }
+    if (Date.now() - (this.forbidden.get(claim.metadata.uid!) ?? Infinity) >= this.ownerFallbackMs) {
+      this.recorder.event(
+        claim,
+        'Warning',
+        'HostNameFallback',
+        `an owner of the claim could not be read for ${Math.round(this.ownerFallbackMs / 1000)} s: its host name ` +
+          `is ${hostname}`,
+      );
+    }
     this.prepared.add(claim.metadata.uid!);
     return this.mgr.client.resource(IPAddressClaims).patch(
       { namespace: claim.metadata.namespace, name: claim.metadata.name! },
@@ -282,7 +307,20 @@ export class InfobloxProvider implements IPAMProvider {
       return { failed: 'PoolNotReady', message: `InfobloxInstance ${pool.spec.instance.name} not found` };
     }
     const uid = claim.metadata.uid!;
-    const hostname = await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal);
+    let hostname: string;
+    try {
+      hostname = await this.hostnameOf(claim, pool, signal);
+    } catch (err) {
+      if (!(err instanceof OwnerForbiddenError)) throw err;
+      const left = this.ownerFallbackMs - (Date.now() - (this.forbidden.get(uid) ?? Date.now()));
+      return {
+        failed: 'AllocationFailed',
+        message:
+          `${err.message}; retried, and in ${Math.max(0, Math.ceil(left / 1000))} s the host name falls back to ` +
+          `${claim.metadata.name}.${(pool.spec.dnsZone ?? '').replace(/\.$/, '')}`,
+        retryAfterMs: Math.max(1, Math.min(this.retryMs, left)),
+      };
+    }
     const placement = this.placement(claim, pool, instance, hostname);
     await this.protectPool(pool, signal);
     return this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname}`, async () => {
@@ -515,7 +553,7 @@ export class InfobloxProvider implements IPAMProvider {
     const uid = claim.metadata.uid!;
     const address = canonicalAddress(existing.address);
     if (!instance || (address && this.verified.get(uid) === address)) return { allocated: existing };
-    const hostname = await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal);
+    const hostname = await this.hostnameOf(claim, pool, signal);
     const placement = this.placement(claim, pool, instance, hostname);
     let verdict: records.Verdict;
     try {
@@ -564,6 +602,22 @@ export class InfobloxProvider implements IPAMProvider {
       .sort();
   }
 
+  /**
+   * The claim's host name; an owner the manager may not read is an OwnerForbiddenError until `ownerFallbackMs` after
+   * it was first met, then the walk ends there.
+   */
+  private async hostnameOf(claim: IPAddressClaim, pool: InfobloxIPPool, signal: AbortSignal): Promise<string> {
+    const uid = claim.metadata.uid!;
+    const since = this.forbidden.get(uid);
+    const fallback = since !== undefined && Date.now() - since >= this.ownerFallbackMs;
+    try {
+      return await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal, fallback);
+    } catch (err) {
+      if (err instanceof OwnerForbiddenError && since === undefined) this.forbidden.set(uid, Date.now());
+      throw err;
+    }
+  }
+
   /** Until when the claim may only search: a write of it got no answer here, or a predecessor's may be on its way. */
   private settleUntil(uid: string): number {
     const here = this.unsettled.get(uid) ?? 0;
@@ -571,7 +625,7 @@ export class InfobloxProvider implements IPAMProvider {
   }
 
   private forget(uid: string): void {
-    for (const m of [this.verified, this.unsettled, this.failures]) m.delete(uid);
+    for (const m of [this.verified, this.unsettled, this.failures, this.forbidden]) m.delete(uid);
     this.prepared.delete(uid);
   }
 
