@@ -25,6 +25,7 @@ import { infobloxProvider, type InfobloxProviderOptions } from '../../src/provid
 import type { ControllerSetup, Manager } from '../../src/runtime/index.ts';
 import { privateControlPlane } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
+import { startManagerProcess, type ManagerProcess } from '../support/manager-process.ts';
 import { waitFor } from '../support/wait.ts';
 
 // The IPAddress of a claim once the claim reports it: the same wait for every provider.
@@ -95,6 +96,40 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `cluster-ipam run` against the env's control plane in a process of its own, so that it can be killed for real. */
+export const runManagerProcess = (env: Pick<Env, 'cp'>): ManagerProcess =>
+  startManagerProcess({
+    args: [
+      '--kubeconfig',
+      env.cp.kubeconfigPath,
+      '--namespace',
+      managerNamespace,
+      '--leader-elect=false',
+      '--metrics-bind-address',
+      '0',
+      '--health-probe-bind-address',
+      '0',
+      '--log-level',
+      'warn',
+    ],
+  });
+
+/** Host records with their comments (the claim's tag) and addresses. */
+export function taggedRecords(sim: WapiSimulator): { name: string; comment?: string; addresses: string[] }[] {
+  return (
+    sim.state.search('record:host', [], { fields: ['name', 'comment', 'ipv4addrs', 'ipv6addrs'] }) as {
+      name: string;
+      comment?: string;
+      ipv4addrs: { ipv4addr: string }[];
+      ipv6addrs: { ipv6addr: string }[];
+    }[]
+  ).map((r) => ({
+    name: r.name,
+    ...(r.comment === undefined ? {} : { comment: r.comment }),
+    addresses: [...r.ipv4addrs.map((a) => a.ipv4addr), ...r.ipv6addrs.map((a) => a.ipv6addr)],
+  }));
 }
 
 export async function createSecret(client: KubeClient, name: string, data: Record<string, string>): Promise<void> {
