@@ -52,7 +52,8 @@ export interface Env {
   caFile: string;
   dir: string;
   /** Starts (another) manager in this process. */
-  startManager(tuning?: InfobloxProviderOptions): Promise<TestManager>;
+  /** Starts (another) manager in this process; `setups` replace the controllers of the same name. */
+  startManager(tuning?: InfobloxProviderOptions, setups?: readonly ControllerSetup[]): Promise<TestManager>;
   /** The InfobloxInstance's spec pointing at the simulator. */
   instanceSpec(extra?: Partial<InfobloxInstanceSpec>): InfobloxInstanceSpec;
   stop(): Promise<void>;
@@ -75,12 +76,13 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
     sim,
     caFile,
     dir,
-    async startManager(tuning = testTuning) {
+    async startManager(tuning = testTuning, setups = []) {
       const configure: ControllerSetup = {
         name: 'infoblox-options',
         setup: (mgr: Manager) => void infobloxProvider(mgr, tuning),
       };
-      const m = await startTestManager([configure, ...controllers], {
+      const list = controllers.map((c) => setups.find((s) => s.name === c.name) ?? c);
+      const m = await startTestManager([configure, ...list], {
         namespace: managerNamespace,
         kubeconfig: cp.kubeconfigPath,
       });

@@ -91,6 +91,8 @@ const Index = {
   instance: 'infoblox.instance',
   /** IPAddresses of InfobloxIPPools by canonical address. */
   address: 'infoblox.address',
+  /** IPAddresses by the `namespace/name` of their InfobloxIPPool. */
+  addressPool: 'infoblox.address-pool',
 } as const;
 
 function addIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn: (obj: T) => string[]): void {
@@ -134,6 +136,8 @@ export class InfobloxProvider implements IPAMProvider {
   private inheritedUntil = Infinity;
   /** Claim uid → until when a write of it that got no answer may still be applied. */
   private readonly unsettled = new Map<string, number>();
+  /** Claim uid → the pool (`namespace/name`) of a claim deleted without its release, until it is released. */
+  private readonly vanished = new Map<string, string>();
   /** Claim uid → when an owner of it was first found unreadable (403). */
   private readonly forbidden = new Map<string, number>();
   private readonly ownerFallbackMs: number;
@@ -174,12 +178,20 @@ export class InfobloxProvider implements IPAMProvider {
       const address = isInfobloxPoolRef(a.spec?.poolRef) && canonicalAddress(a.spec.address);
       return address ? [address] : [];
     });
+    addIndex(this.ipAddresses, Index.addressPool, (a) => {
+      const key = poolKeyOf(a.spec?.poolRef, a.metadata.namespace);
+      return key ? [key] : [];
+    });
     this.instances.addEventHandler({ onDelete: (i) => this.clients.forget(i.metadata.name!) });
     this.claims.addEventHandler({
       onDelete: (c) => {
         // A claim that still carries its finalizer went without its release (the claim controller releases it
-        // yet, and may need to wait for a write that got no answer): release() forgets it when done.
-        if (hasFinalizer(c, releaseAddressFinalizer)) return;
+        // yet, and may need to wait for a write that got no answer): its pool stays until release() forgets it.
+        if (hasFinalizer(c, releaseAddressFinalizer)) {
+          const key = poolKeyOf(c.spec?.poolRef, c.metadata.namespace);
+          if (key) this.vanished.set(c.metadata.uid ?? '', key);
+          return;
+        }
         const uid = c.metadata.uid ?? '';
         this.forget(uid);
       },
@@ -202,6 +214,18 @@ export class InfobloxProvider implements IPAMProvider {
   /** Claims of the pool (`namespace/name`). */
   claimsOf(poolKey: string): IPAddressClaim[] {
     return this.claims.byIndex(Index.pool, poolKey);
+  }
+
+  /**
+   * Whether releases may still need the pool (`namespace/name`): claims use it, IPAddresses of it are left without
+   * their claim (released by the claim controller), or claims of it went without their release (being released).
+   */
+  poolInUse(poolKey: string): boolean {
+    return (
+      this.claimsOf(poolKey).length > 0 ||
+      this.ipAddresses.byIndex(Index.addressPool, poolKey).length > 0 ||
+      [...this.vanished.values()].includes(poolKey)
+    );
   }
 
   poolsOf(instance: string): InfobloxIPPool[] {
@@ -625,7 +649,7 @@ export class InfobloxProvider implements IPAMProvider {
   }
 
   private forget(uid: string): void {
-    for (const m of [this.verified, this.unsettled, this.failures, this.forbidden]) m.delete(uid);
+    for (const m of [this.verified, this.unsettled, this.failures, this.forbidden, this.vanished]) m.delete(uid);
     this.prepared.delete(uid);
   }
 
