@@ -13,6 +13,11 @@ cache=${CLUSTER_IPAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cluster-ipam}
 bin="$cache/helm-$key"
 if [ ! -x "$bin" ]; then
   mkdir -p "$cache"
+  # One build at a time per machine (tests started together, a second checkout): the others wait and reuse it.
+  exec 9>"$bin.lock"
+  flock 9
+fi
+if [ ! -x "$bin" ]; then
   echo "building helm $helm_version (first build on this machine: a few minutes)..." >&2
   start=$(date +%s)
   (cd "$here" && GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly \

@@ -20,49 +20,45 @@ const ready = {
 const exhausted = { ...ready, status: 'False' as const, reason: 'PoolExhausted', message: 'no free address' };
 
 describe('IPAddressClaim and IPAddress in v1beta1', () => {
-  it('reads a v1beta1 claim in the v1beta2 shape: conditions from status.v1beta2, a missing apiGroup as empty', () => {
+  const older = { type: 'Ready', status: 'True', lastTransitionTime: ready.lastTransitionTime };
+
+  it('reads a v1beta1 claim as Cluster API converts it: metav1 conditions from status.v1beta2, a missing apiGroup as empty', () => {
     const wire = {
       apiVersion: 'ipam.cluster.x-k8s.io/v1beta1',
       kind: 'IPAddressClaim',
       metadata: { name: 'm-0', namespace: 'ns' },
       spec: { clusterName: 'c', poolRef: { kind: 'InClusterIPPool', name: 'p' } },
-      status: {
-        addressRef: { name: 'm-0' },
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: ready.lastTransitionTime }],
-        v1beta2: { conditions: [ready] },
-      },
+      status: { addressRef: { name: 'm-0' }, conditions: [older], v1beta2: { conditions: [ready] } },
     };
     assert.deepEqual(claims.decode(wire), {
       ...wire,
       spec: { clusterName: 'c', poolRef: { apiGroup: '', kind: 'InClusterIPPool', name: 'p' } },
-      status: { addressRef: { name: 'm-0' }, conditions: [ready] },
+      status: { addressRef: { name: 'm-0' }, conditions: [ready], deprecated: { v1beta1: { conditions: [older] } } },
     });
-    // v1beta1 defaults addressRef.name to '': it names nothing. Older conditions alone are not the code's.
-    const bare = { ...wire, status: { addressRef: { name: '' }, conditions: wire.status.conditions } };
+    // v1beta1 defaults addressRef.name to '': it names nothing.
+    const bare = { ...wire, status: { addressRef: { name: '' } } };
     assert.deepEqual((claims.decode(bare) as { status?: unknown }).status, {});
   });
 
-  it('writes the code’s conditions under status.v1beta2 and in the older shape under status.conditions', () => {
+  it('writes metav1 conditions under status.v1beta2, and the deprecated v1beta1 ones as status.conditions', () => {
     const body = {
       apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
       kind: 'IPAddressClaim',
       metadata: { name: 'm-0', namespace: 'ns' },
       spec: { poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'p' } },
-      status: { addressRef: { name: 'm-0' }, conditions: [ready, exhausted], observedGeneration: 1 },
+      status: {
+        addressRef: { name: 'm-0' },
+        conditions: [ready, exhausted],
+        deprecated: { v1beta1: { conditions: [toV1Beta1Condition(exhausted)] } },
+        observedGeneration: 1,
+      },
     };
-    assert.deepEqual(claims.encode(body), {
+    const wire = {
       ...body,
       apiVersion: 'ipam.cluster.x-k8s.io/v1beta1',
       status: {
         addressRef: { name: 'm-0' },
         conditions: [
-          {
-            type: 'Ready',
-            status: 'True',
-            reason: ready.reason,
-            message: ready.message,
-            lastTransitionTime: ready.lastTransitionTime,
-          },
           {
             type: 'Ready',
             status: 'False',
@@ -74,7 +70,11 @@ describe('IPAddressClaim and IPAddress in v1beta1', () => {
         ],
         v1beta2: { conditions: [ready, exhausted] },
       },
-    });
+    };
+    assert.deepEqual(claims.encode(body), wire);
+    // Back again, as written (but observedGeneration, which v1beta1 lacks).
+    const { observedGeneration: _none, ...status } = body.status;
+    assert.deepEqual(claims.decode(wire), { ...wire, status });
   });
 
   it('converts merge patches field by field, adding nothing they did not carry', () => {
@@ -83,7 +83,7 @@ describe('IPAddressClaim and IPAddress in v1beta1', () => {
     const statusPatch = { metadata: { resourceVersion: '5' }, status: { conditions: [ready] } };
     assert.deepEqual(claims.encode(statusPatch), {
       metadata: { resourceVersion: '5' },
-      status: { conditions: [toV1Beta1Condition(ready)], v1beta2: { conditions: [ready] } },
+      status: { v1beta2: { conditions: [ready] } },
     });
   });
 

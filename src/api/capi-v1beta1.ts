@@ -7,31 +7,18 @@
 // - `spec.poolRef.apiGroup` is optional. Absent reads as '' (what Cluster API's own conversion to v1beta2 does: such
 //   a claim names a core-group kind, which no provider serves, so it is ignored); '' is written as absent.
 // - `status.conditions` holds Cluster API's older condition shape {type, status, severity?, reason?, message?,
-//   lastTransitionTime}; metav1 conditions live under `status.v1beta2.conditions`. The code's `status.conditions`
-//   (metav1) is read from `status.v1beta2.conditions` and written to both: as they are under `v1beta2`, and in the
-//   older shape under `conditions`, which is what v1beta1 clients (clusterctl describe, older tooling) read.
+//   lastTransitionTime}; metav1 conditions live under `status.v1beta2.conditions`. As Cluster API's own conversion
+//   does, the code's `status.conditions` (metav1) are v1beta1's `status.v1beta2.conditions`, and the code's
+//   `status.deprecated.v1beta1.conditions` (the older shape, written by providers/claims.ts) are v1beta1's
+//   `status.conditions`, which is what v1beta1 clients (CAPV, clusterctl describe, older tooling) read.
 // - Neither kind has `status.observedGeneration` in v1beta1: it is not written.
 // Everything else (clusterName, prefix as a plain integer, address, gateway, claimRef, addressRef) is the same.
 import type { Codec, KubeObject, ResourceAdapter, ResourceType } from '../kube/index.ts';
-import { ipamGroup } from './capi.ts';
+import { ipamGroup, v1beta1ConditionLimits, type V1Beta1Condition } from './capi.ts';
 import type { Condition } from './common.ts';
 
 export const v1beta1 = 'v1beta1';
 const wireApiVersion = `${ipamGroup}/${v1beta1}`;
-
-/** Cluster API's condition before v1beta2 (sigs.k8s.io/cluster-api/api/v1beta1 Condition). */
-export interface V1Beta1Condition {
-  type: string;
-  status: string;
-  severity?: string;
-  reason?: string;
-  message?: string;
-  lastTransitionTime: string;
-}
-
-/** Limits of the v1beta1 condition schema: reason ≤ 256, message ≤ 10240 characters, both non-empty if set. */
-const maxReason = 256;
-const maxMessage = 10240;
 
 /**
  * A metav1 condition in the older shape. Severity is set on False conditions only, as Cluster API does: Error when
@@ -43,6 +30,7 @@ export function toV1Beta1Condition(c: Condition): V1Beta1Condition {
   if (c.status === 'False') {
     out.severity = c.reason === 'AllocationFailed' || c.reason === 'ReleaseFailed' ? 'Error' : 'Warning';
   }
+  const { reason: maxReason, message: maxMessage } = v1beta1ConditionLimits;
   if (c.reason) out.reason = c.reason.slice(0, maxReason);
   if (c.message) out.message = c.message.length > maxMessage ? `${c.message.slice(0, maxMessage - 1)}…` : c.message;
   return out;
@@ -62,23 +50,26 @@ function encodePoolRef(spec: Obj): Obj {
   return { ...spec, poolRef: ref };
 }
 
+// The status as Cluster API's conversion (api/ipam/v1beta1/conversion.go) maps it: v1beta2's status.conditions are
+// v1beta1's status.v1beta2.conditions, and v1beta2's status.deprecated.v1beta1.conditions are v1beta1's
+// status.conditions.
 function decodeClaimStatus(status: Obj): Obj {
-  const { conditions: _older, v1beta2, addressRef, ...rest } = status;
+  const { conditions: older, v1beta2, addressRef, ...rest } = status;
   const out: Obj = { ...rest };
   // v1beta1's addressRef.name defaults to '': an empty one names nothing.
   if (isObj(addressRef) && addressRef.name) out.addressRef = addressRef;
   if (isObj(v1beta2) && Array.isArray(v1beta2.conditions)) out.conditions = v1beta2.conditions;
+  if (Array.isArray(older)) out.deprecated = { v1beta1: { conditions: older } };
   return out;
 }
 
 function encodeClaimStatus(status: Obj): Obj {
-  const { conditions, observedGeneration: _none, ...rest } = status;
-  if (!Array.isArray(conditions)) return rest;
-  return {
-    ...rest,
-    conditions: (conditions as Condition[]).map(toV1Beta1Condition),
-    v1beta2: { conditions },
-  };
+  const { conditions, deprecated, observedGeneration: _none, ...rest } = status;
+  const out: Obj = { ...rest };
+  if (Array.isArray(conditions)) out.v1beta2 = { conditions };
+  const older = isObj(deprecated) && isObj(deprecated.v1beta1) ? deprecated.v1beta1.conditions : undefined;
+  if (Array.isArray(older)) out.conditions = older;
+  return out;
 }
 
 /** Decodes and encodes one kind: spec always, status when the kind has one. */

@@ -11,7 +11,7 @@ import {
   observedGenerationSchema,
   poolRefSchema,
 } from './common.ts';
-import { ageColumn, defineKind, type ObjectOf } from './meta.ts';
+import { ageColumn, defineKind, type FromKubeSchema, type ObjectOf } from './meta.ts';
 
 export const ipamGroup = 'ipam.cluster.x-k8s.io';
 const version = 'v1beta2';
@@ -24,6 +24,32 @@ const poolColumns = [
   { name: 'Pool Name', type: 'string', jsonPath: '.spec.poolRef.name' },
   { name: 'Pool Kind', type: 'string', jsonPath: '.spec.poolRef.kind' },
 ] as const;
+
+/**
+ * Cluster API's condition before v1beta2 (sigs.k8s.io/cluster-api/api/core/v1beta1 Condition), with its limits.
+ * Severity is set on False conditions only.
+ */
+const v1beta1ConditionSchema = {
+  type: 'object',
+  required: ['type', 'status', 'lastTransitionTime'],
+  properties: {
+    type: { type: 'string', minLength: 1, maxLength: 256, description: 'Type of condition in CamelCase.' },
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    severity: { type: 'string', maxLength: 32, description: 'Error, Warning or Info; only when status is False.' },
+    reason: { type: 'string', minLength: 1, maxLength: 256, description: 'Why the condition last changed.' },
+    message: { type: 'string', minLength: 1, maxLength: 10240, description: 'Human-readable details.' },
+    lastTransitionTime: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When the condition last changed status.',
+    },
+  },
+} as const;
+export type V1Beta1Condition = FromKubeSchema<typeof v1beta1ConditionSchema>;
+export const v1beta1ConditionLimits = {
+  reason: v1beta1ConditionSchema.properties.reason.maxLength,
+  message: v1beta1ConditionSchema.properties.message.maxLength,
+};
 
 export const ipAddressClaimKind = defineKind({
   group: ipamGroup,
@@ -56,6 +82,26 @@ export const ipAddressClaimKind = defineKind({
       addressRef: { ...localObjectReferenceSchema, description: 'The IPAddress allocated for this claim.' },
       conditions: conditionsSchema,
       observedGeneration: observedGenerationSchema,
+      // Where Cluster API ≥ 1.11 keeps what v1beta1 clients read as status.conditions (its conversion maps one to
+      // the other): the Ready condition in the older shape, which CAPV and `clusterctl describe` read.
+      deprecated: {
+        type: 'object',
+        description: 'Status fields kept for readers of older API versions.',
+        properties: {
+          v1beta1: {
+            type: 'object',
+            description: 'What v1beta1 clients read (as status.conditions).',
+            properties: {
+              conditions: {
+                type: 'array',
+                description: 'The Ready condition in Cluster API v1beta1 condition shape.',
+                maxItems: 32,
+                items: v1beta1ConditionSchema,
+              },
+            },
+          },
+        },
+      },
     },
   },
 });

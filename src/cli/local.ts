@@ -377,19 +377,63 @@ async function startInfobloxExamples(client: KubeClient, dir: string, logger: Lo
   return sim;
 }
 
+const localUsage = {
+  up: `usage: cluster-ipam local up [--dir DIR] [--detach] [--bare] [--watch-pid PID]
+
+Starts a local control plane on loopback (etcd, kube-apiserver, kube-controller-manager, built from Go modules on
+first use and cached), installs the CRDs, starts the manager and applies the guide's examples; shows the example
+clusters' machines and stays in the foreground until Ctrl-C. Prints KUBECONFIG=<path> last.
+
+flags:
+  --dir DIR        where its state lives (kubeconfig, logs, summary); default ${defaultDir()}
+  --detach         return once ready; it lives on until \`cluster-ipam local down\`
+  --bare           the control plane and the CRDs only (no manager, no examples); returns once ready
+  --watch-pid PID  stop when this process exits
+  -h, --help       print this help
+`,
+  down: `usage: cluster-ipam local down [--dir DIR]
+
+Stops what \`cluster-ipam local up\` started with the same --dir (default ${defaultDir()}).
+
+flags:
+  --dir DIR    the state directory of the local mode to stop
+  -h, --help   print this help
+`,
+};
+const localOverview = `usage: cluster-ipam local <up|down> [flags]
+
+  up     start a local control plane with the CRDs, the manager and the examples
+  down   stop it
+
+\`cluster-ipam local up --help\` and \`cluster-ipam local down --help\` list their flags.
+`;
+
 export async function localCommand(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      dir: { type: 'string' },
-      'watch-pid': { type: 'string' },
-      bare: { type: 'boolean', default: false },
-      detach: { type: 'boolean', default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        dir: { type: 'string' },
+        'watch-pid': { type: 'string' },
+        bare: { type: 'boolean', default: false },
+        detach: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`cluster-ipam local: ${err instanceof Error ? err.message : String(err)}\n${localOverview}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  const command = positionals[0];
+  if (values.help) {
+    process.stdout.write(command === 'up' || command === 'down' ? localUsage[command] : localOverview);
+    return 0;
+  }
   const dir = resolve(values.dir ?? defaultDir());
-  switch (positionals[0]) {
+  switch (command) {
     case 'up':
       return up(dir, { watchPid: values['watch-pid'], bare: values.bare, detach: values.detach });
     case 'down':
@@ -397,7 +441,9 @@ export async function localCommand(argv: string[]): Promise<number> {
     case 'serve':
       return serve(dir, { watchPid: values['watch-pid'] ? Number(values['watch-pid']) : undefined, bare: values.bare });
     default:
-      process.stderr.write('usage: cluster-ipam local up|down [--dir DIR] [--watch-pid PID] [--bare] [--detach]\n');
+      process.stderr.write(
+        `cluster-ipam local: ${command === undefined ? 'which one?' : `unknown command "${command}"`}\n${localOverview}`,
+      );
       return 2;
   }
 }

@@ -29,4 +29,28 @@ describe('cluster-ipam', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--version/);
   });
+
+  it('answers --help with its own usage, exit 0, for every command and sub-command', async () => {
+    const commands = [
+      ['start'],
+      ['run'],
+      ['local'],
+      ['local', 'up'],
+      ['local', 'down'],
+      ['check'],
+      ['status'],
+      ['wapi-simulator'],
+    ];
+    for (const command of commands) {
+      for (const flag of ['--help', '-h']) {
+        const out = await cli([...command, flag]);
+        assert.equal(out.code, 0, `${command.join(' ')} ${flag}: ${out.stderr}`);
+        const usage = `usage: cluster-ipam ${command.join(' ')}${command.length === 1 && command[0] === 'local' ? ' <up|down>' : ''}`;
+        assert.ok(out.stdout.startsWith(usage), `${command.join(' ')} ${flag} prints its usage: ${out.stdout}`);
+      }
+    }
+    const wrong = await cli(['local', 'up', '--frob']);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /Unknown option '--frob'/);
+  });
 });

@@ -24,6 +24,13 @@ flags:
   -h, --help   print this help
 `;
 
+const startUsage = `usage: cluster-ipam start [flags]
+
+With a cluster configured (KUBECONFIG, ~/.kube/config, or in a pod): \`cluster-ipam run\` against it.
+With none: \`cluster-ipam local up\`, the local mode. The flags are theirs: see \`cluster-ipam run --help\` and
+\`cluster-ipam local up --help\`.
+`;
+
 /** The package's version: package.json sits two levels up from both src/cli and dist/cli. */
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -41,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(startUsage);
+        return 0;
+      }
       return clusterConfigured() ? main(['run', ...rest]) : main(['local', 'up', ...rest]);
     case 'run':
       return (await import('./run.ts')).runCommand(rest);

@@ -7,6 +7,8 @@ import {
   IPAddresses,
   IPAddressReservations,
   type Condition,
+  type IPAddress,
+  type IPAddressReservation,
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
 import { humanCount } from '../core/index.ts';
@@ -51,24 +53,20 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           ref?.kind === kind && ref.name
             ? [{ namespace: kind === 'InClusterIPPool' ? (ns ?? '') : '', name: ref.name }]
             : [];
-        // The pools whose spans met the changed pool's old or new span: their overlap reports may change.
-        const neighbours = (p: KubeObject) =>
-          provider.ranges.affected(keyOfPool(p)).flatMap((key) => {
+        const ofKind = (keys: readonly string[]) =>
+          keys.flatMap((key) => {
             const [k, namespace, ...name] = key.split('/');
             return k === kind ? [{ namespace: namespace ?? '', name: name.join('/') }] : [];
           });
+        // The pools whose spans met the changed pool's old or new span: their overlap reports may change.
+        const neighbours = (p: KubeObject) => ofKind(provider.ranges.affected(keyOfPool(p)));
         mgr.addController({
           name: kind.toLowerCase(),
           for: poolTypes[kind],
           predicate: notStatusOnly,
           watches: [
-            {
-              type: IPAddresses,
-              map: (a: KubeObject) => {
-                const spec = (a as { spec?: { poolRef?: { kind?: string; name?: string } } }).spec;
-                return toPool(spec?.poolRef, a.metadata.namespace);
-              },
-            },
+            // A holder's change concerns every pool counting it: its own, and those sharing its address.
+            { type: IPAddresses, map: (a: IPAddress) => ofKind(provider.poolsCountingIPAddress(a)) },
             // A claim gone may leave its reservation without an IPAddress: the sweep looks.
             {
               type: IPAddressClaims,
@@ -80,11 +78,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
             },
             {
               type: IPAddressReservations,
-              map: (r: KubeObject) => {
-                const ref = (r as { spec?: { poolRef?: { kind?: string; name?: string; namespace?: string } } }).spec
-                  ?.poolRef;
-                return toPool(ref, ref?.namespace);
-              },
+              map: (r: IPAddressReservation) => ofKind(provider.poolsCountingReservation(r)),
             },
             // Overlap warnings depend on the neighbours' addresses and domains.
             { type: poolTypes.InClusterIPPool, predicate: specChanged, map: neighbours },

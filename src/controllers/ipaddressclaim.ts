@@ -80,13 +80,17 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       // claim that carries our finalizer when a DELETE read it before the finalizer was added (its delete checks
       // the finalizers of the object it read, not of the one it removes); a claim deleted a few ms after its
       // creation then vanishes while its address is being allocated. Whatever was, or will still be, allocated for
-      // it is given back by releaseVanished. (A claim released normally loses the finalizer before it goes.)
+      // it is given back by releaseVanished. Such a claim never had a deletionTimestamp. A claim released normally
+      // has one: its DELETED event still shows our finalizer, as the event carries the object as last stored, and
+      // the update that removed the last finalizer deleted it instead of storing it.
       const vanished = new Map<string, IPAddressClaim>();
       claimInformer.addEventHandler({
         onDelete: (c) => {
           // Not when the whole kind stopped being served: the claims may be there still, unseen.
           if (!claimInformer.isServed()) return;
-          if (hasFinalizer(c, releaseAddressFinalizer)) vanished.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
+          if (hasFinalizer(c, releaseAddressFinalizer) && !c.metadata.deletionTimestamp) {
+            vanished.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
+          }
         },
       });
       const claimClient = mgr.client.resource(IPAddressClaims);
@@ -178,7 +182,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         if (!provider) return;
         // A reference provider runs and serves this pool kind (coexistence.ts): the claim is its, left untouched.
         if (refusedPool(mgr, claim.spec.poolRef)) return;
-        const pool = provider.pool(claim);
+        let pool = provider.pool(claim);
         // The Cluster is read only when there is something to do: while Cluster API is absent each read is a GET.
         const clusterName = clusterOf(claim);
         const settled = isSettled(claim, ipAddresses.get(key));
@@ -186,7 +190,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         try {
           const cluster =
             clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
-          paused = pausedBy(claim, settled ? pool : await freshPool(provider, pool), cluster);
+          // Whatever is allocated or released goes on with the pool just read, not the cached one: a pool changed
+          // (an address excluded) or deleted a moment before the claim was seen is what the API says it is.
+          if (!settled) pool = await freshPool(provider, pool);
+          paused = pausedBy(claim, pool, cluster);
         } catch (err) {
           // Pause fails closed: what cannot be read may be paused. Say so, and retry with backoff.
           if (!settled && !isNotFound(err)) {

@@ -42,7 +42,7 @@ export interface ControlPlane {
 export type ProgressListener = (step: string, detail?: string) => void;
 
 /**
- * Path of the control plane binary, building it first if this machine has none (about 4 minutes on 2 cores, once).
+ * Path of the control plane binary, building it first if this machine has none (5-10 minutes on 2 cores, once).
  * The build's stderr (`go: downloading …`, and the packages `go build -v` names as it compiles them) becomes progress.
  */
 export async function controlPlaneBinary(progress?: ProgressListener): Promise<string> {

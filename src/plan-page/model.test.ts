@@ -89,6 +89,32 @@ describe('address plan model', () => {
     assert.equal(plan.counts?.used, '3'); // the gateway is not usable
   });
 
+  it('shows an endpoint kept out of the machines as the endpoint; a machine on an excluded or endpoint address is red', () => {
+    const endpoint = (address: string, name: string): HolderInput => ({
+      address,
+      kind: 'Endpoint',
+      namespace: 'ns',
+      name,
+    });
+    const plan = planPool(
+      input({ addresses: ['10.0.0.0/24'], prefix: 24, excludedAddresses: ['10.0.0.5', '10.0.0.6'] }, [
+        endpoint('10.0.0.5', 'prod'),
+        ip('10.0.0.6', 'm-excluded'),
+        endpoint('10.0.0.7', 'lab'),
+        ip('10.0.0.7', 'm-on-endpoint'),
+      ]),
+    );
+    const state = (a: string) => plan.cells!.find((c) => c.address === a)!.state;
+    assert.equal(state('10.0.0.5'), 'endpoint');
+    assert.deepEqual(
+      plan.conflicts.map((c) => [c.address, c.message]),
+      [
+        ['10.0.0.6', 'held, but it is excluded'],
+        ['10.0.0.7', 'held by 2: endpoint ns/lab, claim ns/m-on-endpoint'],
+      ],
+    );
+  });
+
   it('summarises an IPv6 /64 and a /16 in runs, with no cells', () => {
     const v6 = planPool(
       input({ addresses: ['fd00::/64'], prefix: 64 }, [ip('fd00::1', 'a'), ip('fd00::2', 'b'), ip('fd00::10', 'c')]),

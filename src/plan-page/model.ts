@@ -1,7 +1,8 @@
 // The address plan of one pool, pure: the pool's address model and who holds what in its address domain become
 // cells (a small subnet, one per address) and runs (any subnet: maximal stretches of one state, so an IPv6 /64 is a
 // handful of lines, not 2^64 cells). Conflicts are what a reader must see first: two holders of one address, a
-// holder the API server flagged (DuplicateAddress), an address held although it is reserved, excluded or the gateway.
+// holder the API server flagged (DuplicateAddress), an address a machine holds although it is reserved, excluded or
+// the gateway. A control-plane endpoint in the excluded addresses is the intended state, not a conflict.
 import { formatAddress, IntervalSet, parseAddress, type Family, type Pool } from '../core/index.ts';
 
 export type HolderKind = 'IPAddress' | 'IPAddressReservation' | 'Endpoint';
@@ -168,8 +169,10 @@ export function planPool(input: PoolInput): PoolPlan {
       if (flagged) return { state: 'conflict', problem: flagged.problem };
       if (pool.gateway?.value === v) return { state: 'conflict', problem: 'held, but it is the gateway' };
       if (pool.reserved.has(v)) return { state: 'conflict', problem: 'held, but it is reserved' };
-      if (pool.excluded.has(v)) return { state: 'conflict', problem: 'held, but it is excluded' };
-      return { state: here[0]!.kind === 'Endpoint' ? 'endpoint' : 'used' };
+      // An endpoint is kept out of the machines' addresses on purpose (the gate excludes a hand-set one).
+      const endpoint = here.every((h) => h.kind === 'Endpoint');
+      if (pool.excluded.has(v) && !endpoint) return { state: 'conflict', problem: 'held, but it is excluded' };
+      return { state: endpoint ? 'endpoint' : 'used' };
     }
     if (gateway.has(v)) return { state: 'gateway' };
     if (pool.reserved.has(v)) return { state: 'reserved' };

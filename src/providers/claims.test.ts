@@ -96,4 +96,38 @@ describe('claims', () => {
     );
     assert.deepEqual(unpaused.addressRef, { name: 'm' });
   });
+
+  it('write Ready in the v1beta1 shape too, where Cluster API keeps it for v1beta1 readers, and nothing else', () => {
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const full = claimStatus(claim(), { ready: { status: 'False', reason: 'PoolExhausted', message: 'full' } }, t0);
+    const older = (s: typeof full) => s.deprecated?.v1beta1?.conditions;
+    assert.deepEqual(older(full), [
+      {
+        type: 'Ready',
+        status: 'False',
+        severity: 'Warning',
+        reason: 'PoolExhausted',
+        message: 'full',
+        lastTransitionTime: '2026-01-01T00:00:00Z',
+      },
+    ]);
+    // Paused (and DuplicateAddress) are v1beta2 conditions only; Ready stays as it was.
+    const paused = claimStatus({ ...claim(), status: full }, { paused: 'the claim has the annotation' });
+    assert.deepEqual(older(paused), older(full));
+    const t1 = new Date('2026-01-01T00:01:00Z');
+    const done = claimStatus(
+      { ...claim(), status: full },
+      { addressRef: 'm', ready: { status: 'True', reason: 'AddressAllocated', message: 'IPAddress m allocated' } },
+      t1,
+    );
+    assert.deepEqual(older(done), [
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'AddressAllocated',
+        message: 'IPAddress m allocated',
+        lastTransitionTime: '2026-01-01T00:01:00Z',
+      },
+    ]);
+  });
 });

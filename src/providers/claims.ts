@@ -2,6 +2,7 @@
 // owner references, finalizer, label, spec), and the claim's status.
 import { ipAddressKind, ipamGroup, type IPAddress, type IPAddressClaim } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
+import { toV1Beta1Condition } from '../api/capi-v1beta1.ts';
 import type { Condition, KubeObject, OwnerReference } from '../kube/index.ts';
 import { setCondition } from '../runtime/index.ts';
 import type { Allocation, FailureReason } from './types.ts';
@@ -174,6 +175,10 @@ export function claimStatus(claim: IPAddressClaim, outcome: ClaimOutcome, now = 
     } else if (isSet('DuplicateAddress')) set('DuplicateAddress', 'False', ClaimReasons.UniqueAddress);
   }
   const status: ClaimStatus = { ...claim.status, conditions };
+  // Cluster API's v1beta2 transition asks providers to go on writing the v1beta1 conditions: v1beta1 readers (CAPV
+  // aggregates the claims' Ready into its VSphereVM's IPAddressClaimed; clusterctl describe) see only these.
+  const ready = conditions.find((c) => c.type === 'Ready');
+  if (ready) status.deprecated = { v1beta1: { conditions: [toV1Beta1Condition(ready)] } };
   const ref = outcome.addressRef ?? claim.status?.addressRef?.name;
   if (ref) status.addressRef = { name: ref };
   return status;

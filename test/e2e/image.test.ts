@@ -2,7 +2,7 @@
 // unshare runs its entrypoint in the unpacked root filesystem (own mount, pid and network namespaces, a fresh /proc)
 // as the image's user, with the image's environment and working directory only. The build is reused while its
 // inputs are unchanged (build/image/<arch>/key); the Debian root filesystem and Node.js are cached in
-// ~/.cache/cluster-ipam/. Needs root and Debian's mmdebstrap and umoci, which .ci/run installs.
+// ~/.cache/cluster-ipam/. Needs root and Debian's mmdebstrap and umoci, which npm test installs (scripts/test-setup.sh).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -111,7 +111,7 @@ describe('the image built by hack/build-image.sh', () => {
       missing,
       [],
       `the image test needs Debian's mmdebstrap and umoci (and util-linux's unshare): ` +
-        `apt-get install -y --no-install-recommends mmdebstrap umoci (.ci/run installs them)`,
+        `apt-get install -y --no-install-recommends mmdebstrap umoci (npm test installs them: scripts/test-setup.sh)`,
     );
     assert.equal(process.getuid?.(), 0, 'the image test runs as root (mmdebstrap --mode=root, unshare --root)');
 

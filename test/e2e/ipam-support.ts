@@ -127,8 +127,9 @@ export function waitForObject(
   timeoutMs = 60_000,
 ): Promise<Obj> {
   return waitFor(
-    async () => {
+    async (note) => {
       const obj = await get(kind, name, namespace);
+      note(obj ? { status: (obj as { status?: unknown }).status } : 'not found');
       return obj && test(obj) ? obj : undefined;
     },
     { what: `${kind} ${name}: ${what}`, timeoutMs, intervalMs: 200 },

@@ -60,7 +60,7 @@ describe('address-plan page in headless Chromium', () => {
   it("shows a pool's holders and highlights a conflict", async (t) => {
     await access(chromiumPath).catch(() => {
       throw new Error(
-        `${chromiumPath} not found: install Debian's chromium package (apt-get install chromium; .ci/run does) ` +
+        `${chromiumPath} not found: install Debian's chromium package (apt-get install chromium; npm test does, scripts/test-setup.sh) ` +
           'or set CLUSTER_IPAM_CHROMIUM',
       );
     });
@@ -81,7 +81,8 @@ describe('address-plan page in headless Chromium', () => {
       addresses: ['10.230.0.10-10.230.0.40'],
       prefix: 24,
       gateway: '10.230.0.1',
-      excludedAddresses: ['10.230.0.12'],
+      // 10.230.0.40: the hand-set endpoint of ClusterDeployment demo, kept out of the machines as the gate does.
+      excludedAddresses: ['10.230.0.12', '10.230.0.40'],
     });
     const cluster = { labels: { 'cluster.x-k8s.io/cluster-name': 'demo' } };
     for (const m of ['demo-cp-0', 'demo-md-0', 'demo-md-1']) {
@@ -102,16 +103,33 @@ describe('address-plan page in headless Chromium', () => {
         spec: { address: '10.230.0.30', prefix: 24, claimRef: { name }, poolRef: { ...poolRef, name: 'nodes' } },
       });
     }
-    await h.client.resource(ClusterDeployments).create({
-      apiVersion: 'k0rdent.mirantis.com/v1beta1',
-      kind: 'ClusterDeployment',
-      metadata: { namespace: ns, name: 'demo' },
-      spec: { template: 'vsphere-standalone', config: { controlPlaneEndpointIP: '10.230.0.40' } },
+    // A real conflict on an endpoint: a machine's IPAddress at another cluster's endpoint address.
+    await h.client.resource(IPAddresses).create({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+      kind: 'IPAddress',
+      metadata: { namespace: ns, name: 'on-endpoint' },
+      spec: {
+        address: '10.230.0.35',
+        prefix: 24,
+        claimRef: { name: 'on-endpoint' },
+        poolRef: { ...poolRef, name: 'nodes' },
+      },
     });
+    for (const [name, endpoint] of [
+      ['demo', '10.230.0.40'],
+      ['other', '10.230.0.35'],
+    ]) {
+      await h.client.resource(ClusterDeployments).create({
+        apiVersion: 'k0rdent.mirantis.com/v1beta1',
+        kind: 'ClusterDeployment',
+        metadata: { namespace: ns, name },
+        spec: { template: 'vsphere-standalone', config: { controlPlaneEndpointIP: endpoint } },
+      });
+    }
 
     // The JSON endpoint: the same data, once the caches caught up.
     const plan = await waitFor(
-      async () => {
+      async (note) => {
         const res = await fetch(new URL('plan.json', url));
         if (!res.ok) return undefined;
         const body = (await res.json()) as {
@@ -121,13 +139,15 @@ describe('address-plan page in headless Chromium', () => {
           }[];
         };
         const p = body.domains.flatMap((d) => d.pools).find((x) => x.name === 'nodes');
-        return p && p.holders.length === 6 && p.conflicts.length > 0 ? p : undefined;
+        note(p && { holders: p.holders.length, conflicts: p.conflicts });
+        return p && p.holders.length === 8 && p.conflicts.length > 1 ? p : undefined;
       },
-      { what: 'the plan to show 3 machines, 2 stray IPAddresses and the endpoint', timeoutMs: 20_000 },
+      { what: 'the plan to show 3 machines, 3 stray IPAddresses and 2 endpoints', timeoutMs: 20_000 },
     );
     assert.deepEqual(
       plan.conflicts.map((c) => c.address),
-      ['10.230.0.30'],
+      ['10.230.0.30', '10.230.0.35'],
+      'two holders of .30 and a machine on the endpoint .35 are conflicts; the excluded endpoint .40 is not',
     );
 
     const dir = await mkdtemp(join(tmpdir(), 'plan-page-'));
@@ -157,7 +177,12 @@ describe('address-plan page in headless Chromium', () => {
       /data-address="10\.230\.0\.30" data-state="conflict" title="[^"]*held by 2: claim [^"]*stray-a, claim [^"]*stray-b/,
     );
     assert.match(dom, /<tr class="holder s-conflict" data-address="10\.230\.0\.30">/);
-    assert.match(dom, /<div class="conflicts"><strong>1 conflict<\/strong>/);
+    assert.match(dom, /<div class="conflicts"><strong>2 conflicts<\/strong>/);
+    assert.match(
+      dom,
+      /data-address="10\.230\.0\.35" data-state="conflict" title="[^"]*held by 2: [^"]*(other[^"]*on-endpoint|on-endpoint[^"]*other)/,
+    );
+    assert.doesNotMatch(dom, /<tr class="holder s-conflict" data-address="10\.230\.0\.40">/);
     assert.match(dom, /data-address="10\.230\.0\.1" data-state="gateway"/);
     assert.match(dom, /data-address="10\.230\.0\.12" data-state="excluded"/);
     assert.match(dom, /data-address="10\.230\.0\.40" data-state="endpoint"[^>]*ClusterDeployment [^"]*\/demo/);

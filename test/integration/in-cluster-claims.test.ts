@@ -65,6 +65,16 @@ describe('in-cluster provider: claims', () => {
     assert.deepEqual(got.metadata.finalizers, ['ipam.cluster.x-k8s.io/ReleaseAddress']);
     assert.equal(got.status?.addressRef?.name, 'machine-0');
     assert.equal(readyOf(got)?.reason, 'AddressAllocated');
+    // Ready in the older shape, where Cluster API keeps it for v1beta1 readers.
+    assert.deepEqual(got.status?.deprecated?.v1beta1?.conditions, [
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'AddressAllocated',
+        message: 'IPAddress machine-0 allocated',
+        lastTransitionTime: readyOf(got)?.lastTransitionTime,
+      },
+    ]);
     // The address is reserved under its own name in the namespace's address domain, for this claim.
     const reservation = await h.client.resource(IPAddressReservations).get({ name: `ipv4-10-201-0-1.ns.${ns}` });
     assert.equal(reservation.spec.domain, `namespace/${ns}`);

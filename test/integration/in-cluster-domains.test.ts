@@ -12,6 +12,7 @@ import {
   createPool,
   GlobalInClusterIPPools,
   InClusterIPPools,
+  IPAddressClaims,
   readyOf,
   startInCluster,
   suffix,
@@ -52,6 +53,39 @@ describe('in-cluster provider: address domains', () => {
     await waitFor(async () => (await poolStatus(a, 'nodes')).status?.ipAddresses?.used === 1, { what: 'a used 1' });
     await waitFor(async () => (await poolStatus(b, 'nodes')).status?.ipAddresses?.used === 2, { what: 'b used 2' });
     assert.equal((await poolStatus(b, 'nodes')).status?.ipAddresses?.free, 252);
+  });
+
+  it("a pool's counts follow the holders of another pool sharing its addresses, and nothing of its own", async () => {
+    const ns = await testNamespace('dom-follow');
+    const spec = { addresses: ['10.0.2.0/28'], prefix: 24 };
+    await createPool(h.client, ns, 'quiet', spec);
+    await createPool(h.client, ns, 'busy', spec);
+    await waitFor(
+      async (note) => {
+        const counts = note((await poolStatus(ns, 'quiet')).status?.ipAddresses);
+        return counts?.total === 15 && counts.used === 0;
+      },
+      { what: 'the quiet pool to count its 15 free addresses' },
+    );
+    // Only the busy pool's claims and IPAddresses change: the quiet pool hears of it through its shared addresses.
+    for (const name of ['m-0', 'm-1', 'm-2']) await createClaim(h.client, ns, name, 'busy');
+    for (const name of ['m-0', 'm-1', 'm-2']) await waitForAddress(h.client, ns, name);
+    const seen = await waitFor(
+      async (note) => {
+        const counts = note((await poolStatus(ns, 'quiet')).status?.ipAddresses);
+        return counts?.used === 3 ? counts : undefined;
+      },
+      { what: "the quiet pool to count the busy pool's 3 addresses" },
+    );
+    assert.equal(seen.free, 12);
+    await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'm-1' });
+    await waitFor(
+      async (note) => {
+        const counts = note((await poolStatus(ns, 'quiet')).status?.ipAddresses);
+        return counts?.used === 2;
+      },
+      { what: 'the quiet pool to count 2 once a busy claim is gone' },
+    );
   });
 
   it('an address-domain annotation makes pools of several namespaces share their addresses and counts', async () => {

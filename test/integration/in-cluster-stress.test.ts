@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IPAddress } from '../../src/api/index.ts';
 import { testNamespace } from '../support/cluster.ts';
-import { waitFor } from '../support/wait.ts';
+import { patience, waitFor } from '../support/wait.ts';
 import {
   claimObject,
   createPool,
@@ -30,108 +30,118 @@ describe('in-cluster provider under load', () => {
     await h?.stop();
   });
 
-  it(`allocates ${5 * perPool} claims created at once without a single duplicate`, { timeout: 240_000 }, async () => {
-    const [ns1, ns2] = [await testNamespace('ic-stress-a'), await testNamespace('ic-stress-b')];
-    const global = `stress-${suffix()}`;
-    const shared = { addresses: ['10.210.0.0/22'], prefix: 22 };
-    await createPool(h.client, ns1, 'p0', shared);
-    await createPool(h.client, ns1, 'p1', shared); // the same addresses: p0 and p1 share them
-    await createPool(h.client, ns1, 'p2', { addresses: ['fd02:210::/118'], prefix: 64 });
-    await createPool(h.client, undefined, global, { addresses: ['10.210.8.0/22'], prefix: 22, gateway: '10.210.8.1' });
-    await createPool(h.client, ns2, 'p4', { addresses: ['10.210.12.0-10.210.13.255'], prefix: 22 });
-    const plan = [
-      ...['p0', 'p1', 'p2'].map((pool) => ({ pool, kind: 'InClusterIPPool', namespaces: [ns1] })),
-      { pool: global, kind: 'GlobalInClusterIPPool', namespaces: [ns1, ns2] },
-      { pool: 'p4', kind: 'InClusterIPPool', namespaces: [ns2] },
-    ];
-    const claims = plan.flatMap(({ pool, kind, namespaces }) =>
-      Array.from({ length: perPool }, (_, i) =>
-        claimObject(namespaces[i % namespaces.length]!, `${pool}-${i}`, pool, kind),
-      ),
-    );
-
-    const started = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        for (let i = next++; i < claims.length; i = next++) await h.client.resource(IPAddressClaims).create(claims[i]!);
-      }),
-    );
-    const created = Date.now();
-
-    const listAll = async (): Promise<IPAddress[]> =>
-      (await Promise.all([ns1, ns2].map((namespace) => h.client.resource(IPAddresses).listAll({ namespace })))).flatMap(
-        (l) => l.items,
-      );
-    const addresses = await waitFor(
-      async () => {
-        const items = await listAll();
-        return items.length >= claims.length ? items : undefined;
-      },
-      { timeoutMs: 180_000, intervalMs: 1000, what: `${claims.length} IPAddresses` },
-    );
-    const done = Date.now();
-    console.log(
-      `# ${claims.length} claims: created in ${created - started} ms, all allocated ${done - started} ms after the first create`,
-    );
-
-    assert.equal(addresses.length, claims.length);
-    const byAddress = new Map<string, string[]>();
-    for (const a of addresses) {
-      const holders = byAddress.get(a.spec.address) ?? [];
-      holders.push(`${a.metadata.namespace}/${a.metadata.name}`);
-      byAddress.set(a.spec.address, holders);
-    }
-    const duplicates = [...byAddress].filter(([, holders]) => holders.length > 1);
-    assert.deepEqual(duplicates, [], 'addresses held by more than one IPAddress');
-
-    // Every claim reports its address; every address has its reservation, for that very claim.
-    const reservations = new Map(
-      (await h.client.resource(IPAddressReservations).listAll()).items.map((r) => [r.spec.address, r]),
-    );
-    const claimUids = new Map<string, string>();
-    for (const namespace of [ns1, ns2]) {
-      for (const c of (await h.client.resource(IPAddressClaims).listAll({ namespace })).items) {
-        claimUids.set(`${namespace}/${c.metadata.name}`, c.metadata.uid!);
-      }
-    }
-    for (const a of addresses) {
-      const r = reservations.get(a.spec.address);
-      assert.ok(r, `reservation for ${a.spec.address}`);
-      assert.equal(r.spec.claimRef.uid, claimUids.get(`${a.metadata.namespace}/${a.metadata.name}`));
-      assert.equal(r.spec.claimRef.name, a.metadata.name);
-    }
-
-    // Each pool counts every holder of its address domain: p0 and p1 share theirs (the count is written at most once
-    // a second: await it).
-    const pools = [
-      ...['p0', 'p1', 'p2'].map((name) => () => h.client.resource(InClusterIPPools).get({ namespace: ns1, name })),
-      () => h.client.resource(GlobalInClusterIPPools).get({ name: global }),
-      () => h.client.resource(InClusterIPPools).get({ namespace: ns2, name: 'p4' }),
-    ];
-    // IPv6: the subnet's first address (Subnet-Router anycast) is reserved too.
-    const expectedTotal = [1022, 1022, 1023, 1021, 511];
-    const expectedUsed = [2 * perPool, 2 * perPool, perPool, perPool, perPool];
-    for (const [i, read] of pools.entries()) {
-      const pool = await waitFor(
-        async () => {
-          const p = await read();
-          return p.status?.ipAddresses?.used === expectedUsed[i] ? p : undefined;
-        },
-        { what: `pool ${i} to count ${expectedUsed[i]} addresses` },
-      );
-      const mine = addresses.filter((a) => a.spec.poolRef.name === pool.metadata.name);
-      assert.equal(mine.length, perPool);
-      assert.deepEqual(pool.status!.ipAddresses, {
-        total: expectedTotal[i],
-        used: expectedUsed[i],
-        free: expectedTotal[i]! - expectedUsed[i]!,
-        outOfRange: 0,
-        totalHuman: String(expectedTotal[i]),
-        freeHuman: String(expectedTotal[i]! - expectedUsed[i]!),
+  it(
+    `allocates ${5 * perPool} claims created at once without a single duplicate`,
+    { timeout: patience(240_000) },
+    async () => {
+      const [ns1, ns2] = [await testNamespace('ic-stress-a'), await testNamespace('ic-stress-b')];
+      const global = `stress-${suffix()}`;
+      const shared = { addresses: ['10.210.0.0/22'], prefix: 22 };
+      await createPool(h.client, ns1, 'p0', shared);
+      await createPool(h.client, ns1, 'p1', shared); // the same addresses: p0 and p1 share them
+      await createPool(h.client, ns1, 'p2', { addresses: ['fd02:210::/118'], prefix: 64 });
+      await createPool(h.client, undefined, global, {
+        addresses: ['10.210.8.0/22'],
+        prefix: 22,
+        gateway: '10.210.8.1',
       });
-    }
-    // Lowest-first is not asserted here: managers of other test files serve these claims too (like replicas during
-    // a hand-over), and the loser of a race gives its address back only after others have moved past it.
-  });
+      await createPool(h.client, ns2, 'p4', { addresses: ['10.210.12.0-10.210.13.255'], prefix: 22 });
+      const plan = [
+        ...['p0', 'p1', 'p2'].map((pool) => ({ pool, kind: 'InClusterIPPool', namespaces: [ns1] })),
+        { pool: global, kind: 'GlobalInClusterIPPool', namespaces: [ns1, ns2] },
+        { pool: 'p4', kind: 'InClusterIPPool', namespaces: [ns2] },
+      ];
+      const claims = plan.flatMap(({ pool, kind, namespaces }) =>
+        Array.from({ length: perPool }, (_, i) =>
+          claimObject(namespaces[i % namespaces.length]!, `${pool}-${i}`, pool, kind),
+        ),
+      );
+
+      const started = Date.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          for (let i = next++; i < claims.length; i = next++)
+            await h.client.resource(IPAddressClaims).create(claims[i]!);
+        }),
+      );
+      const created = Date.now();
+
+      const listAll = async (): Promise<IPAddress[]> =>
+        (
+          await Promise.all([ns1, ns2].map((namespace) => h.client.resource(IPAddresses).listAll({ namespace })))
+        ).flatMap((l) => l.items);
+      const addresses = await waitFor(
+        async () => {
+          const items = await listAll();
+          return items.length >= claims.length ? items : undefined;
+        },
+        { timeoutMs: 180_000, intervalMs: 1000, what: `${claims.length} IPAddresses` },
+      );
+      const done = Date.now();
+      console.log(
+        `# ${claims.length} claims: created in ${created - started} ms, all allocated ${done - started} ms after the first create`,
+      );
+
+      assert.equal(addresses.length, claims.length);
+      const byAddress = new Map<string, string[]>();
+      for (const a of addresses) {
+        const holders = byAddress.get(a.spec.address) ?? [];
+        holders.push(`${a.metadata.namespace}/${a.metadata.name}`);
+        byAddress.set(a.spec.address, holders);
+      }
+      const duplicates = [...byAddress].filter(([, holders]) => holders.length > 1);
+      assert.deepEqual(duplicates, [], 'addresses held by more than one IPAddress');
+
+      // Every claim reports its address; every address has its reservation, for that very claim.
+      const reservations = new Map(
+        (await h.client.resource(IPAddressReservations).listAll()).items.map((r) => [r.spec.address, r]),
+      );
+      const claimUids = new Map<string, string>();
+      for (const namespace of [ns1, ns2]) {
+        for (const c of (await h.client.resource(IPAddressClaims).listAll({ namespace })).items) {
+          claimUids.set(`${namespace}/${c.metadata.name}`, c.metadata.uid!);
+        }
+      }
+      for (const a of addresses) {
+        const r = reservations.get(a.spec.address);
+        assert.ok(r, `reservation for ${a.spec.address}`);
+        assert.equal(r.spec.claimRef.uid, claimUids.get(`${a.metadata.namespace}/${a.metadata.name}`));
+        assert.equal(r.spec.claimRef.name, a.metadata.name);
+      }
+
+      // Each pool counts every holder of its address domain: p0 and p1 share theirs (the count is written at most once
+      // a second: await it).
+      const pools = [
+        ...['p0', 'p1', 'p2'].map((name) => () => h.client.resource(InClusterIPPools).get({ namespace: ns1, name })),
+        () => h.client.resource(GlobalInClusterIPPools).get({ name: global }),
+        () => h.client.resource(InClusterIPPools).get({ namespace: ns2, name: 'p4' }),
+      ];
+      // IPv6: the subnet's first address (Subnet-Router anycast) is reserved too.
+      const expectedTotal = [1022, 1022, 1023, 1021, 511];
+      const expectedUsed = [2 * perPool, 2 * perPool, perPool, perPool, perPool];
+      for (const [i, read] of pools.entries()) {
+        const pool = await waitFor(
+          async (note) => {
+            const p = await read();
+            note(p.status?.ipAddresses);
+            return p.status?.ipAddresses?.used === expectedUsed[i] ? p : undefined;
+          },
+          { what: `pool ${i} to count ${expectedUsed[i]} addresses` },
+        );
+        const mine = addresses.filter((a) => a.spec.poolRef.name === pool.metadata.name);
+        assert.equal(mine.length, perPool);
+        assert.deepEqual(pool.status!.ipAddresses, {
+          total: expectedTotal[i],
+          used: expectedUsed[i],
+          free: expectedTotal[i]! - expectedUsed[i]!,
+          outOfRange: 0,
+          totalHuman: String(expectedTotal[i]),
+          freeHuman: String(expectedTotal[i]! - expectedUsed[i]!),
+        });
+      }
+      // Lowest-first is not asserted here: managers of other test files serve these claims too (like replicas during
+      // a hand-over), and the loser of a race gives its address back only after others have moved past it.
+    },
+  );
 });

@@ -146,8 +146,9 @@ export async function waitForAddress(
   timeoutMs = 30_000,
 ): Promise<IPAddress> {
   return waitFor(
-    async () => {
+    async (note) => {
       const claim = await client.resource(IPAddressClaims).get({ namespace, name });
+      note(claim.status);
       if (claim.status?.addressRef?.name !== name || readyOf(claim)?.status !== 'True') return undefined;
       return client.resource(IPAddresses).get({ namespace, name });
     },
@@ -171,8 +172,9 @@ export async function waitForReason(
   reason: string,
 ): Promise<IPAddressClaim> {
   return waitFor(
-    async () => {
+    async (note) => {
       const claim = await client.resource(IPAddressClaims).get({ namespace, name });
+      note(readyOf(claim) ?? 'no Ready condition');
       return readyOf(claim)?.reason === reason ? claim : undefined;
     },
     { what: `claim ${namespace}/${name} to report ${reason}` },

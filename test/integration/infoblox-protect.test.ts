@@ -85,7 +85,7 @@ describe('ipam-infoblox: instances and pools stay while releases need them', () 
     assert.deepEqual(recordsByName(env.sim).get('orphan'), [[ipa.spec.address]]);
     // The orphan's grace ends a few seconds after the manager is back: the pool's reconcile comes first.
     const orphanGraceMs = Date.now() - Date.parse(ipa.metadata.creationTimestamp!) + 5_000;
-    manager = await env.startManager(testTuning, [ipAddressClaimController({ orphanGraceMs })]);
+    manager = await env.startManager(testTuning, {}, [ipAddressClaimController({ orphanGraceMs })]);
     try {
       await waitFor(() => gone(() => env.client.resource(IPAddresses).get({ namespace: ns, name: 'orphan' })), {
         what: 'the IPAddress left without its claim to be released',

@@ -17,6 +17,7 @@ import {
   type InfobloxIPPool,
   type InfobloxIPPoolSpec,
 } from '../../src/api/index.ts';
+import type { StartOptions } from '../../src/cli/run.ts';
 import { controllers } from '../../src/controllers/index.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
 import { KubeClient, Namespaces, Secrets, isNotFound, type Condition } from '../../src/kube/index.ts';
@@ -51,9 +52,15 @@ export interface Env {
   /** The simulator's CA, for customCAPath. */
   caFile: string;
   dir: string;
-  /** Starts (another) manager in this process. */
-  /** Starts (another) manager in this process; `setups` replace the controllers of the same name. */
-  startManager(tuning?: InfobloxProviderOptions, setups?: readonly ControllerSetup[]): Promise<TestManager>;
+  /**
+   * Starts (another) manager in this process (`opts`: e.g. a logger to read its log); `setups` replace the
+   * controllers of the same name.
+   */
+  startManager(
+    tuning?: InfobloxProviderOptions,
+    opts?: Partial<StartOptions>,
+    setups?: readonly ControllerSetup[],
+  ): Promise<TestManager>;
   /** The InfobloxInstance's spec pointing at the simulator. */
   instanceSpec(extra?: Partial<InfobloxInstanceSpec>): InfobloxInstanceSpec;
   stop(): Promise<void>;
@@ -76,7 +83,7 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
     sim,
     caFile,
     dir,
-    async startManager(tuning = testTuning, setups = []) {
+    async startManager(tuning = testTuning, opts = {}, setups = []) {
       const configure: ControllerSetup = {
         name: 'infoblox-options',
         setup: (mgr: Manager) => void infobloxProvider(mgr, tuning),
@@ -85,6 +92,7 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
       const m = await startTestManager([configure, ...list], {
         namespace: managerNamespace,
         kubeconfig: cp.kubeconfigPath,
+        ...opts,
       });
       managers.push(m);
       return m;
@@ -222,9 +230,10 @@ export function waitForReady<T extends InfobloxInstance | InfobloxIPPool | IPAdd
   timeoutMs = 30_000,
 ): Promise<T> {
   return waitFor(
-    async () => {
+    async (note) => {
       const obj = await read();
       const ready = readyOf(obj as { status?: { conditions?: Condition[] } });
+      note(ready ?? 'no Ready condition');
       const current = ready?.observedGeneration === undefined || ready.observedGeneration === obj.metadata.generation;
       return ready?.reason === reason && current ? obj : undefined;
     },

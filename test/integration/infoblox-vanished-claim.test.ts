@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { IPAddressClaims, IPAddresses } from '../../src/api/index.ts';
 import { selfSignedServingCertificate } from '../../src/admission/certs.ts';
 import { ValidatingWebhookConfigurations } from '../../src/admission/webhook.ts';
+import { createLogger } from '../../src/runtime/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -70,9 +71,14 @@ describe('infoblox: a claim deleted by the API server despite its finalizer', ()
   const created = () =>
     env.sim.requests.recent.filter((r) => r.method === 'POST' && r.object === 'record:host' && r.status === 201).length;
 
+  /** The manager's log lines saying it released for a claim that went without its release. */
+  const vanishedLog: string[] = [];
+
   before(async () => {
     env = await infobloxEnv({ network: [{ network: '10.93.0.0/24' }] });
-    await env.startManager();
+    const line = /released for a claim the API server deleted without its release/;
+    const destination = { write: (l: string) => void (line.test(l) && vanishedLog.push(l)) };
+    await env.startManager(undefined, { logger: createLogger({ level: 'info', destination }) });
     hook.server.listen(0, '127.0.0.1');
     await once(hook.server, 'listening');
     const port = (hook.server.address() as AddressInfo).port;
@@ -155,6 +161,11 @@ describe('infoblox: a claim deleted by the API server despite its finalizer', ()
     letGo();
     await deleting;
     assert.ok(await gone(() => claims().get({ namespace: ns, name })), `claim ${name} is gone`);
+    // And says so (an ordinary deletion does not: test/integration/capv-claims.test.ts).
+    await waitFor(() => vanishedLog.some((l) => JSON.parse(l).name === name), {
+      what: `the manager to log the release for claim ${name}`,
+      timeoutMs: 30_000,
+    });
   }
 
   it('gives back a host record the appliance commits after the write timed out and the claim went', async () => {

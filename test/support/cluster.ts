@@ -19,11 +19,15 @@ export function testKubeconfig(): Promise<string> {
  * A control plane of the test's own, with the project's CRDs, for tests that must be alone with their manager (no
  * other test file's manager serving their claims) or need a second cluster. Stop it when done.
  */
-export function privateControlPlane(): Promise<ControlPlane> {
+export function privateControlPlane(
+  /** Also run before the garbage collector starts (e.g. more CRDs, so that it knows their kinds at once). */
+  also?: (kubeconfig: string) => Promise<void>,
+): Promise<ControlPlane> {
   return startControlPlane({
     beforeControllerManager: async (kubeconfig) => {
       const client = KubeClient.load({ kubeconfig });
       await installCRDs(client).finally(() => client.close());
+      await also?.(kubeconfig);
     },
   });
 }

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { patience } from './wait.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -70,7 +71,7 @@ export function startManagerProcess(opts: ManagerProcessOptions): ManagerProcess
   const exited = new Promise<ManagerExit>((ok) => child.once('exit', (code, signal) => ok({ code, signal })));
   const isRunning = () => child.exitCode === null && child.signalCode === null;
   const waitUntil = async (probe: () => Promise<boolean>, w: WaitUntilOptions) => {
-    const timeoutMs = w.timeoutMs ?? 120_000;
+    const timeoutMs = patience(w.timeoutMs ?? 120_000);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!isRunning()) {

@@ -382,6 +382,25 @@ export class InClusterProvider implements IPAMProvider {
     );
   }
 
+  /**
+   * The pools (keys) whose counts an IPAddress concerns: its own pool, and every pool of its address domain whose
+   * usable addresses include its address (pools sharing addresses count each other's holders).
+   */
+  poolsCountingIPAddress(ipa: IPAddress): string[] {
+    const e = ipAddressEntry(ipa);
+    return e ? this.poolsCounting(e.poolKey, this.book.domainOf(e.poolKey), e.address) : [];
+  }
+
+  /** The same for a reservation. */
+  poolsCountingReservation(r: IPAddressReservation): string[] {
+    const info = reservationInfo(r);
+    return info ? this.poolsCounting(info.poolKey, info.domain, info.address) : [];
+  }
+
+  private poolsCounting(own: string, domain: AddressDomain, address: Address): string[] {
+    return [...new Set([own, ...this.book.poolsContaining(domain, address)])];
+  }
+
   /** IPAddresses (`namespace/name`) carrying the same address as `ipa` in its pool's domain, `ipa` included. */
   sameAddress(ipa: IPAddress): string[] {
     const e = ipAddressEntry(ipa);
