@@ -56,6 +56,9 @@ describe('ipam-infoblox: instances and pools stay while releases need them', () 
       });
       assert.equal(recordsByName(env.sim).get('m'), undefined, `${ipa.spec.address} given back`);
       await env.client.resource(InfobloxIPPools).delete({ namespace: ns, name: 'p' });
+      await waitFor(() => gone(() => env.client.resource(InfobloxIPPools).get({ namespace: ns, name: 'p' })), {
+        what: 'the pool to go once its claim is released',
+      });
       await waitFor(() => gone(() => instances.get({ name: 'ib-a' })), { what: 'the instance to go after its pool' });
     } finally {
       await manager.stop();

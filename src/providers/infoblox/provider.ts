@@ -136,6 +136,8 @@ export class InfobloxProvider implements IPAMProvider {
   private inheritedUntil = Infinity;
   /** Claim uid → until when a write of it that got no answer may still be applied. */
   private readonly unsettled = new Map<string, number>();
+  /** Claims released here whose deletion has not been seen yet. */
+  private readonly released = new Set<string>();
   /** Claim uid → the pool (`namespace/name`) of a claim deleted without its release, until it is released. */
   private readonly vanished = new Map<string, string>();
   /** Claim uid → when an owner of it was first found unreadable (403). */
@@ -187,12 +189,15 @@ export class InfobloxProvider implements IPAMProvider {
       onDelete: (c) => {
         // A claim that still carries its finalizer went without its release (the claim controller releases it
         // yet, and may need to wait for a write that got no answer): its pool stays until release() forgets it.
+        // (The deleted object may be the cache's last state, from before the finalizer was removed: a claim
+        // released here is no such claim.)
+        const uid = c.metadata.uid ?? '';
+        if (this.released.delete(uid)) return this.forget(uid);
         if (hasFinalizer(c, releaseAddressFinalizer)) {
           const key = poolKeyOf(c.spec?.poolRef, c.metadata.namespace);
-          if (key) this.vanished.set(c.metadata.uid ?? '', key);
+          if (key) this.vanished.set(uid, key);
           return;
         }
-        const uid = c.metadata.uid ?? '';
         this.forget(uid);
       },
     });
@@ -438,6 +443,8 @@ export class InfobloxProvider implements IPAMProvider {
     );
     if (removed.length) this.log.info({ claim: keyOf(claim), hostname, removed }, 'released on the appliance');
     else this.log.debug({ claim: keyOf(claim), hostname, address }, 'nothing to release on the appliance');
+    // A claim still there goes once its finalizer is removed: its delete event is not a vanishing.
+    if (!this.vanished.has(uid)) this.released.add(uid);
     this.forget(uid);
   }
 
