@@ -5,12 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { IPAddressClaims } from '../../src/api/index.ts';
-import {
-  CustomResourceDefinitions,
-  resourceType,
-  type CustomResourceDefinition,
-  type KubeObject,
-} from '../../src/kube/index.ts';
+import { CustomResourceDefinitions, resourceType, type KubeObject } from '../../src/kube/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -25,29 +20,13 @@ import {
   readyOf,
   recordsByName,
   waitForAddress,
+  ownerKindCRD as crd,
   type Env,
 } from './infoblox-support.ts';
 
 let env: Env;
 const hostnameAnnotation = 'ipam.cluster.x-k8s.io/hostname';
 
-// Cluster API's Machine and an infrastructure machine kind, just enough to own things.
-const crd = (group: string, kind: string, plural: string, version: string): CustomResourceDefinition => ({
-  metadata: { name: `${plural}.${group}` },
-  spec: {
-    group,
-    scope: 'Namespaced',
-    names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
-    versions: [
-      {
-        name: version,
-        served: true,
-        storage: true,
-        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-      },
-    ],
-  },
-});
 const Machines = resourceType<KubeObject>({
   group: 'cluster.x-k8s.io',
   version: 'v1beta2',

@@ -21,6 +21,7 @@ import {
   infobloxEnv,
   instanceReady,
   managerNamespace,
+  ownerKindCRD,
   poolReady,
   readyOf,
   recordsByName,
@@ -88,24 +89,9 @@ async function restrictedKubeconfig(): Promise<string> {
 describe('ipam-infoblox: an owner the manager may not read', () => {
   before(async () => {
     env = await infobloxEnv({ network: [{ network: '10.70.0.0/24' }], zone_auth: [{ fqdn: 'lab.test' }] });
-    await env.client.resource(CustomResourceDefinitions).create({
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: 'metal3datas.infrastructure.cluster.x-k8s.io' },
-      spec: {
-        group: 'infrastructure.cluster.x-k8s.io',
-        scope: 'Namespaced',
-        names: { plural: 'metal3datas', singular: 'metal3data', kind: 'Metal3Data', listKind: 'Metal3DataList' },
-        versions: [
-          {
-            name: 'v1beta1',
-            served: true,
-            storage: true,
-            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-          },
-        ],
-      },
-    });
+    await env.client
+      .resource(CustomResourceDefinitions)
+      .create(ownerKindCRD('infrastructure.cluster.x-k8s.io', 'Metal3Data', 'metal3datas', 'v1beta1'));
     await createInstance(env.client, 'ib', env.instanceSpec());
   });
   after(async () => {

@@ -20,7 +20,14 @@ import {
 import type { StartOptions } from '../../src/cli/run.ts';
 import { controllers } from '../../src/controllers/index.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
-import { KubeClient, Namespaces, Secrets, isNotFound, type Condition } from '../../src/kube/index.ts';
+import {
+  KubeClient,
+  Namespaces,
+  Secrets,
+  isNotFound,
+  type Condition,
+  type CustomResourceDefinition,
+} from '../../src/kube/index.ts';
 import type { ControlPlane } from '../../src/local/controlplane.ts';
 import { infobloxProvider, type InfobloxProviderOptions } from '../../src/providers/infoblox/provider.ts';
 import type { ControllerSetup, Manager } from '../../src/runtime/index.ts';
@@ -141,6 +148,29 @@ export function taggedRecords(sim: WapiSimulator): { name: string; comment?: str
     addresses: [...r.ipv4addrs.map((a) => a.ipv4addr), ...r.ipv6addrs.map((a) => a.ipv6addr)],
   }));
 }
+
+/** A namespaced kind with any content, just enough to own things (Cluster API's Machine, infrastructure kinds). */
+export const ownerKindCRD = (
+  group: string,
+  kind: string,
+  plural: string,
+  version: string,
+): CustomResourceDefinition => ({
+  metadata: { name: `${plural}.${group}` },
+  spec: {
+    group,
+    scope: 'Namespaced',
+    names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
+    versions: [
+      {
+        name: version,
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+      },
+    ],
+  },
+});
 
 export async function createSecret(client: KubeClient, name: string, data: Record<string, string>): Promise<void> {
   await client.resource(Secrets).apply({
