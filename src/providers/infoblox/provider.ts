@@ -6,7 +6,7 @@
 // host name is resolved once and recorded on the claim (prepare) for users and DNS, and every allocation searches the
 // appliance by the claim's uid before it writes. So an allocation the appliance made before a crash, or whose answer
 // was lost after a committed POST, is found and used by the next attempt, and two claims of one host name get records
-// of their own (with DNS, where a name is unique, the second is told so and retried).
+// of their own (with DNS, where a name is unique, the second's goes without DNS).
 //
 // A write that got no answer (a timeout, a connection that broke, the lease lost while it was sent) may still be
 // applied by the appliance after we gave up on it: the claim then writes nothing for `settleMs` (searching only), so
@@ -434,9 +434,11 @@ export class InfobloxProvider implements IPAMProvider {
     const placement = { ...this.placement(claim, pool, instance, hostname ?? ''), hostname };
     // An IPAddress left without its claim (no uid): the record holding its address, if its claim is gone.
     const live = (other: string) => this.claims.list().some((c) => c.metadata.uid === other);
+    // A claim that stays (not being deleted, not gone) gives back only the address it does not keep.
+    const whole = claim.metadata.deletionTimestamp !== undefined || this.claims.get(keyOf(claim))?.metadata.uid !== uid;
     const removed = await this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname ?? address}`, () =>
       this.clients
-        .use(instance, signal, (c) => records.release(c, placement, address, live, signal))
+        .use(instance, signal, (c) => records.release(c, placement, address, { whole, live, signal }))
         .catch((err: unknown) => {
           throw new Error(this.describe(instance, err), { cause: err });
         }),

@@ -27,6 +27,8 @@ const at = (hostname: string, extra: Partial<Placement> = {}): Placement => ({
 });
 const write = { write: true, signal };
 const none = () => false;
+/** A release of a claim being deleted. */
+const going = { whole: true, live: none, signal };
 const newClient = () =>
   new WapiClient({
     host: '127.0.0.1',
@@ -136,7 +138,7 @@ describe('infoblox provider: appliance records', () => {
     assert.notEqual(ga.address, gb.address);
     assert.equal(records('dev-cp-0').length, 2);
     // b's IPAddress is not written yet: a release of a without an address takes only a's.
-    assert.deepEqual(await release(client, a, undefined, none, signal), [ga.address]);
+    assert.deepEqual(await release(client, a, undefined, going), [ga.address]);
     assert.deepEqual(addresses('dev-cp-0'), [gb.address]);
     assert.deepEqual(await allocate(client, b, subnets('10.1.4.0/24'), write), gb);
   });
@@ -241,17 +243,31 @@ describe('infoblox provider: appliance records', () => {
     const v4 = await allocate(client, at('rel'), subnets('10.1.0.0/24'), write);
     const v6 = await allocate(client, at('rel'), subnets('fd00:1::/64'), write);
     assert.ok('address' in v4 && 'address' in v6);
-    assert.deepEqual(await release(client, at('rel'), v4.address, none, signal), [v4.address, v6.address]);
+    assert.deepEqual(await release(client, at('rel'), v4.address, going), [v4.address, v6.address]);
     assert.equal(records('rel').length, 0);
-    assert.deepEqual(await release(client, at('rel'), v4.address, none, signal), []);
+    assert.deepEqual(await release(client, at('rel'), v4.address, going), []);
+
+    // A claim that stays (another replica answered it first with another record): only the address it does not keep.
+    const kept = await allocate(client, at('twice'), subnets('10.1.0.0/24'), write);
+    assert.ok('address' in kept);
+    await client.createHostRecord({
+      name: 'twice',
+      networkView: 'default',
+      configureForDNS: false,
+      ipv4Subnets: ['10.1.0.0/24'],
+      comment: ownerComment(at('twice').owner),
+    });
+    const [extra] = addresses('twice').filter((a) => a !== kept.address);
+    assert.deepEqual(await release(client, at('twice'), extra, { ...going, whole: false }), [extra]);
+    assert.deepEqual(addresses('twice'), [kept.address]);
 
     // An IPAddress left without its claim (no uid, no host name): the record holding its address, if its claim is gone.
     const orphan = await allocate(client, at('orphan'), subnets('10.1.0.0/24'), write);
     assert.ok('address' in orphan);
     const byAddress = { owner: { uid: '', claim: 'ns/orphan' }, hostname: undefined, networkView: 'default' };
     const live = (uid: string) => uid === 'uid-orphan';
-    assert.deepEqual(await release(client, byAddress, orphan.address, live, signal), [], 'its claim lives');
-    assert.deepEqual(await release(client, byAddress, orphan.address, none, signal), [orphan.address]);
+    assert.deepEqual(await release(client, byAddress, orphan.address, { ...going, live }), [], 'its claim lives');
+    assert.deepEqual(await release(client, byAddress, orphan.address, going), [orphan.address]);
     assert.equal(records('orphan').length, 0);
 
     // Made by an earlier version (no tag): by the known address on the record of the host name.
@@ -263,13 +279,13 @@ describe('infoblox provider: appliance records', () => {
         comment: 'cluster-ipam: IPAddressClaim ns/legacy',
       },
     });
-    assert.deepEqual(await release(client, at('legacy'), '10.1.0.250', none, signal), ['10.1.0.250']);
+    assert.deepEqual(await release(client, at('legacy'), '10.1.0.250', going), ['10.1.0.250']);
     assert.deepEqual(addresses('legacy'), ['10.1.0.251'], 'the other device keeps its address');
     // Someone else's record holding an address is never touched.
     await client.request('POST', 'record:host', {
       body: { name: 'router', configure_for_dns: false, ipv4addrs: [{ ipv4addr: '10.1.0.252' }] },
     });
-    assert.deepEqual(await release(client, byAddress, '10.1.0.252', none, signal), []);
+    assert.deepEqual(await release(client, byAddress, '10.1.0.252', going), []);
     assert.deepEqual(addresses('router'), ['10.1.0.252']);
   });
 });

@@ -331,32 +331,33 @@ export async function verify(
 }
 
 /**
- * Gives back what the claim has on the appliance: every record carrying its uid is deleted (each claim has records of
- * its own). `address`, when known and on none of them, is removed from the record holding it if that one is the
- * claim's too: made by an earlier version (no tag, the claim's host name), or, for a claim whose uid is not known
- * (an IPAddress left without its claim), tagged with the uid of a claim that no longer exists (`live` says).
+ * Gives back what the claim has on the appliance. For a claim that is going (`whole`), every record carrying its uid is
+ * deleted: each claim has records of its own, and one that committed late is its too. For a claim that stays (an
+ * address it does not keep: another replica answered it first, an IPAddress to adopt appeared), only `address` is
+ * removed from its records. `address`, when known and on none of them, is removed from the record holding it if that
+ * one is the claim's too: made by an earlier version (no tag, the claim's host name), or, for a claim whose uid is not
+ * known (an IPAddress left without its claim), tagged with the uid of a claim that no longer exists (`live` says).
  * Idempotent: what is already gone is skipped. Returns what it removed.
  */
 export async function release(
   client: WapiClient,
   placement: Omit<Placement, 'hostname'> & { hostname: string | undefined },
   address: string | undefined,
-  live: (uid: string) => boolean,
-  signal: AbortSignal,
+  opts: { whole: boolean; live: (uid: string) => boolean; signal: AbortSignal },
 ): Promise<string[]> {
+  const { signal } = opts;
+  const wanted = address === undefined ? undefined : canonicalAddress(address);
   const released: string[] = [];
   if (placement.owner.uid) {
     for (const record of await owned(client, { ...placement, hostname: placement.hostname ?? '' }, signal)) {
-      await drop(
-        client,
-        record,
-        addressesOf(record).map((a) => a.address),
-        signal,
-      );
-      released.push(...addressesOf(record).map((a) => a.address));
+      const gone = addressesOf(record)
+        .map((a) => a.address)
+        .filter((a) => opts.whole || canonicalAddress(a) === wanted);
+      if (gone.length === 0) continue;
+      await drop(client, record, gone, signal);
+      released.push(...gone);
     }
   }
-  const wanted = address === undefined ? undefined : canonicalAddress(address);
   if (!wanted || released.some((a) => canonicalAddress(a) === wanted)) return released;
   const holders = await client.searchHostRecords(
     { [wanted.includes(':') ? 'ipv6addr' : 'ipv4addr']: wanted, network_view: placement.networkView },
@@ -365,7 +366,7 @@ export async function release(
   for (const record of holders) {
     const owner = ownerOf(record);
     const ours = owner
-      ? !placement.owner.uid && !live(owner.uid)
+      ? !placement.owner.uid && !opts.live(owner.uid)
       : record.comment?.startsWith('cluster-ipam: ') &&
         (placement.hostname === undefined || record.name === placement.hostname);
     if (!ours) continue;
