@@ -27,6 +27,15 @@ const at = (hostname: string, extra: Partial<Placement> = {}): Placement => ({
 });
 const write = { write: true, signal };
 const none = () => false;
+/** Another record of the claim at that host name (a write that committed late, another replica's). */
+const secondRecord = (hostname: string) =>
+  client.createHostRecord({
+    name: hostname,
+    networkView: 'default',
+    configureForDNS: false,
+    ipv4Subnets: ['10.1.0.0/24'],
+    comment: ownerComment(at(hostname).owner),
+  });
 /** A release of a claim being deleted. */
 const going = { whole: true, live: none, signal };
 const newClient = () =>
@@ -227,13 +236,7 @@ describe('infoblox provider: appliance records', () => {
   it('verification lets go of a record of the claim that committed late (its IPAddress has another address)', async () => {
     const got = await allocate(client, at('late'), subnets('10.1.0.0/24'), write);
     assert.ok('address' in got);
-    await client.createHostRecord({
-      name: 'late',
-      networkView: 'default',
-      configureForDNS: false,
-      ipv4Subnets: ['10.1.0.0/24'],
-      comment: ownerComment(at('late').owner),
-    });
+    await secondRecord('late');
     assert.equal(records('late').length, 2);
     assert.deepEqual(await verify(client, at('late'), got.address, signal), { kept: true });
     assert.deepEqual(addresses('late'), [got.address]);
@@ -250,13 +253,7 @@ describe('infoblox provider: appliance records', () => {
     // A claim that stays (another replica answered it first with another record): only the address it does not keep.
     const kept = await allocate(client, at('twice'), subnets('10.1.0.0/24'), write);
     assert.ok('address' in kept);
-    await client.createHostRecord({
-      name: 'twice',
-      networkView: 'default',
-      configureForDNS: false,
-      ipv4Subnets: ['10.1.0.0/24'],
-      comment: ownerComment(at('twice').owner),
-    });
+    await secondRecord('twice');
     const [extra] = addresses('twice').filter((a) => a !== kept.address);
     assert.deepEqual(await release(client, at('twice'), extra, { ...going, whole: false }), [extra]);
     assert.deepEqual(addresses('twice'), [kept.address]);
