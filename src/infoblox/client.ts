@@ -350,7 +350,7 @@ export class WapiClient {
 
   /**
    * POSTs a host record with one `func:nextavailableip` address per subnet; its ref. Never retried: on a failure
-   * with `maybeCommitted`, search by name before trying again.
+   * with `maybeCommitted`, search (by the claim's tag) before trying again.
    */
   async createHostRecord(spec: NewHostRecord, opts: CallOptions = {}): Promise<string> {
     const body = {
