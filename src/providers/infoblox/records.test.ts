@@ -134,6 +134,20 @@ describe('infoblox provider: appliance records', () => {
       [],
       'the gateway is held by no record',
     );
+    // An attempt cut off while the record held it (the next address taken, the gateway not let go yet): the next
+    // attempt lets it go.
+    await client.request('POST', 'record:host', {
+      body: {
+        name: 'g4',
+        configure_for_dns: false,
+        ipv4addrs: [{ ipv4addr: '10.1.3.1' }, { ipv4addr: '10.1.3.5' }],
+        comment: ownerComment(at('g4').owner),
+      },
+    });
+    const g4 = await allocate(client, at('g4'), withGateway, write);
+    assert.ok('address' in g4);
+    assert.equal(g4.address, '10.1.3.5');
+    assert.deepEqual(addresses('g4'), ['10.1.3.5']);
   });
 
   it('two claims of one host name, without DNS: a record each, neither strips the other', async () => {

@@ -136,11 +136,21 @@ export async function allocate(
 ): Promise<Outcome> {
   const { signal } = opts;
   const mine = await owned(client, placement, signal);
-  // An address the claim already has in any of the subnets is its address: an earlier attempt made it.
+  // An address the claim already has in any of the subnets is its address: an earlier attempt made it. A gateway
+  // still held from an attempt cut off while it took the next address is let go.
   for (const subnet of subnets) {
     for (const record of mine) {
       const have = usableIn(record, subnet);
-      if (have) return { address: have, subnet, record: record.ref };
+      if (!have) continue;
+      const held = addressesOf(record).filter((a) => subnets.some((s) => isGateway(a.address, s)));
+      if (held.length > 0 && opts.write)
+        await drop(
+          client,
+          record,
+          held.map((a) => a.address),
+          signal,
+        );
+      return { address: have, subnet, record: record.ref };
     }
   }
   if (!opts.write) return { pending: true };
