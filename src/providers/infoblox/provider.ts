@@ -379,7 +379,8 @@ export class InfobloxProvider implements IPAMProvider {
       this.failures.delete(uid);
       // Full networks free up without any event here (other users of the appliance): look again now and then.
       if ('failed' in outcome) return { ...outcome, retryAfterMs: this.retryMs };
-      this.verified.set(uid, outcome.address);
+      // Not marked verified: the first reconcile with its IPAddress looks once more (keep), and lets go of what else
+      // the claim's records hold (a gateway held when an attempt was cut off, a write that committed late).
       this.log.debug({ claim: keyOf(claim), uid, hostname, address: outcome.address }, 'allocated on the appliance');
       if (outcome.dnsTaken) this.recorder.event(claim, 'Warning', 'HostNameTaken', outcome.dnsTaken);
       return {

@@ -11,7 +11,7 @@
 // by the uid and used, never repeated; a release removes only what carries the uid. Whether a failed write may have
 // been applied is the caller's to weigh (WapiError.maybeCommitted): this module lets such errors through.
 import type { HostAddress, HostRecord, WapiClient } from '../../infoblox/client.ts';
-import { isAlreadyExists, isNetworkFull, isNotFound, isParentNotFound } from '../../infoblox/errors.ts';
+import { isAlreadyExists, isNetworkFull, isNotFound, isParentNotFound, WapiError } from '../../infoblox/errors.ts';
 import { canonicalAddress, hostnameAnnotation, inSubnet, type Subnet } from './names.ts';
 
 /** The extensible attribute holding the uid of a record's claim, where the appliance defines it (type STRING). */
@@ -137,13 +137,15 @@ export async function allocate(
   const { signal } = opts;
   const mine = await owned(client, placement, signal);
   // An address the claim already has in any of the subnets is its address: an earlier attempt made it. A gateway
-  // still held from an attempt cut off while it took the next address is let go.
+  // still held from an attempt cut off while it took the next address is let go, also while writes that allocate
+  // wait (`write: false`): that PUT allocates nothing, and the write whose answer was lost is the one that added the
+  // address found.
   for (const subnet of subnets) {
     for (const record of mine) {
       const have = usableIn(record, subnet);
       if (!have) continue;
       const held = addressesOf(record).filter((a) => subnets.some((s) => isGateway(a.address, s)));
-      if (held.length > 0 && opts.write)
+      if (held.length > 0)
         await drop(
           client,
           record,
@@ -185,18 +187,24 @@ export async function allocate(
         (a) => inSubnet(a.address, subnet.parsed) && isGateway(a.address, subnet),
       );
       if (!got && gateway) {
-        // Held while the next address is taken, so that the appliance skips it; then let go.
+        // Held while the next address is taken, so that the appliance skips it; then let go. When that PUT got no
+        // answer it is left for the next attempt (after the settle period: the PUT, applied late, would bring the
+        // gateway back); when the appliance refused it (a full subnet), it goes now.
         const holding: HostRecord = record;
-        let next: HostRecord | undefined;
+        let ref: string;
         try {
-          const ref = await client.updateHostRecord(holding, { [family]: [subnet.cidr] }, { signal });
-          next = await client.getHostRecord(ref, { signal });
-          got = usableIn(next, subnet);
-        } finally {
-          const base = next ?? holding;
-          await drop(client, base, [gateway.address], signal);
-          record = addressesOf(base).length > 1 ? await client.getHostRecord(base.ref, { signal }) : undefined;
+          ref = await client.updateHostRecord(holding, { [family]: [subnet.cidr] }, { signal });
+        } catch (err) {
+          if (err instanceof WapiError && !err.maybeCommitted) {
+            await drop(client, holding, [gateway.address], signal);
+            record = addressesOf(holding).length > 1 ? await client.getHostRecord(holding.ref, { signal }) : undefined;
+          }
+          throw err;
         }
+        const next = await client.getHostRecord(ref, { signal });
+        got = usableIn(next, subnet);
+        await drop(client, next, [gateway.address], signal);
+        record = addressesOf(next).length > 1 ? await client.getHostRecord(next.ref, { signal }) : undefined;
       }
       if (got) return { address: got, subnet, record: record!.ref, ...(dnsTaken ? { dnsTaken } : {}) };
       problems.push(`the appliance wrote host record ${record?.ref ?? ''} without an address in ${subnet.cidr}`);
