@@ -14,7 +14,7 @@ export const controllers: ControllerSetup[] = [
   clusterIPAMClaimController,
   clusterIPAMControllerSetup,
   clusterDeploymentController,
-  // Before the claim controller: it serves IPAddressClaims of InfobloxIPPools only where these run.
+  // They create (and so register) the Infoblox provider: IPAddressClaims of InfobloxIPPools are served only where these run.
   infobloxInstanceController(),
   infobloxPoolController(),
   ipAddressClaimController(),

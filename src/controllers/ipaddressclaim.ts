@@ -7,7 +7,7 @@
 // free while an IPAddress still carries it, so a new claim can never get an address that a machine being deleted
 // still shows.
 import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
-import { isAlreadyExists, isNotFound, unlessNotFound, type KubeObject } from '../kube/index.ts';
+import { isAlreadyExists, isNotFound, unlessNotFound, type KubeObject, type ResourceType } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
 import { refusedPool, settingsOf } from './coexistence.ts';
 import { inClusterPoolUpkeep } from './inclusterpool.ts';
@@ -27,9 +27,9 @@ import {
   type ClaimOutcome,
 } from '../providers/claims.ts';
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
-import { enabledInfoblox } from '../providers/infoblox/provider.ts';
 import { Overlay } from '../providers/overlay.ts';
-import type { Allocation, IPAMProvider } from '../providers/types.ts';
+import { providerRegistry, type Served } from '../providers/registry.ts';
+import type { Allocation, IPAMProvider, PoolRef } from '../providers/types.ts';
 import {
   notStatusOnly,
   hasFinalizer,
@@ -39,7 +39,6 @@ import {
   removeFinalizer,
   addFinalizer,
   type ControllerSetup,
-  type Manager,
   type ReconcileContext,
   type Request,
   type Result,
@@ -49,8 +48,6 @@ import {
 export interface IPAddressClaimControllerOptions {
   /** Concurrent reconciles (default: `--workers` when given, else defaultClaimWorkers). */
   workers?: number;
-  /** The providers to serve (default: in-cluster, and ipam-infoblox where its controllers were set up first). */
-  providers?: (mgr: Manager) => IPAMProvider[];
   /** How old an IPAddress left without an owning claim must be before its address is released (default 5 min). */
   orphanGraceMs?: number;
 }
@@ -67,10 +64,11 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
   return {
     name: 'ipaddressclaim',
     setup(mgr) {
-      const inCluster = inClusterProvider(mgr);
-      const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster, ...enabledInfoblox(mgr)];
+      // The in-cluster provider is always served; the others where their controllers create them (registry.ts).
+      inClusterProvider(mgr);
       // Released addresses come back, and pools are protected, with or without the pool controller.
-      if (providers.includes(inCluster)) inClusterPoolUpkeep(mgr);
+      inClusterPoolUpkeep(mgr);
+      const registry = providerRegistry(mgr);
       const orphanGraceMs = opts.orphanGraceMs ?? defaultOrphanGraceMs;
       const claims = new Overlay(mgr.informer(IPAddressClaims));
       const ipAddresses = new Overlay(mgr.informer(IPAddresses));
@@ -110,9 +108,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         owns: [IPAddresses],
         // Claims wait on the API server, not on CPU: many in flight keep its write pipeline full.
         workers: opts.workers ?? settingsOf(mgr).workers ?? defaultClaimWorkers,
-        // What each provider says concerns its claims (pools that change, addresses freed, duplicates).
         watches: [
-          ...(providers.flatMap((p) => p.wakeups()) as WatchSpec[]),
           // An IPAddress without an owning claim (see releaseOrphan) is named after its claim, as the contract says.
           {
             type: IPAddresses,
@@ -124,6 +120,15 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         ],
         reconcile: tolerateRaces(reconcileClaim),
       });
+      // What each provider says concerns its claims (pools that change, addresses freed, duplicates), whether it was
+      // registered before or after this controller was set up.
+      registry.each((provider) => {
+        for (const w of provider.wakeups()) controller.watch(mgr.informer(w.type), w.map, w.predicate);
+      });
+      /** The provider serving a poolRef; undefined leaves the claim to another IPAM provider, untouched. */
+      const servedBy = (ref: PoolRef): Served | undefined =>
+        // A reference provider runs and serves this pool kind (coexistence.ts): its claims are its own.
+        refusedPool(mgr, ref) ? undefined : registry.lookup(ref);
       const clusters = new ClusterLookup(mgr, (namespace, name) => {
         for (const req of requests(claimInformer.byIndex(clusterIndex, `${namespace}/${name}`))) {
           controller.enqueue(req);
@@ -139,11 +144,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       // round trip, not one each.
       const poolReads = new Map<string, { current?: Promise<unknown>; next?: Promise<KubeObject | undefined> }>();
       async function freshPool<T extends KubeObject>(
-        provider: IPAMProvider,
+        type: ResourceType<KubeObject>,
         pool: T | undefined,
       ): Promise<T | undefined> {
         if (!pool) return pool;
-        const type = provider.poolType(pool);
         const key = `${pool.kind}/${pool.metadata.namespace ?? ''}/${pool.metadata.name}`;
         let reads = poolReads.get(key);
         if (!reads) poolReads.set(key, (reads = {}));
@@ -181,10 +185,9 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           if (claim) return { requeue: true };
         }
         if (!claim) return releaseOrphan(req, ctx);
-        const provider = providers.find((p) => p.handles(claim!.spec.poolRef));
-        if (!provider) return;
-        // A reference provider runs and serves this pool kind (coexistence.ts): the claim is its, left untouched.
-        if (refusedPool(mgr, claim.spec.poolRef)) return;
+        const served = servedBy(claim.spec.poolRef);
+        if (!served) return;
+        const { provider } = served;
         let pool = provider.pool(claim);
         // The Cluster is read only when there is something to do: while Cluster API is absent each read is a GET.
         const clusterName = clusterOf(claim);
@@ -195,7 +198,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
             clusterName && !settled ? await clusters.get(req.namespace, clusterName, ctx.signal) : undefined;
           // Whatever is allocated or released goes on with the pool just read, not the cached one: a pool changed
           // (an address excluded) or deleted a moment before the claim was seen is what the API says it is.
-          if (!settled) pool = await freshPool(provider, pool);
+          if (!settled) pool = await freshPool(served.poolType, pool);
           paused = pausedBy(claim, pool, cluster);
         } catch (err) {
           // Pause fails closed: what cannot be read may be paused. Say so, and retry with backoff.
@@ -408,8 +411,9 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         current: IPAddressClaim | undefined,
         ctx: ReconcileContext,
       ): Promise<void> {
-        const provider = providers.find((p) => p.handles(gone.spec.poolRef));
-        if (!provider || refusedPool(mgr, gone.spec.poolRef)) return;
+        const served = servedBy(gone.spec.poolRef);
+        if (!served) return;
+        const { provider } = served;
         const key = { namespace: gone.metadata.namespace, name: gone.metadata.name! };
         // The API decides that it is gone (a delete event may be a relist's, of a cache that was behind).
         if (!current) {
@@ -417,7 +421,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           if (current?.metadata.uid === gone.metadata.uid) return;
         }
         const pool = provider.pool(gone);
-        if (await pausedNow(gone, clusterOf(gone), provider, pool, ctx)) return;
+        if (await pausedNow(gone, clusterOf(gone), served, pool, ctx)) return;
         const ipa = ipAddresses.get(`${key.namespace}/${key.name}`) ?? (await getOrNone(ipClient.get(key)));
         // Its own (by uid), or named after it in its pool once the garbage collector dropped the dangling owner.
         const owner = ipa?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
@@ -436,13 +440,13 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       async function pausedNow(
         claim: IPAddressClaim,
         clusterName: string | undefined,
-        provider: IPAMProvider,
+        served: Served,
         pool: KubeObject | undefined,
         ctx: ReconcileContext,
       ): Promise<boolean> {
         const namespace = claim.metadata.namespace!;
         const cluster = clusterName ? await clusters.get(namespace, clusterName, ctx.signal) : undefined;
-        return pausedBy(claim, await freshPool(provider, pool), cluster) !== undefined;
+        return pausedBy(claim, await freshPool(served.poolType, pool), cluster) !== undefined;
       }
 
       /**
@@ -457,8 +461,9 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const ipa = ipAddresses.get(`${req.namespace}/${req.name}`);
         if (!ipa || !hasFinalizer(ipa, protectAddressFinalizer)) return;
         const owner = ipa.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
-        const provider = providers.find((p) => p.handles(ipa.spec.poolRef));
-        if (!provider || refusedPool(mgr, ipa.spec.poolRef)) return;
+        const served = servedBy(ipa.spec.poolRef);
+        if (!served) return;
+        const { provider } = served;
         if (ipa.metadata.deletionTimestamp ? !owner : owner) return; // the garbage collector acts first
         if (!ipa.metadata.deletionTimestamp) {
           const age = Date.now() - Date.parse(ipa.metadata.creationTimestamp ?? '');
@@ -475,7 +480,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const pool = provider.pool(claim);
         // During a move the IPAddress may arrive with stale owner references before its claim: the paused pool or
         // Cluster keeps it, as it keeps every claim of a paused Cluster.
-        if (await pausedNow(claim, ipa.metadata.labels?.[clusterNameLabel], provider, pool, ctx)) return;
+        if (await pausedNow(claim, ipa.metadata.labels?.[clusterNameLabel], served, pool, ctx)) return;
         const allocation = allocationOf(ipa);
         await deleteIPAddress(ipa);
         // Without the claim's uid (the in-cluster reservation then goes with the pool's sweep), by address.

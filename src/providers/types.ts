@@ -44,12 +44,13 @@ export interface ClaimWakeup<T extends KubeObject = KubeObject> {
 
 export interface IPAMProvider {
   readonly name: string;
-  /** Whether claims with this poolRef are this provider's; others are ignored. */
-  handles(ref: PoolRef): boolean;
+  /**
+   * The pool kinds whose claims are this provider's (registry.ts); others are ignored. Also how a pool is read from
+   * the API (pause is checked against the API server, not a cache).
+   */
+  readonly poolTypes: readonly ResourceType<KubeObject>[];
   /** The pool a claim names, from the cache; undefined if it does not exist. It owns the claim's IPAddress. */
   pool(claim: IPAddressClaim): KubeObject | undefined;
-  /** The pool's kind, to read it from the API (pause is checked against the API server, not a cache). */
-  poolType(pool: KubeObject): ResourceType<KubeObject>;
   /**
    * What else should bring claims back (their pool changed, an address was freed, ...), beyond the claim, its
    * IPAddress and its Cluster, which the controller follows itself.

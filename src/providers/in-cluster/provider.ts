@@ -58,6 +58,7 @@ import {
 import { hasFinalizer, metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
 import { protectPoolFinalizer } from '../claims.ts';
 import { Overlay } from '../overlay.ts';
+import { providerRegistry } from '../registry.ts';
 import { notStatusOnly } from '../../runtime/index.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
 import { AddressBook, type ReservationInfo } from './book.ts';
@@ -147,6 +148,7 @@ const refused = (err: unknown): boolean =>
 
 export class InClusterProvider implements IPAMProvider {
   readonly name = 'in-cluster';
+  readonly poolTypes = Object.values(poolTypes) as unknown as ResourceType<KubeObject>[];
   readonly book = new AddressBook();
   readonly models = new PoolModels();
   /** Valid, live pools by span: who overlaps whom. */
@@ -250,14 +252,6 @@ export class InClusterProvider implements IPAMProvider {
         },
       });
     }
-  }
-
-  handles(ref: PoolRef): boolean {
-    return isInClusterPoolRef(ref);
-  }
-
-  poolType(pool: KubeObject): ResourceType<KubeObject> {
-    return poolTypes[pool.kind as PoolKind] as unknown as ResourceType<KubeObject>;
   }
 
   wakeups(): ClaimWakeup[] {
@@ -706,6 +700,9 @@ const providers = new WeakMap<Manager, InClusterProvider>();
  */
 export function inClusterProvider(mgr: Manager, opts?: InClusterProviderOptions): InClusterProvider {
   let p = providers.get(mgr);
-  if (!p) providers.set(mgr, (p = new InClusterProvider(mgr, opts)));
+  if (!p) {
+    providers.set(mgr, (p = new InClusterProvider(mgr, opts)));
+    providerRegistry(mgr).register(p);
+  }
   return p;
 }

@@ -44,7 +44,8 @@ import {
   type Manager,
 } from '../../runtime/index.ts';
 import { Overlay } from '../overlay.ts';
-import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
+import { providerRegistry } from '../registry.ts';
+import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness } from '../types.ts';
 import { InstanceConfigError, WapiClients, type ClientTuning } from './clients.ts';
 import type { Check } from './conditions.ts';
 import { OwnerForbiddenError, resolveHostname } from './hostname.ts';
@@ -117,6 +118,7 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 
 export class InfobloxProvider implements IPAMProvider {
   readonly name = 'ipam-infoblox';
+  readonly poolTypes = [InfobloxIPPools as unknown as ResourceType<KubeObject>];
   readonly claims: Informer<IPAddressClaim>;
   readonly ipAddresses: Informer<IPAddress>;
   readonly instances: Informer<InfobloxInstance>;
@@ -203,17 +205,9 @@ export class InfobloxProvider implements IPAMProvider {
     });
   }
 
-  handles(ref: PoolRef): boolean {
-    return isInfobloxPoolRef(ref);
-  }
-
   pool(claim: IPAddressClaim): InfobloxIPPool | undefined {
     const key = poolKeyOf(claim.spec.poolRef, claim.metadata.namespace);
     return key ? this.pools.get(key) : undefined;
-  }
-
-  poolType(): ResourceType<KubeObject> {
-    return InfobloxIPPools as unknown as ResourceType<KubeObject>;
   }
 
   /** Claims of the pool (`namespace/name`). */
@@ -747,20 +741,15 @@ const providers = new WeakMap<Manager, InfobloxProvider>();
 
 /**
  * One provider (one client cache, one set of indexes) per manager, shared by the claim, pool and instance
- * controllers; `opts` apply if this call creates it.
+ * controllers; `opts` apply if this call creates it. Creating it registers it (registry.ts): IPAddressClaims of
+ * InfobloxIPPools are served only where the Infoblox controllers run; without them (`--controllers`, or next to the
+ * reference Infoblox provider) such claims are another provider's and the manager touches no Infoblox kind.
  */
 export function infobloxProvider(mgr: Manager, opts?: InfobloxProviderOptions): InfobloxProvider {
   let p = providers.get(mgr);
-  if (!p) providers.set(mgr, (p = new InfobloxProvider(mgr, opts)));
+  if (!p) {
+    providers.set(mgr, (p = new InfobloxProvider(mgr, opts)));
+    providerRegistry(mgr).register(p);
+  }
   return p;
-}
-
-/**
- * The provider as a list for the claim controller: the Infoblox controllers (which run before it) set it up, so
- * IPAddressClaims of InfobloxIPPools are served only where they run; without them (`--controllers`, or next to the
- * reference Infoblox provider) such claims are another provider's and the manager touches no Infoblox kind.
- */
-export function enabledInfoblox(mgr: Manager): IPAMProvider[] {
-  const p = providers.get(mgr);
-  return p ? [p] : [];
 }
