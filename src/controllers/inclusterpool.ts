@@ -15,7 +15,6 @@ import {
 import { sameJSON } from '../api/index.ts';
 import { humanCount } from '../core/index.ts';
 import type { KubeObject } from '../kube/index.ts';
-import { protectPoolFinalizer } from '../providers/claims.ts';
 import { inClusterProvider, poolTypes, type InClusterProvider } from '../providers/in-cluster/provider.ts';
 import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';
 import { refusedPool } from './coexistence.ts';
@@ -23,10 +22,7 @@ import { ipamMetrics } from './ipam-metrics.ts';
 import { keyOfPool, overlapsWith, poolCondition, poolCounts, PoolReasons } from '../providers/in-cluster/pools.ts';
 import {
   notStatusOnly,
-  addFinalizer,
-  hasFinalizer,
   patchStatus,
-  removeFinalizer,
   setCondition,
   tolerateRaces,
   type ControllerSetup,
@@ -205,16 +201,10 @@ async function upkeep(
   const later: Result | undefined = sweepAgain ? { requeueAfter: sweepAgain } : undefined;
   if (!pool) return later;
   provider.syncPool(pool);
-  const client = provider.poolClient(kind);
-  if (pool.metadata.deletionTimestamp) {
-    if (!inUse(provider, key)) {
-      provider.poolOverlays[kind].record(await removeFinalizer(client, pool, protectPoolFinalizer));
-      return;
-    }
-  } else if (inUse(provider, key) && !hasFinalizer(pool, protectPoolFinalizer)) {
-    provider.poolOverlays[kind].record(await addFinalizer(client, pool, protectPoolFinalizer));
-  }
-  return later;
+  const used = inUse(provider, key);
+  await provider.protection[kind].follow(pool, used, ctx.signal);
+  // Its finalizer gone, a pool being deleted goes: nothing left to sweep.
+  return pool.metadata.deletionTimestamp && !used ? undefined : later;
 }
 
 /** Spec, domain and deletion changes (which change what overlaps what). */

@@ -12,15 +12,11 @@ import {
   type IPAddressClaim,
 } from '../api/index.ts';
 import type { KubeObject } from '../kube/index.ts';
-import { protectPoolFinalizer } from '../providers/claims.ts';
 import { InfobloxReasons, poolKeyOf } from '../providers/infoblox/names.ts';
 import { writeReady, type Check } from '../providers/infoblox/conditions.ts';
 import { infobloxProvider } from '../providers/infoblox/provider.ts';
 import {
-  addFinalizer,
-  hasFinalizer,
   notStatusOnly,
-  removeFinalizer,
   tolerateRaces,
   type ControllerSetup,
   type ReconcileContext,
@@ -72,14 +68,11 @@ export function infobloxPoolController(): ControllerSetup {
         let pool = provider.pools.get(key);
         if (!pool) return;
         const inUse = provider.poolInUse(key);
+        pool = await provider.protection.follow(pool, inUse, ctx.signal);
         if (pool.metadata.deletionTimestamp) {
           // Deleted once nothing is left to release against it; until then its claims keep being served and
           // released. A release of a claim that went without it ends with no event here: look again.
-          if (!inUse) provider.pools.record(await removeFinalizer(client, pool, protectPoolFinalizer));
           return inUse ? { requeueAfter: provider.retryMs } : undefined;
-        }
-        if (inUse && !hasFinalizer(pool, protectPoolFinalizer)) {
-          pool = provider.pools.record(await addFinalizer(client, pool, protectPoolFinalizer));
         }
         const check = await provider.checkPool(pool, ctx.signal);
         // Waiting for the instance's first check is no news.

@@ -55,9 +55,9 @@ import {
   type ResourceClient,
   type ResourceType,
 } from '../../kube/index.ts';
-import { hasFinalizer, metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
-import { protectPoolFinalizer } from '../claims.ts';
+import { metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
 import { Overlay } from '../overlay.ts';
+import { PoolProtection } from '../pool-protection.ts';
 import { providerRegistry } from '../registry.ts';
 import { notStatusOnly } from '../../runtime/index.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
@@ -158,9 +158,9 @@ export class InClusterProvider implements IPAMProvider {
   readonly reservations: Informer<IPAddressReservation>;
   readonly poolInformers: Record<PoolKind, Informer<PoolObject>>;
   readonly poolOverlays: Record<PoolKind, Overlay<PoolObject>>;
-  private readonly reservationClient: ResourceClient<IPAddressReservation>;
+  readonly protection: Record<PoolKind, PoolProtection<PoolObject>>;
   private readonly poolClients: Record<PoolKind, ResourceClient<PoolObject>>;
-  private readonly finalizing = new Map<string, Promise<void>>();
+  private readonly reservationClient: ResourceClient<IPAddressReservation>;
   private readonly log: Logger;
   private readonly staleAfterMs: number;
   /** Per pool: when a released reservation may become deletable, and when one may have become stale (sweep). */
@@ -186,6 +186,13 @@ export class InClusterProvider implements IPAMProvider {
     this.poolClients = {
       InClusterIPPool: mgr.client.resource(poolTypes.InClusterIPPool),
       GlobalInClusterIPPool: mgr.client.resource(poolTypes.GlobalInClusterIPPool),
+    };
+    this.protection = {
+      InClusterIPPool: new PoolProtection(this.poolClients.InClusterIPPool, this.poolOverlays.InClusterIPPool),
+      GlobalInClusterIPPool: new PoolProtection(
+        this.poolClients.GlobalInClusterIPPool,
+        this.poolOverlays.GlobalInClusterIPPool,
+      ),
     };
 
     addIndex(this.claims, Index.pool, (c) => refKey(c.spec?.poolRef, c.metadata.namespace));
@@ -344,7 +351,8 @@ export class InClusterProvider implements IPAMProvider {
       return { allocated: this.allocation(model, known.address) };
     }
 
-    await this.protectPool(obj, signal);
+    // Before the pool's first address: a pool deleted meanwhile waits for its addresses.
+    await this.protection[obj.kind as PoolKind].protect(obj, signal);
     // An earlier attempt whose outcome is unknown may have made its reservation: try that address first (a 409 then
     // tells whose it is), so the claim neither leaks it nor loses it.
     const attempt = this.book.attemptOf(uid);
@@ -624,31 +632,6 @@ export class InClusterProvider implements IPAMProvider {
       message += `; ${released.length} released addresses become free after the grace period of ${model.graceSeconds}s, the first at ${free}`;
     }
     return { failed: 'PoolExhausted', message };
-  }
-
-  /** ProtectPool before the pool's first address: a pool deleted meanwhile waits for its addresses. */
-  private async protectPool(pool: PoolObject, signal: AbortSignal): Promise<void> {
-    if (hasFinalizer(pool, protectPoolFinalizer)) return;
-    const key = keyOfPool(pool);
-    let pending = this.finalizing.get(key);
-    if (!pending) {
-      const kind = pool.kind as PoolKind;
-      pending = this.poolClients[kind]
-        .patch(
-          { namespace: pool.metadata.namespace, name: pool.metadata.name! },
-          {
-            metadata: {
-              finalizers: [...(pool.metadata.finalizers ?? []), protectPoolFinalizer],
-              resourceVersion: pool.metadata.resourceVersion,
-            },
-          },
-          { signal },
-        )
-        .then((written) => void this.poolOverlays[kind].record(written))
-        .finally(() => this.finalizing.delete(key));
-      this.finalizing.set(key, pending);
-    }
-    await pending;
   }
 
   private due(map: Map<string, number>, key: string, at: number): void {

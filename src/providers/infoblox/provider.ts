@@ -33,7 +33,7 @@ import {
 } from '../../api/index.ts';
 import { poolReadiness as readinessOf } from '../../ipam/pools.ts';
 import { WapiAuthError, WapiConnectionError, WapiError, WapiResponseError } from '../../infoblox/errors.ts';
-import { isConflict, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { type KubeObject, type ResourceType } from '../../kube/index.ts';
 import {
   findCondition,
   hasFinalizer,
@@ -44,6 +44,7 @@ import {
   type Manager,
 } from '../../runtime/index.ts';
 import { Overlay } from '../overlay.ts';
+import { PoolProtection } from '../pool-protection.ts';
 import { providerRegistry } from '../registry.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness } from '../types.ts';
 import { InstanceConfigError, WapiClients, type ClientTuning } from './clients.ts';
@@ -60,7 +61,7 @@ import {
   poolKeyOf,
   subnetsOf,
 } from './names.ts';
-import { protectPoolFinalizer, releaseAddressFinalizer } from '../claims.ts';
+import { releaseAddressFinalizer } from '../claims.ts';
 import * as records from './records.ts';
 
 export interface InfobloxProviderOptions {
@@ -123,6 +124,7 @@ export class InfobloxProvider implements IPAMProvider {
   readonly ipAddresses: Informer<IPAddress>;
   readonly instances: Informer<InfobloxInstance>;
   readonly pools: Overlay<InfobloxIPPool>;
+  readonly protection: PoolProtection<InfobloxIPPool>;
   readonly clients: WapiClients;
   readonly recheckMs: number;
   readonly retryMs: number;
@@ -148,7 +150,6 @@ export class InfobloxProvider implements IPAMProvider {
   /** Claim uid → consecutive failures to reach the appliance, for the retry delay. */
   private readonly failures = new Map<string, number>();
   private readonly turns = new Map<string, Promise<unknown>>();
-  private readonly finalizing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly mgr: Manager,
@@ -169,6 +170,7 @@ export class InfobloxProvider implements IPAMProvider {
     this.instances = mgr.informer(InfobloxInstances);
     this.poolInformer = mgr.informer(InfobloxIPPools);
     this.pools = new Overlay(this.poolInformer);
+    this.protection = new PoolProtection(mgr.client.resource(InfobloxIPPools), this.pools);
     this.clients = new WapiClients(mgr, opts.namespace ?? mgr.namespace ?? 'cluster-ipam-system', {
       timeoutMs,
       ...(opts.wapiRetry ? { retry: opts.wapiRetry } : {}),
@@ -345,7 +347,8 @@ export class InfobloxProvider implements IPAMProvider {
       };
     }
     const placement = this.placement(claim, pool, instance, hostname);
-    await this.protectPool(pool, signal);
+    // Before the pool's first host record: a pool deleted meanwhile waits for its claims.
+    await this.protection.protect(pool, signal);
     return this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname}`, async () => {
       const until = this.settleUntil(uid);
       const write = until <= Date.now();
@@ -513,37 +516,6 @@ export class InfobloxProvider implements IPAMProvider {
     } catch (err) {
       return this.failure(instance, err);
     }
-  }
-
-  /** ProtectPool before the pool's first host record: a pool deleted meanwhile waits for its claims. */
-  async protectPool(pool: InfobloxIPPool, signal: AbortSignal): Promise<void> {
-    if (hasFinalizer(pool, protectPoolFinalizer) || pool.metadata.deletionTimestamp) return;
-    const key = keyOf(pool);
-    let pending = this.finalizing.get(key);
-    if (!pending) {
-      const client = this.mgr.client.resource(InfobloxIPPools);
-      const add = async (current: InfobloxIPPool): Promise<void> => {
-        for (let attempt = 0; ; attempt++) {
-          if (hasFinalizer(current, protectPoolFinalizer)) return void this.pools.record(current);
-          const finalizers = [...(current.metadata.finalizers ?? []), protectPoolFinalizer];
-          try {
-            const written = await client.patch(
-              { namespace: current.metadata.namespace, name: current.metadata.name! },
-              { metadata: { finalizers, resourceVersion: current.metadata.resourceVersion } },
-              { signal },
-            );
-            return void this.pools.record(written);
-          } catch (err) {
-            // The pool reconciler (or a user) wrote it meanwhile: look again.
-            if (!isConflict(err) || attempt >= 3) throw err;
-            current = await client.get({ namespace: current.metadata.namespace, name: current.metadata.name! });
-          }
-        }
-      };
-      pending = add(pool).finally(() => this.finalizing.delete(key));
-      this.finalizing.set(key, pending);
-    }
-    await pending;
   }
 
   close(): void {
