@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../runtime/index.ts';
 import { followServingCertificate, readServingCertificate } from './cert-dir.ts';
-import { selfSignedServingCertificate, type ServingCertificate } from './certs.ts';
+import { selfSignedServingCertificate, type ServingCertificate } from '../tls/certs.ts';
 import { mountSecret, tlsFiles } from '../../test/support/secret-volume.ts';
 
 describe('the webhook certificate from a directory', () => {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from '../runtime/index.ts';
-import type { ServingCertificate } from './certs.ts';
+import type { ServingCertificate } from '../tls/certs.ts';
 
 const files = ['ca.crt', 'tls.crt', 'tls.key'];
 

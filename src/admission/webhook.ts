@@ -15,7 +15,7 @@ import type { ControllerSetup, Manager } from '../runtime/index.ts';
 import type { Address } from '../core/index.ts';
 import { isWriteRefused } from '../kube/index.ts';
 import { followServingCertificate, readServingCertificate } from './cert-dir.ts';
-import { selfSignedServingCertificate } from './certs.ts';
+import { selfSignedServingCertificate } from '../tls/certs.ts';
 import { reviewPool, type Operation, type Verdict } from './pools.ts';
 
 interface WebhookConfiguration extends KubeObject {

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { selfSignedServingCertificate } from '../admission/certs.ts';
+import { selfSignedServingCertificate } from '../tls/certs.ts';
 import { WapiClient } from '../infoblox/client.ts';
 import { wapiSimulatorCommand } from './wapi-simulator.ts';
 

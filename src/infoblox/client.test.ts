@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { selfSignedServingCertificate } from '../admission/certs.ts';
+import { selfSignedServingCertificate } from '../tls/certs.ts';
 import { hostRecordUpdateBody, WapiClient, type HostRecord, type WapiClientOptions } from './client.ts';
 import {
   isAlreadyExists,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
-import { selfSignedServingCertificate } from '../admission/certs.ts';
+import { selfSignedServingCertificate } from '../tls/certs.ts';
 import { ValidatingWebhookConfigurations } from '../admission/webhook.ts';
 import {
   KubeClient,

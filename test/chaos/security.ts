@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { selfSignedServingCertificate } from '../../src/admission/certs.ts';
+import { selfSignedServingCertificate } from '../../src/tls/certs.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
 import { freePort, startControlPlane, type ControlPlane } from '../../src/local/controlplane.ts';
 import { chartDir, helm } from '../../src/local/helm.ts';

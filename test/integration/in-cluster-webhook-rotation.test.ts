@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { selfSignedServingCertificate } from '../../src/admission/certs.ts';
+import { selfSignedServingCertificate } from '../../src/tls/certs.ts';
 import {
   poolWebhookConfiguration,
   poolWebhookPath,

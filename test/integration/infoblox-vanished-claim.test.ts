@@ -11,7 +11,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { IPAddressClaims, IPAddresses } from '../../src/api/index.ts';
-import { selfSignedServingCertificate } from '../../src/admission/certs.ts';
+import { selfSignedServingCertificate } from '../../src/tls/certs.ts';
 import { ValidatingWebhookConfigurations } from '../../src/admission/webhook.ts';
 import { createLogger } from '../../src/runtime/index.ts';
 import { testNamespace } from '../support/cluster.ts';

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { selfSignedServingCertificate } from '../../src/admission/certs.ts';
+import { selfSignedServingCertificate } from '../../src/tls/certs.ts';
 import { ValidatingWebhookConfigurations } from '../../src/admission/webhook.ts';
 import {
   ConfigMaps,

@@ -2,7 +2,7 @@
 // `..data` link points to, and each name links into `..data`; an update writes a new directory and renames `..data`.
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ServingCertificate } from '../../src/admission/certs.ts';
+import type { ServingCertificate } from '../../src/tls/certs.ts';
 
 /** Writes `files` into the volume at `dir` at once, as the kubelet does when the Secret changes. */
 export async function mountSecret(dir: string, files: Record<string, string>): Promise<void> {

@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { selfSignedServingCertificate } from '../../admission/certs.ts';
+import { selfSignedServingCertificate } from '../../tls/certs.ts';
 import { FaultInjector, FaultSpecError, type Fault, type FaultKind, type FaultWhen } from './faults.ts';
 import { protoError, unknownField, WapiFault } from './errors.ts';
 import { parseRef } from './model.ts';

@@ -1,7 +1,8 @@
-// A self-signed CA and a serving certificate for the admission webhook, built with node:crypto alone. Node can make
-// keys and sign, but has no X.509 builder; the few DER structures a certificate needs (RFC 5280) are written here
-// rather than pulling in a dependency. ECDSA P-256 with SHA-256: what Go's crypto/x509 (the API server) verifies
-// natively. The serving certificate names its hosts in subjectAltName (Go ignores the CN).
+// A self-signed CA and a serving certificate, built with node:crypto alone, for whatever serves HTTPS here: the
+// pools' admission webhook, the WAPI simulator, the local mode's Cluster API webhooks. It sits below all of them and
+// does no I/O. Node can make keys and sign, but has no X.509 builder; the few DER structures a certificate needs
+// (RFC 5280) are written here rather than pulling in a dependency. ECDSA P-256 with SHA-256: what Go's crypto/x509
+// (the API server) verifies natively. The serving certificate names its hosts in subjectAltName (Go ignores the CN).
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 
