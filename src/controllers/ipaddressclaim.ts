@@ -29,7 +29,7 @@ import {
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import { Overlay } from '../providers/overlay.ts';
 import { providerRegistry, type Served } from '../providers/registry.ts';
-import type { Allocation, IPAMProvider, PoolRef } from '../providers/types.ts';
+import type { Allocation, ClaimHandler, PoolRef } from '../providers/types.ts';
 import {
   notStatusOnly,
   hasFinalizer,
@@ -216,7 +216,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           return;
         }
 
-        if (claim.metadata.deletionTimestamp) return release(claim, provider, pool, ctx);
+        if (claim.metadata.deletionTimestamp) return release(claim, provider.handler(claim, pool), ctx);
         if (!hasFinalizer(claim, releaseAddressFinalizer)) {
           claim = claims.record(await addFinalizer(claimClient, claim, releaseAddressFinalizer));
         }
@@ -237,8 +237,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
             ready: { status: 'False', reason: 'PoolNotReady', message: `${kindName} not found` },
           });
         }
+        // From here on, every step deals with this claim and the pool read above, through one handler.
+        const handler = provider.handler(claim, pool);
         if (!ipa) {
-          const readiness = provider.poolReadiness(pool);
+          const readiness = handler.readiness();
           if (!readiness.ready) {
             return writeStatus(claim, {
               ready: { status: 'False', reason: 'PoolNotReady', message: readiness.message },
@@ -246,12 +248,12 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           }
         }
 
-        const prepared = await provider.prepare?.(claim, pool, ctx.signal);
+        const prepared = await handler.prepare(ctx.signal);
         if (prepared) claim = claims.record(prepared);
         const existing = ipa ? allocationOf(ipa) : undefined;
-        const result = await provider.allocate(claim, pool, existing, ctx.signal);
+        const result = await handler.ensureAddress(existing, ctx.signal);
         if ('failed' in result) {
-          const duplicate = existing && provider.duplicates(claim, pool, existing);
+          const duplicate = existing && handler.duplicates(existing);
           if (existing && result.failed === 'AllocationFailed') {
             ctx.log.error({ address: existing.address, reason: result.message }, 'duplicate address');
             recorder.event(claim, 'Warning', 'DuplicateAddress', result.message);
@@ -271,7 +273,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           return { requeue: true };
         }
         if (!ipa) {
-          if (!(await createIPAddress(claim, provider, pool, result.allocated, ctx))) return { requeue: true };
+          if (!(await createIPAddress(claim, handler, pool, result.allocated, ctx))) return { requeue: true };
         } else {
           const patch = ipAddressMetadataPatch(ipa, claim, pool);
           if (patch) ipAddresses.record(await ipClient.patch({ namespace: req.namespace, name: req.name }, patch));
@@ -280,7 +282,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
             recorder.event(claim, 'Normal', 'AddressAdopted', `adopted IPAddress ${req.name} (${ipa.spec.address})`);
           }
         }
-        const duplicate = provider.duplicates(claim, pool, result.allocated);
+        const duplicate = handler.duplicates(result.allocated);
         return writeStatus(claim, { ...ready(req.name), ...(duplicate ? { duplicate } : {}) });
       }
 
@@ -312,7 +314,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
 
       async function createIPAddress(
         claim: IPAddressClaim,
-        provider: IPAMProvider,
+        handler: ClaimHandler,
         pool: KubeObject,
         allocation: Allocation,
         ctx: ReconcileContext,
@@ -331,13 +333,13 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         if (relation === 'foreign') throw new Error(`IPAddress ${claim.metadata.name} belongs to another claim`);
         if (relation === 'adoptable') {
           // Appeared meanwhile (a move or restore in progress): ours goes back, the next reconcile adopts it.
-          await provider.release(claim, pool, allocation, ctx.signal);
+          await handler.release(allocation, ctx.signal);
           return false;
         }
         if (live.spec.address !== allocation.address) {
           // Another replica answered the claim first: its address stands, ours is released (after the grace period).
           ctx.log.info({ kept: live.spec.address, released: allocation.address }, 'claim answered by another replica');
-          await provider.release(claim, pool, allocation, ctx.signal);
+          await handler.release(allocation, ctx.signal);
         }
         return true;
       }
@@ -355,12 +357,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         }
       }
 
-      async function release(
-        claim: IPAddressClaim,
-        provider: IPAMProvider,
-        pool: KubeObject | undefined,
-        ctx: ReconcileContext,
-      ): Promise<void> {
+      async function release(claim: IPAddressClaim, handler: ClaimHandler, ctx: ReconcileContext): Promise<void> {
         if (!hasFinalizer(claim, releaseAddressFinalizer)) return;
         const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
         // No IPAddress in the cache is not "none": a new leader's informer may not show one written moments ago
@@ -373,7 +370,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const allocation = ipa && ipAddressRelation(ipa, claim) !== 'foreign' ? allocationOf(ipa) : undefined;
         if (ipa && allocation) await deleteIPAddress(ipa);
         try {
-          await provider.release(claim, pool, allocation, ctx.signal);
+          await handler.release(allocation, ctx.signal);
         } catch (err) {
           // Never forgotten: the finalizer stays, the claim says why, and the release is retried with backoff.
           const what = allocation ? allocation.address : 'its address';
@@ -413,15 +410,14 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       ): Promise<void> {
         const served = servedBy(gone.spec.poolRef);
         if (!served) return;
-        const { provider } = served;
         const key = { namespace: gone.metadata.namespace, name: gone.metadata.name! };
         // The API decides that it is gone (a delete event may be a relist's, of a cache that was behind).
         if (!current) {
           current = await unlessNotFound(claimClient.get(key));
           if (current?.metadata.uid === gone.metadata.uid) return;
         }
-        const pool = provider.pool(gone);
-        if (await pausedNow(gone, clusterOf(gone), served, pool, ctx)) return;
+        const handler = await releaseHandler(gone, clusterOf(gone), served, ctx);
+        if (!handler) return;
         const ipa = ipAddresses.get(`${key.namespace}/${key.name}`) ?? (await getOrNone(ipClient.get(key)));
         // Its own (by uid), or named after it in its pool once the garbage collector dropped the dangling owner.
         const owner = ipa?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
@@ -429,24 +425,27 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const allocation = ipa && its ? allocationOf(ipa) : undefined;
         if (ipa && allocation) await deleteIPAddress(ipa);
         // A claim of the same name now finds the same host name (and record): it is that claim's.
-        if (!current) await provider.release(gone, pool, allocation, ctx.signal);
+        if (!current) await handler.release(allocation, ctx.signal);
         ctx.log.info(
           { uid: gone.metadata.uid, address: allocation?.address },
           'released for a claim the API server deleted without its release',
         );
       }
 
-      /** Whether the pool or the Cluster of a claim that is gone is paused, read from the API (pause fails closed). */
-      async function pausedNow(
+      /**
+       * The handler releasing for a claim that is gone, built from its pool as read from the API; undefined while the
+       * pool or the claim's Cluster is paused (pause fails closed).
+       */
+      async function releaseHandler(
         claim: IPAddressClaim,
         clusterName: string | undefined,
         served: Served,
-        pool: KubeObject | undefined,
         ctx: ReconcileContext,
-      ): Promise<boolean> {
+      ): Promise<ClaimHandler | undefined> {
         const namespace = claim.metadata.namespace!;
         const cluster = clusterName ? await clusters.get(namespace, clusterName, ctx.signal) : undefined;
-        return pausedBy(claim, await freshPool(served.poolType, pool), cluster) !== undefined;
+        const pool = await freshPool(served.poolType, served.provider.pool(claim));
+        return pausedBy(claim, pool, cluster) === undefined ? served.provider.handler(claim, pool) : undefined;
       }
 
       /**
@@ -463,7 +462,6 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const owner = ipa.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
         const served = servedBy(ipa.spec.poolRef);
         if (!served) return;
-        const { provider } = served;
         if (ipa.metadata.deletionTimestamp ? !owner : owner) return; // the garbage collector acts first
         if (!ipa.metadata.deletionTimestamp) {
           const age = Date.now() - Date.parse(ipa.metadata.creationTimestamp ?? '');
@@ -477,14 +475,14 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           metadata: { namespace: req.namespace, name: owner?.name ?? ipa.spec.claimRef.name, uid: owner?.uid ?? '' },
           spec: { poolRef: ipa.spec.poolRef },
         } as IPAddressClaim;
-        const pool = provider.pool(claim);
         // During a move the IPAddress may arrive with stale owner references before its claim: the paused pool or
         // Cluster keeps it, as it keeps every claim of a paused Cluster.
-        if (await pausedNow(claim, ipa.metadata.labels?.[clusterNameLabel], served, pool, ctx)) return;
+        const handler = await releaseHandler(claim, ipa.metadata.labels?.[clusterNameLabel], served, ctx);
+        if (!handler) return;
         const allocation = allocationOf(ipa);
         await deleteIPAddress(ipa);
         // Without the claim's uid (the in-cluster reservation then goes with the pool's sweep), by address.
-        await provider.release(claim, pool, allocation, ctx.signal);
+        await handler.release(allocation, ctx.signal);
         ctx.log.info({ address: allocation.address }, 'released the address of a claim deleted without release');
       }
     },

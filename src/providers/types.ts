@@ -56,39 +56,52 @@ export interface IPAMProvider {
    * IPAddress and its Cluster, which the controller follows itself.
    */
   wakeups(): ClaimWakeup[];
-  /** Whether the pool can hand out addresses at all (valid, not being deleted). */
-  poolReadiness(pool: KubeObject): PoolReadiness;
   /**
-   * Optional: metadata the claim must carry before its address is allocated (the Infoblox host name, which must not
-   * change between allocation and release), written by the provider. Returns the claim as written, which the
-   * controller goes on with (its own writes then carry the new resourceVersion), or undefined if nothing was written.
+   * The handler of one reconcile of `claim`, bound to it and to `pool`, the pool that reconcile read (from the API
+   * unless the claim is settled; undefined once the pool is gone): no step of the reconcile can be handed another
+   * (a cached, superseded) pool.
    */
-  prepare?(claim: IPAddressClaim, pool: KubeObject, signal: AbortSignal): Promise<IPAddressClaim | undefined>;
+  handler(claim: IPAddressClaim, pool: KubeObject | undefined): ClaimHandler;
+}
+
+/**
+ * One reconcile's dealings with a provider for one claim and one pool (see IPAMProvider.handler). Only `release`
+ * works without the pool; the others throw then.
+ */
+export interface ClaimHandler {
+  /** Whether the pool can hand out addresses at all (valid, not being deleted). */
+  readiness(): PoolReadiness;
+  /**
+   * Metadata the claim must carry before its address is allocated (the Infoblox host name, which must not change
+   * between allocation and release), written by the provider. Returns the claim as written, which the handler and
+   * the controller go on with (later writes then carry the new resourceVersion), or undefined if nothing was
+   * written.
+   */
+  prepare(signal: AbortSignal): Promise<IPAddressClaim | undefined>;
   /**
    * The claim's address. Idempotent per claim: until released, a claim gets the same allocation every time.
    * `existing` is the allocation of an IPAddress already written for the claim: the provider must record it as the
    * claim's (or fail with AllocationFailed if the address belongs to someone else), never change it.
    */
-  allocate(
-    claim: IPAddressClaim,
-    pool: KubeObject,
-    existing: Allocation | undefined,
-    signal: AbortSignal,
-  ): Promise<AllocateResult>;
+  ensureAddress(existing: Allocation | undefined, signal: AbortSignal): Promise<AllocateResult>;
   /**
    * Whether others hold the claim's allocated address too (in the same address domain), in words naming them;
    * undefined when the claim is its only holder. Never true of a correct system; reported, never acted upon.
    */
-  duplicates(claim: IPAddressClaim, pool: KubeObject, allocation: Allocation): string | undefined;
+  duplicates(allocation: Allocation): string | undefined;
   /**
    * Gives the claim's address back. Called after the claim's IPAddress is gone, with its allocation if it existed.
-   * Idempotent; `pool` is undefined if the pool no longer exists. Throws while the release cannot be done (the
-   * appliance is unreachable, ...): the claim keeps its finalizer, says why, and the release is retried.
+   * Idempotent, also when the pool no longer exists. Throws while the release cannot be done (the appliance is
+   * unreachable, ...): the claim keeps its finalizer, says why, and the release is retried.
    */
-  release(
-    claim: IPAddressClaim,
-    pool: KubeObject | undefined,
-    allocation: Allocation | undefined,
-    signal: AbortSignal,
-  ): Promise<void>;
+  release(allocation: Allocation | undefined, signal: AbortSignal): Promise<void>;
+}
+
+/** The pool a handler was built with, for the steps that need one. */
+export function presentPool<T extends KubeObject>(pool: T | undefined, claim: IPAddressClaim): T {
+  if (pool) return pool;
+  const ref = claim.spec.poolRef;
+  throw new Error(
+    `${ref.kind} ${ref.name} of IPAddressClaim ${claim.metadata.namespace}/${claim.metadata.name} is gone`,
+  );
 }

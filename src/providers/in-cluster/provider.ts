@@ -60,7 +60,16 @@ import { Overlay } from '../overlay.ts';
 import { PoolProtection } from '../pool-protection.ts';
 import { providerRegistry } from '../registry.ts';
 import { notStatusOnly } from '../../runtime/index.ts';
-import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
+import { presentPool } from '../types.ts';
+import type {
+  AllocateResult,
+  Allocation,
+  ClaimHandler,
+  ClaimWakeup,
+  IPAMProvider,
+  PoolReadiness,
+  PoolRef,
+} from '../types.ts';
 import { AddressBook, type ReservationInfo } from './book.ts';
 import { isInClusterPoolRef, poolKey, poolTitle, reservationName, tryParseAddress, type PoolKind } from './names.ts';
 import { keyOfPool, PoolModels, poolProblem, PoolRangeIndex, type PoolModel, type PoolObject } from './pools.ts';
@@ -326,18 +335,29 @@ export class InClusterProvider implements IPAMProvider {
     return model;
   }
 
-  poolReadiness(pool: KubeObject): PoolReadiness {
-    const problem = poolProblem(pool, this.syncPool(pool as PoolObject));
+  handler(claim: IPAddressClaim, pool: KubeObject | undefined): ClaimHandler {
+    const obj = pool as PoolObject | undefined;
+    return {
+      readiness: () => this.poolReadiness(presentPool(obj, claim)),
+      // Nothing to record on the claim: an in-cluster address is found by the claim's uid.
+      prepare: async () => undefined,
+      ensureAddress: (existing, signal) => this.allocate(claim, presentPool(obj, claim), existing, signal),
+      duplicates: (allocation) => this.duplicates(claim, presentPool(obj, claim), allocation),
+      release: (allocation, signal) => this.release(claim, obj, allocation, signal),
+    };
+  }
+
+  private poolReadiness(pool: PoolObject): PoolReadiness {
+    const problem = poolProblem(pool, this.syncPool(pool));
     return problem === undefined ? { ready: true } : { ready: false, message: problem };
   }
 
-  async allocate(
+  private async allocate(
     claim: IPAddressClaim,
-    poolObj: KubeObject,
+    obj: PoolObject,
     existing: Allocation | undefined,
     signal: AbortSignal,
   ): Promise<AllocateResult> {
-    const obj = poolObj as PoolObject;
     const model = this.syncPool(obj);
     if (existing) return this.adopt(claim, model, existing, signal);
     const problem = poolProblem(obj, model);
@@ -369,10 +389,10 @@ export class InClusterProvider implements IPAMProvider {
     }
   }
 
-  duplicates(claim: IPAddressClaim, poolObj: KubeObject, allocation: Allocation): string | undefined {
+  private duplicates(claim: IPAddressClaim, pool: PoolObject, allocation: Allocation): string | undefined {
     const address = tryParseAddress(allocation.address);
     if (!address) return undefined;
-    const { domain } = this.models.of(poolObj as PoolObject);
+    const { domain } = this.models.of(pool);
     const self = `${claim.metadata.namespace}/${claim.metadata.name}`;
     const others = this.book.ipAddressesAt(domain, address).filter((k) => k !== self);
     if (others.length === 0) return undefined;
@@ -407,15 +427,15 @@ export class InClusterProvider implements IPAMProvider {
     return e ? this.book.ipAddressesAt(this.book.domainOf(e.poolKey), e.address) : [];
   }
 
-  async release(
+  private async release(
     claim: IPAddressClaim,
-    poolObj: KubeObject | undefined,
+    pool: PoolObject | undefined,
     allocation: Allocation | undefined,
     signal: AbortSignal,
   ): Promise<void> {
     const uid = claim.metadata.uid!;
     const ref = claim.spec.poolRef;
-    const model = poolObj ? this.models.of(poolObj as PoolObject) : undefined;
+    const model = pool ? this.models.of(pool) : undefined;
     const domain = model?.domain ?? this.book.domainOf(poolKey(ref.kind, claim.metadata.namespace, ref.name));
     // The given allocation only: another address of the claim may be the one its IPAddress carries. Strays are
     // the sweep's.

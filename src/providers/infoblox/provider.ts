@@ -46,7 +46,8 @@ import {
 import { Overlay } from '../overlay.ts';
 import { PoolProtection } from '../pool-protection.ts';
 import { providerRegistry } from '../registry.ts';
-import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness } from '../types.ts';
+import { presentPool } from '../types.ts';
+import type { AllocateResult, Allocation, ClaimHandler, ClaimWakeup, IPAMProvider, PoolReadiness } from '../types.ts';
 import { InstanceConfigError, WapiClients, type ClientTuning } from './clients.ts';
 import type { Check } from './conditions.ts';
 import { OwnerForbiddenError, resolveHostname } from './hostname.ts';
@@ -276,8 +277,25 @@ export class InfobloxProvider implements IPAMProvider {
     ];
   }
 
-  poolReadiness(pool: KubeObject): PoolReadiness {
-    const r = readinessOf(pool as InfobloxIPPool);
+  handler(claim: IPAddressClaim, pool: KubeObject | undefined): ClaimHandler {
+    const ib = pool as InfobloxIPPool | undefined;
+    // The claim as last written: prepare records the host name on it.
+    let current = claim;
+    return {
+      readiness: () => this.poolReadiness(presentPool(ib, current)),
+      prepare: async (signal) => {
+        const written = await this.prepare(current, presentPool(ib, current), signal);
+        if (written) current = written;
+        return written;
+      },
+      ensureAddress: (existing, signal) => this.allocate(current, presentPool(ib, current), existing, signal),
+      duplicates: (allocation) => this.duplicates(current, presentPool(ib, current), allocation),
+      release: (allocation, signal) => this.release(current, ib, allocation, signal),
+    };
+  }
+
+  private poolReadiness(pool: InfobloxIPPool): PoolReadiness {
+    const r = readinessOf(pool);
     return r.ready ? { ready: true } : { ready: false, message: r.why };
   }
 
@@ -287,11 +305,15 @@ export class InfobloxProvider implements IPAMProvider {
    * search, for a restarted manager and for the release, even when what it was derived from changes or goes away
    * (the pool's dnsZone edited, the Machine deleted before its claim). Users see it too.
    */
-  async prepare(claim: IPAddressClaim, pool: KubeObject, signal: AbortSignal): Promise<IPAddressClaim | undefined> {
+  private async prepare(
+    claim: IPAddressClaim,
+    pool: InfobloxIPPool,
+    signal: AbortSignal,
+  ): Promise<IPAddressClaim | undefined> {
     if (claim.metadata.annotations?.[hostnameAnnotation]) return undefined;
     let hostname: string;
     try {
-      hostname = await this.hostnameOf(claim, pool as InfobloxIPPool, signal);
+      hostname = await this.hostnameOf(claim, pool, signal);
     } catch (err) {
       // Said on the claim by allocate(), which asks again.
       if (err instanceof OwnerForbiddenError) return undefined;
@@ -319,13 +341,12 @@ export class InfobloxProvider implements IPAMProvider {
     );
   }
 
-  async allocate(
+  private async allocate(
     claim: IPAddressClaim,
-    poolObj: KubeObject,
+    pool: InfobloxIPPool,
     existing: Allocation | undefined,
     signal: AbortSignal,
   ): Promise<AllocateResult> {
-    const pool = poolObj as InfobloxIPPool;
     const instance = this.instances.get(pool.spec.instance.name);
     if (existing) return this.keep(claim, pool, instance, existing, signal);
     if (!instance) {
@@ -390,8 +411,8 @@ export class InfobloxProvider implements IPAMProvider {
     });
   }
 
-  duplicates(claim: IPAddressClaim, pool: KubeObject, allocation: Allocation): string | undefined {
-    const others = this.holders(claim, pool as InfobloxIPPool, allocation.address);
+  private duplicates(claim: IPAddressClaim, pool: InfobloxIPPool, allocation: Allocation): string | undefined {
+    const others = this.holders(claim, pool, allocation.address);
     if (others.length === 0) return undefined;
     return (
       `${allocation.address} is also carried by IPAddress ${others.join(', ')} of the same Infoblox network view: ` +
@@ -399,9 +420,9 @@ export class InfobloxProvider implements IPAMProvider {
     );
   }
 
-  async release(
+  private async release(
     claim: IPAddressClaim,
-    poolObj: KubeObject | undefined,
+    pool: InfobloxIPPool | undefined,
     allocation: Allocation | undefined,
     signal: AbortSignal,
   ): Promise<void> {
@@ -410,7 +431,6 @@ export class InfobloxProvider implements IPAMProvider {
     const hostname = claim.metadata.annotations?.[hostnameAnnotation];
     // Nothing was ever written for a claim without a host name, unless it is an orphan (found by address).
     if (hostname === undefined && address === undefined) return this.forget(uid);
-    const pool = poolObj as InfobloxIPPool | undefined;
     if (!pool) {
       // Its ProtectPool finalizer was removed by hand: which appliance holds the address is no longer known.
       this.log.error(
