@@ -1,25 +1,24 @@
 // IPAddressClaim → IPAddress, for every claim whose pool belongs to one of our providers (Cluster API's IPAM
 // contract, spec 02): finalizers, the IPAddress (named after the claim, owned by claim and pool), the claim's
-// status and Ready condition, pause, and release on deletion. The provider decides the address (providers/).
-//
-// Deletion order: the IPAddress goes first (finalizer removed, deleted), then the provider releases the address,
-// then the claim's finalizer goes. The contract lists the release first; doing it last means an address is never
-// free while an IPAddress still carries it, so a new claim can never get an address that a machine being deleted
-// still shows.
+// status and Ready condition, pause, and release on deletion. The provider decides the address (providers/). Here:
+// the reconcile of a claim up to its address; each release or adoption flow has its own page (ipaddressclaim-work.ts
+// lists them).
 import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
-import { isAlreadyExists, isNotFound, unlessNotFound, type KubeObject, type ResourceType } from '../kube/index.ts';
+import { isNotFound, unlessNotFound, type KubeObject, type ResourceType } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
 import { refusedPool, settingsOf } from './coexistence.ts';
 import { inClusterPoolUpkeep } from './inclusterpool.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
+import { writeIPAddress } from './ipaddressclaim-adopt.ts';
+import { orphanWatch, releaseOrphan } from './ipaddressclaim-orphan.ts';
+import { releaseClaim } from './ipaddressclaim-release.ts';
+import { releaseVanished, trackVanished } from './ipaddressclaim-vanished.ts';
+import type { ClaimWork } from './ipaddressclaim-work.ts';
 import {
   allocationOf,
   ClaimReasons,
   claimStatus,
-  clusterNameLabel,
   clusterOf,
-  ipAddressFor,
-  ipAddressMetadataPatch,
   ipAddressRelation,
   pausedBy,
   protectAddressFinalizer,
@@ -29,20 +28,17 @@ import {
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import { Overlay } from '../providers/overlay.ts';
 import { providerRegistry, type Served } from '../providers/registry.ts';
-import type { Allocation, ClaimHandler, PoolRef } from '../providers/types.ts';
+import type { ClaimHandler, PoolRef } from '../providers/types.ts';
 import {
   notStatusOnly,
   hasFinalizer,
-  requestFor,
   patchStatus,
   tolerateRaces,
-  removeFinalizer,
   addFinalizer,
   type ControllerSetup,
   type ReconcileContext,
   type Request,
   type Result,
-  type WatchSpec,
 } from '../runtime/index.ts';
 
 export interface IPAddressClaimControllerOptions {
@@ -77,23 +73,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const cluster = clusterOf(c);
         return cluster ? [`${c.metadata.namespace}/${cluster}`] : [];
       });
-      // Claims that went without their release: their last state, by `namespace/name`. The API server can delete a
-      // claim that carries our finalizer when a DELETE read it before the finalizer was added (its delete checks
-      // the finalizers of the object it read, not of the one it removes); a claim deleted a few ms after its
-      // creation then vanishes while its address is being allocated. Whatever was, or will still be, allocated for
-      // it is given back by releaseVanished. Such a claim never had a deletionTimestamp. A claim released normally
-      // has one: its DELETED event still shows our finalizer, as the event carries the object as last stored, and
-      // the update that removed the last finalizer deleted it instead of storing it.
-      const vanished = new Map<string, IPAddressClaim>();
-      claimInformer.addEventHandler({
-        onDelete: (c) => {
-          // Not when the whole kind stopped being served: the claims may be there still, unseen.
-          if (!claimInformer.isServed()) return;
-          if (hasFinalizer(c, releaseAddressFinalizer) && !c.metadata.deletionTimestamp) {
-            vanished.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
-          }
-        },
-      });
+      // Claims that went without their release (ipaddressclaim-vanished.ts).
+      const vanished = trackVanished(claimInformer);
       const claimClient = mgr.client.resource(IPAddressClaims);
       const ipClient = mgr.client.resource(IPAddresses);
       const recorder = mgr.eventRecorder('cluster-ipam');
@@ -108,16 +89,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         owns: [IPAddresses],
         // Claims wait on the API server, not on CPU: many in flight keep its write pipeline full.
         workers: opts.workers ?? settingsOf(mgr).workers ?? defaultClaimWorkers,
-        watches: [
-          // An IPAddress without an owning claim (see releaseOrphan) is named after its claim, as the contract says.
-          {
-            type: IPAddresses,
-            map: (ipa: IPAddress) =>
-              ipa.metadata.ownerReferences?.some((r) => r.controller && r.kind === 'IPAddressClaim')
-                ? []
-                : requestFor(ipa),
-          } as unknown as WatchSpec,
-        ],
+        watches: [orphanWatch],
         reconcile: tolerateRaces(reconcileClaim),
       });
       // What each provider says concerns its claims (pools that change, addresses freed, duplicates), whether it was
@@ -129,6 +101,16 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
       const servedBy = (ref: PoolRef): Served | undefined =>
         // A reference provider runs and serves this pool kind (coexistence.ts): its claims are its own.
         refusedPool(mgr, ref) ? undefined : registry.lookup(ref);
+      const work: ClaimWork = {
+        claims,
+        ipAddresses,
+        claimClient,
+        ipClient,
+        recorder,
+        servedBy,
+        releaseHandler,
+        writeStatus,
+      };
       const clusters = new ClusterLookup(mgr, (namespace, name) => {
         for (const req of requests(claimInformer.byIndex(clusterIndex, `${namespace}/${name}`))) {
           controller.enqueue(req);
@@ -180,11 +162,11 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const gone = vanished.get(key);
         if (gone && gone.metadata.uid !== claim?.metadata.uid) {
           // After the reconcile that was allocating for it (never two of one key at once): nothing more comes.
-          await releaseVanished(gone, claim, ctx);
+          await releaseVanished(work, gone, claim, ctx);
           if (vanished.get(key) === gone) vanished.delete(key);
           if (claim) return { requeue: true };
         }
-        if (!claim) return releaseOrphan(req, ctx);
+        if (!claim) return releaseOrphan(work, req, orphanGraceMs, ctx);
         const served = servedBy(claim.spec.poolRef);
         if (!served) return;
         const { provider } = served;
@@ -216,7 +198,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           return;
         }
 
-        if (claim.metadata.deletionTimestamp) return release(claim, provider.handler(claim, pool), ctx);
+        if (claim.metadata.deletionTimestamp) return releaseClaim(work, claim, provider.handler(claim, pool), ctx);
         if (!hasFinalizer(claim, releaseAddressFinalizer)) {
           claim = claims.record(await addFinalizer(claimClient, claim, releaseAddressFinalizer));
         }
@@ -265,22 +247,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           return result.retryAfterMs ? { requeueAfter: result.retryAfterMs } : undefined;
         }
 
-        if (ipa?.metadata.deletionTimestamp && relation === 'adoptable') {
-          // Adopted while being deleted (the garbage collector saw its stale owner references): the address is now
-          // the claim's reservation; let this IPAddress go and write the claim's own with the same address.
-          await deleteIPAddress(ipa);
-          ctx.log.info({ address: result.allocated.address }, 'adopted the address of an IPAddress being deleted');
+        if (!(await writeIPAddress(work, claim, handler, pool, ipa, relation, result.allocated, ctx))) {
           return { requeue: true };
-        }
-        if (!ipa) {
-          if (!(await createIPAddress(claim, handler, pool, result.allocated, ctx))) return { requeue: true };
-        } else {
-          const patch = ipAddressMetadataPatch(ipa, claim, pool);
-          if (patch) ipAddresses.record(await ipClient.patch({ namespace: req.namespace, name: req.name }, patch));
-          if (relation === 'adoptable') {
-            ctx.log.info({ address: ipa.spec.address }, 'adopted an existing IPAddress');
-            recorder.event(claim, 'Normal', 'AddressAdopted', `adopted IPAddress ${req.name} (${ipa.spec.address})`);
-          }
         }
         const duplicate = handler.duplicates(result.allocated);
         return writeStatus(claim, { ...ready(req.name), ...(duplicate ? { duplicate } : {}) });
@@ -312,38 +280,6 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         };
       }
 
-      async function createIPAddress(
-        claim: IPAddressClaim,
-        handler: ClaimHandler,
-        pool: KubeObject,
-        allocation: Allocation,
-        ctx: ReconcileContext,
-      ): Promise<boolean> {
-        try {
-          ipAddresses.record(await ipClient.create(ipAddressFor(claim, pool, allocation)));
-          return true;
-        } catch (err) {
-          if (!isAlreadyExists(err)) throw err;
-        }
-        // Written by an earlier attempt our cache has not shown yet, or by another replica, or by someone else.
-        const live = ipAddresses.record(
-          await ipClient.get({ namespace: claim.metadata.namespace, name: claim.metadata.name! }),
-        );
-        const relation = ipAddressRelation(live, claim);
-        if (relation === 'foreign') throw new Error(`IPAddress ${claim.metadata.name} belongs to another claim`);
-        if (relation === 'adoptable') {
-          // Appeared meanwhile (a move or restore in progress): ours goes back, the next reconcile adopts it.
-          await handler.release(allocation, ctx.signal);
-          return false;
-        }
-        if (live.spec.address !== allocation.address) {
-          // Another replica answered the claim first: its address stands, ours is released (after the grace period).
-          ctx.log.info({ kept: live.spec.address, released: allocation.address }, 'claim answered by another replica');
-          await handler.release(allocation, ctx.signal);
-        }
-        return true;
-      }
-
       /** Writes the status if it changes; records an Event when Ready turns False with a new reason. */
       async function writeStatus(claim: IPAddressClaim, outcome: ClaimOutcome): Promise<void> {
         const status = claimStatus(claim, outcome);
@@ -357,85 +293,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         }
       }
 
-      async function release(claim: IPAddressClaim, handler: ClaimHandler, ctx: ReconcileContext): Promise<void> {
-        if (!hasFinalizer(claim, releaseAddressFinalizer)) return;
-        const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
-        // No IPAddress in the cache is not "none": a new leader's informer may not show one written moments ago
-        // (by the replica that led before, or before a restart). Releasing without it would drop the finalizer and
-        // leave the IPAddress for ever (the pool, a live owner, keeps it from the garbage collector) with its
-        // address. The API decides, as it does for allocation; a claim with an IPAddress costs no read.
-        const ipa =
-          ipAddresses.get(key) ??
-          (await getOrNone(ipClient.get({ namespace: claim.metadata.namespace, name: claim.metadata.name! })));
-        const allocation = ipa && ipAddressRelation(ipa, claim) !== 'foreign' ? allocationOf(ipa) : undefined;
-        if (ipa && allocation) await deleteIPAddress(ipa);
-        try {
-          await handler.release(allocation, ctx.signal);
-        } catch (err) {
-          // Never forgotten: the finalizer stays, the claim says why, and the release is retried with backoff.
-          const what = allocation ? allocation.address : 'its address';
-          const message = `releasing ${what} failed, retrying: ${err instanceof Error ? err.message : String(err)}`;
-          await writeStatus(claim, { ready: { status: 'False', reason: 'ReleaseFailed', message } }).catch(() => {});
-          throw err;
-        }
-        claims.record(await removeFinalizer(claimClient, claim, releaseAddressFinalizer));
-      }
-
-      async function getOrNone(read: Promise<IPAddress>): Promise<IPAddress | undefined> {
-        const ipa = await unlessNotFound(read);
-        return ipa && ipAddresses.record(ipa);
-      }
-
-      async function deleteIPAddress(ipa: IPAddress): Promise<void> {
-        const key = { namespace: ipa.metadata.namespace, name: ipa.metadata.name! };
-        try {
-          if (hasFinalizer(ipa, protectAddressFinalizer))
-            ipa = await removeFinalizer(ipClient, ipa, protectAddressFinalizer);
-          await ipClient.delete(key, { preconditions: { uid: ipa.metadata.uid } });
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
-        ipAddresses.forget(`${key.namespace}/${key.name}`);
-      }
-
-      /**
-       * A claim deleted without its release (see `vanished`): its IPAddress (written before or after it went) is
-       * deleted and its address released, as a release would. Failures throw: retried with backoff, e.g. while a
-       * write of it that got no answer may still be applied. A new claim of the same name keeps what is its own.
-       */
-      async function releaseVanished(
-        gone: IPAddressClaim,
-        current: IPAddressClaim | undefined,
-        ctx: ReconcileContext,
-      ): Promise<void> {
-        const served = servedBy(gone.spec.poolRef);
-        if (!served) return;
-        const key = { namespace: gone.metadata.namespace, name: gone.metadata.name! };
-        // The API decides that it is gone (a delete event may be a relist's, of a cache that was behind).
-        if (!current) {
-          current = await unlessNotFound(claimClient.get(key));
-          if (current?.metadata.uid === gone.metadata.uid) return;
-        }
-        const handler = await releaseHandler(gone, clusterOf(gone), served, ctx);
-        if (!handler) return;
-        const ipa = ipAddresses.get(`${key.namespace}/${key.name}`) ?? (await getOrNone(ipClient.get(key)));
-        // Its own (by uid), or named after it in its pool once the garbage collector dropped the dangling owner.
-        const owner = ipa?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
-        const its = ipa && (owner ? owner.uid === gone.metadata.uid : ipAddressRelation(ipa, gone) === 'adoptable');
-        const allocation = ipa && its ? allocationOf(ipa) : undefined;
-        if (ipa && allocation) await deleteIPAddress(ipa);
-        // A claim of the same name now finds the same host name (and record): it is that claim's.
-        if (!current) await handler.release(allocation, ctx.signal);
-        ctx.log.info(
-          { uid: gone.metadata.uid, address: allocation?.address },
-          'released for a claim the API server deleted without its release',
-        );
-      }
-
-      /**
-       * The handler releasing for a claim that is gone, built from its pool as read from the API; undefined while the
-       * pool or the claim's Cluster is paused (pause fails closed).
-       */
+      /** ClaimWork.releaseHandler: the pool read from the API, as for a claim being reconciled. */
       async function releaseHandler(
         claim: IPAddressClaim,
         clusterName: string | undefined,
@@ -446,44 +304,6 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const cluster = clusterName ? await clusters.get(namespace, clusterName, ctx.signal) : undefined;
         const pool = await freshPool(served.poolType, served.provider.pool(claim));
         return pausedBy(claim, pool, cluster) === undefined ? served.provider.handler(claim, pool) : undefined;
-      }
-
-      /**
-       * The claim is gone but its IPAddress is not. Either the IPAddress is being deleted (the garbage collector found
-       * its owner gone: the claim's finalizer was removed by hand), or it stayed without an owning claim (the claim
-       * went without its release — see `vanished` — while this manager was not running, so the garbage collector
-       * dropped the dangling reference and the pool, a live owner, keeps the IPAddress). Nothing else would ever
-       * release that address. The second kind waits `orphanGraceMs` (a move or restore may bring the claim after its
-       * IPAddress) and the API server must confirm the claim is gone.
-       */
-      async function releaseOrphan(req: Request, ctx: ReconcileContext): Promise<Result | void> {
-        const ipa = ipAddresses.get(`${req.namespace}/${req.name}`);
-        if (!ipa || !hasFinalizer(ipa, protectAddressFinalizer)) return;
-        const owner = ipa.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
-        const served = servedBy(ipa.spec.poolRef);
-        if (!served) return;
-        if (ipa.metadata.deletionTimestamp ? !owner : owner) return; // the garbage collector acts first
-        if (!ipa.metadata.deletionTimestamp) {
-          const age = Date.now() - Date.parse(ipa.metadata.creationTimestamp ?? '');
-          if (!(age >= orphanGraceMs)) return { requeueAfter: orphanGraceMs - (Number.isNaN(age) ? 0 : age) };
-          // The API decides that the claim is gone (the cache may be behind a claim just created).
-          if (await unlessNotFound(claimClient.get({ namespace: req.namespace, name: ipa.spec.claimRef.name }))) return;
-        }
-        const claim = {
-          apiVersion: ipa.apiVersion,
-          kind: 'IPAddressClaim',
-          metadata: { namespace: req.namespace, name: owner?.name ?? ipa.spec.claimRef.name, uid: owner?.uid ?? '' },
-          spec: { poolRef: ipa.spec.poolRef },
-        } as IPAddressClaim;
-        // During a move the IPAddress may arrive with stale owner references before its claim: the paused pool or
-        // Cluster keeps it, as it keeps every claim of a paused Cluster.
-        const handler = await releaseHandler(claim, ipa.metadata.labels?.[clusterNameLabel], served, ctx);
-        if (!handler) return;
-        const allocation = allocationOf(ipa);
-        await deleteIPAddress(ipa);
-        // Without the claim's uid (the in-cluster reservation then goes with the pool's sweep), by address.
-        await handler.release(allocation, ctx.signal);
-        ctx.log.info({ address: allocation.address }, 'released the address of a claim deleted without release');
       }
     },
   };
