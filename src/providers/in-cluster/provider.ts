@@ -382,9 +382,6 @@ export class InClusterProvider implements IPAMProvider {
       }
     }
     for (;;) {
-      // While this claim waited, another path may have synced the book from its own, cached copy of the pool (the
-      // pool upkeep does, on every claim event): the pick is made from the pool this claim read.
-      this.syncPool(obj);
       const address = this.book.pick(model.key, uid);
       if (!address) return this.exhausted(model);
       const outcome = await this.reserve(claim, model, address, signal);
