@@ -120,6 +120,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
     const claims = api.resource(IPAddressClaims);
     const boundAt = new Map<string, number>();
     const createdAt = new Map<string, number>();
+    const uidOf = new Map<string, string>();
+    let deletedUnbound = 0;
     const informer = new Informer(claims, {});
     const seen = (c: IPAddressClaim) => {
       if (c.status?.addressRef?.name && !boundAt.has(c.metadata.uid!)) boundAt.set(c.metadata.uid!, Date.now());
@@ -132,6 +134,7 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
         claimObject(ns, m.name, m.pool, { labels: { 'cluster.x-k8s.io/cluster-name': cluster } }),
       );
       createdAt.set(made.metadata.uid!, Date.now());
+      uidOf.set(`${ns}/${m.name}`, made.metadata.uid!);
       result.claims++;
     };
     say(
@@ -182,6 +185,9 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
       // A quarter of the machines of both namespaces go (some while their POST is still held) and come back under
       // the same names; in the next round those come back during the hand-over.
       const churn = machines.filter((_, i) => i % 4 === round % 4);
+      deletedUnbound += tenants.flatMap((ns) =>
+        churn.filter((m) => !boundAt.has(uidOf.get(`${ns}/${m.name}`)!)),
+      ).length;
       await Promise.all(tenants.flatMap((ns) => churn.map((m) => claims.delete({ namespace: ns, name: m.name }))));
       await Promise.all(
         tenants.flatMap((ns) =>
@@ -236,7 +242,8 @@ export async function run(opts: { quick?: boolean } = {}): Promise<PartResult> {
     result.notes.push(
       `ownership: ${tenants.length} namespaces, cluster "${cluster}", the same ${machines.length} claim names in each ` +
         `(${perPool} on a pool with DNS zone ${zone}, ${perPool} without), 4 pools on one network ${network.cidr}; ` +
-        `${result.claims} claims created (deleted and recreated under the same names: ${result.claims - tenants.length * machines.length})`,
+        `${result.claims} claims created (deleted and recreated under the same names: ${result.claims - tenants.length * machines.length}, ` +
+        `${deletedUnbound} of them deleted before they were bound)`,
       `ownership: ${result.leaderKills} leader kill(s) while the appliance held ${result.faults['wapi-latency-before'] ?? 0} ` +
         `host record POSTs for ${holdMs / 1000} s each (the client's timeout: 15 s), applied then`,
       `ownership: claim→address p50 ${Math.round(percentile(latencies, 50) ?? 0)} ms, p99 ${result.p99Ms ?? '-'} ms ` +
