@@ -10,6 +10,7 @@ import {
   IPAddressReservations,
   ipAddressReservationKind,
   type IPAddressClaim,
+  type IPAddressReservation,
 } from '../src/api/index.ts';
 import { ConfigMaps, Namespaces, type KubeClient } from '../src/kube/index.ts';
 import { ipAddressFor } from '../src/providers/claims.ts';
@@ -26,6 +27,22 @@ export interface Ceiling {
   contract_best_ratio_to_raw: number;
   with_reservation_best_claims_per_s: number;
   with_reservation_best_ratio_to_raw: number;
+}
+
+/** The reservation the in-cluster provider makes for `claim` (of a pool in its namespace) on `address`. */
+export function reservationOf(claim: IPAddressClaim, address: string): IPAddressReservation {
+  const ns = claim.metadata.namespace!;
+  return {
+    apiVersion: `${ipAddressReservationKind.group}/${ipAddressReservationKind.version}`,
+    kind: 'IPAddressReservation',
+    metadata: { name: `ipv4-${address.replaceAll('.', '-')}.ns.${ns}` },
+    spec: {
+      address,
+      domain: `namespace/${ns}`,
+      poolRef: { ...claim.spec.poolRef, namespace: ns },
+      claimRef: { namespace: ns, name: claim.metadata.name!, uid: claim.metadata.uid! },
+    },
+  };
 }
 
 /** The contract's four writes, as named in `writes_per_s`. */
@@ -90,18 +107,7 @@ export async function contractCeiling(
       );
     });
     await measure('reservation POST', async (i) => {
-      const c = claims[i]!;
-      await client.resource(IPAddressReservations).create({
-        apiVersion: `${ipAddressReservationKind.group}/${ipAddressReservationKind.version}`,
-        kind: 'IPAddressReservation',
-        metadata: { name: `ipv4-${address(i).replaceAll('.', '-')}.ns.${ns}` },
-        spec: {
-          address: address(i),
-          domain: `namespace/${ns}`,
-          poolRef: { ...pool, namespace: ns },
-          claimRef: { namespace: ns, name: c.metadata.name!, uid: c.metadata.uid! },
-        },
-      });
+      await client.resource(IPAddressReservations).create(reservationOf(claims[i]!, address(i)));
     });
     const poolObj = {
       apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
