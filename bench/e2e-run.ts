@@ -65,6 +65,10 @@ export interface RunResult {
   heap_mb: number;
   /** (heap_mb - idle_heap_mb) / claims. */
   heap_per_claim_kb: number;
+  /** One GET of /metrics, of the address-plan page (built), and of the page again (unchanged), once the run is over. */
+  metrics_get_ms: number;
+  plan_get_ms: number;
+  plan_get_again_ms: number;
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -162,6 +166,15 @@ async function snapshotHeapMb(file: string): Promise<number> {
     }
   }
   throw new Error(`no nodes in ${file}`);
+}
+
+/** The time of one GET of `url`, body read, in ms. */
+async function getMs(url: string): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(url);
+  await res.text();
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return Math.round((performance.now() - started) * 10) / 10;
 }
 
 /** etcd and kube-apiserver of the control plane started in `dir`. */
@@ -293,7 +306,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   log(`# starting a local control plane`);
   const cp = await privateControlPlane();
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
-  const [healthPort, metricsPort] = [await freePort(), await freePort()];
+  const [healthPort, metricsPort, uiPort] = [await freePort(), await freePort(), await freePort()];
   const snapshotDir = resolve(opts.heapSnapshotDir ?? (await mkdtemp(join(tmpdir(), 'bench-heap-'))));
   // The manager as it runs in production: compiled JavaScript, its own process (its CPU and peak RSS alone).
   const manager = startManagerProcess({
@@ -315,6 +328,8 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       `127.0.0.1:${metricsPort}`,
       '--health-probe-bind-address',
       `127.0.0.1:${healthPort}`,
+      '--ui-bind-address',
+      `127.0.0.1:${uiPort}`,
       '--workers',
       String(workers),
       '--log-level',
@@ -360,6 +375,10 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
     const heap = await snapshotHeapMb(snapshot);
     if (opts.heapSnapshotDir) log(`# heap snapshot: ${snapshot}`);
     else await rm(snapshotDir, { recursive: true });
+    // What one GET costs the manager with every claim held (after the snapshot: the page keeps its last build).
+    const metricsGetMs = await getMs(metricsUrl);
+    const planGetMs = await getMs(`http://127.0.0.1:${uiPort}/`);
+    const planGetAgainMs = await getMs(`http://127.0.0.1:${uiPort}/`);
     await manager.stop(null); // a CPU profile is written on the way out: however long it takes
 
     const ceilingClaims = opts.ceilingClaims ?? Math.min(claims, 2000);
@@ -390,6 +409,9 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       idle_heap_mb: idleHeap,
       heap_mb: heap,
       heap_per_claim_kb: Math.round(((heap - idleHeap) * 1024 * 100) / claims) / 100,
+      metrics_get_ms: metricsGetMs,
+      plan_get_ms: planGetMs,
+      plan_get_again_ms: planGetAgainMs,
     };
   } finally {
     await manager.stop(null);
@@ -411,5 +433,7 @@ export function describeRun(r: RunResult): string[] {
     `API server + etcd CPU: ${r.apiserver_cpu_ms_per_claim} ms per claim; manager CPU: ${r.manager_cpu_ms_per_claim} ms per claim`,
     `memory: peak RSS ${r.peak_rss_mb} MB (idle ${r.idle_peak_rss_mb} MB); live heap ${r.heap_mb} MB (idle ` +
       `${r.idle_heap_mb} MB): ${r.heap_per_claim_kb} KB per claim`,
+    `one GET once every claim is held: /metrics ${r.metrics_get_ms} ms; address-plan page ${r.plan_get_ms} ms, ` +
+      `unchanged ${r.plan_get_again_ms} ms`,
   ];
 }

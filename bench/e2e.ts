@@ -1,7 +1,7 @@
 // End-to-end throughput and memory of the in-cluster provider (see e2e-run.ts). The last line is one JSON object.
 //
 //   npm run bench:e2e -- [--claims N] [--concurrency C] [--workers W] [--profile DIR] [--heap-snapshot DIR]
-//                        [--node-flags "--max-semi-space-size=4 ..."] [--ceiling-claims N]
+//                        [--node-flags="--max-semi-space-size=4 ..."] [--ceiling-claims N]
 import { parseArgs } from 'node:util';
 import { buildManager, describeRun, runE2E } from './e2e-run.ts';
 
