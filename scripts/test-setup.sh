@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need beyond `npm ci`, made ready before any test starts (npm test and .ci/run both run it, so a
 # fresh machine needs nothing installed by hand): Debian's packages for the page and image tests (installed when
-# missing), then the Go-built binaries (the control plane, helm), each built once and cached in
-# ~/.cache/cluster-ipam (CLUSTER_IPAM_CACHE). Prints `export NAME=value` lines for the test run on stdout; progress
+# missing), then the Go-built binaries (the control plane; Cluster API, CAPV and a vCenter simulator; helm), each built
+# once and cached in ~/.cache/cluster-ipam (CLUSTER_IPAM_CACHE). Prints `export NAME=value` lines for the test run on stdout; progress
 # goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,8 @@ fi
 
 # A build's stderr, shortened: its own messages, module downloads counted, a line every 250 packages compiled.
 progress() {
-  awk '/^go: downloading/ { d++; if (d % 50 == 1) print "#   modules downloaded: " d; next }
-       /^[a-z0-9.-]+(\/[^ ]*)?$/ { p++; if (p % 250 == 0) print "#   packages compiled: " p; next }
+  awk '/^go: downloading/ { if (++d % 50 == 1) { print "#   modules downloaded: " d; fflush() } next }
+       /^[a-z0-9.-]+(\/[^ ]*)?$/ { if (++p % 250 == 0) { print "#   packages compiled: " p; fflush() } next }
        { print "#   " $0; fflush() }' >&2
 }
 
@@ -45,6 +45,11 @@ started=$(date +%s)
 say "control plane: built from Go modules on first use, then cached (first build: 5-10 min on 2 cores)"
 bash hack/build-controlplane.sh 2> >(progress) >/dev/null
 say "control plane ready after $(($(date +%s) - started)) s"
+
+started=$(date +%s)
+say "Cluster API, CAPV and the vCenter simulator: built from Go modules on first use, then cached (first build: 10-25 min on 2 cores)"
+bash hack/build-capi.sh 2> >(progress) >/dev/null
+say "Cluster API, CAPV and the vCenter simulator ready after $(($(date +%s) - started)) s"
 
 if [ -z "${CLUSTER_IPAM_HELM_BIN:-}" ]; then
   started=$(date +%s)

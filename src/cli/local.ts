@@ -11,10 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { controllers } from '../controllers/index.ts';
 import { KubeClient, Namespaces, type KubeObject, type Secret } from '../kube/index.ts';
 import { freePort, preferredPort, startControlPlane, type ProgressListener } from '../local/controlplane.ts';
-import { followMachines, formatSummary, simulateMachines, type Summary } from '../local/machines.ts';
+import { followMachines, formatSummary, simulateMachines, vsphereSummary, type Summary } from '../local/machines.ts';
+import { startVSphereControlPlane, type VSphereControlPlane } from '../local/capi.ts';
+import { followClusters } from '../local/vsphere-machines.ts';
 import { applyManifests, installCRDs, readManifests, yamlFilesIn } from '../local/install.ts';
 import { startWapiSimulator, type WapiSimulator } from '../infoblox/simulator/index.ts';
 import { createLogger, type Logger } from '../runtime/index.ts';
+import { sleep } from '../runtime/backoff.ts';
 import { poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { startManager } from './run.ts';
 
@@ -55,9 +58,16 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
+/** How to stop the local mode in `dir`: with its --dir unless it is the default one. */
+const downCommand = (dir: string) =>
+  dir === resolve(defaultDir())
+    ? '`npm run local:down` (cluster-ipam local down)'
+    : `\`cluster-ipam local down --dir ${dir}\``;
+
 interface UpOptions {
   watchPid: string | undefined;
   bare: boolean;
+  claimsOnly: boolean;
   /** Return once ready instead of staying in the foreground until Ctrl-C (the control plane lives on either way). */
   detach: boolean;
 }
@@ -72,6 +82,7 @@ async function up(dir: string, opts: UpOptions): Promise<number> {
     const out = openSync(logFile, 'a');
     const serveArgs = ['local', 'serve', '--dir', dir, ...(opts.watchPid ? ['--watch-pid', opts.watchPid] : [])];
     if (opts.bare) serveArgs.push('--bare');
+    if (opts.claimsOnly) serveArgs.push('--claims-only');
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...serveArgs], {
       detached: true,
       stdio: ['ignore', out, out],
@@ -100,9 +111,9 @@ async function up(dir: string, opts: UpOptions): Promise<number> {
   const summary = await readFile(join(dir, 'summary.txt'), 'utf8').catch(() => '');
   if (summary) process.stdout.write(`\n${summary}`);
   if (!opts.bare && !opts.detach) {
-    process.stdout.write('Stop it: Ctrl-C here, or `npm run local:down` (cluster-ipam local down) from anywhere.\n');
+    process.stdout.write(`Stop it: Ctrl-C here, or ${downCommand(dir)} from anywhere.\n`);
   } else if (!opts.bare) {
-    process.stdout.write('Stop it: `npm run local:down` (cluster-ipam local down).\n');
+    process.stdout.write(`Stop it: ${downCommand(dir)}.\n`);
   }
   process.stdout.write(`KUBECONFIG=${resolve(kubeconfig)}\n`);
   if (opts.bare || opts.detach) return 0;
@@ -235,6 +246,11 @@ interface ServeOptions {
   watchPid: number | undefined;
   /** Only the control plane and the CRDs: no manager, no examples (what the tests want). */
   bare: boolean;
+  /**
+   * The example clusters' machines as IPAddressClaims made here, without Cluster API, CAPV and the vCenter simulator:
+   * for a machine where those cannot be built.
+   */
+  claimsOnly: boolean;
 }
 
 async function serve(dir: string, opts: ServeOptions): Promise<number> {
@@ -242,20 +258,24 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
   const logger = createLogger({ level: 'info' });
   const progress = progressFile(dir);
   progress('finding the control plane binary');
-  const cp = await startControlPlane({
-    dir: join(dir, 'controlplane'),
-    log: (line) => logger.info(line),
-    progress,
-    beforeControllerManager: async (kubeconfig) => {
-      progress('installing CRDs');
-      const client = KubeClient.load({ kubeconfig });
-      try {
-        await installCRDs(client);
-      } finally {
-        client.close();
-      }
-    },
-  });
+  const controlPlaneOptions = { dir: join(dir, 'controlplane'), log: (line: string) => logger.info(line), progress };
+  // The whole local mode runs Cluster API, CAPV and the vCenter simulator; --bare is the control plane alone.
+  let vsphere: VSphereControlPlane | undefined;
+  if (!opts.bare && !opts.claimsOnly) vsphere = await startVSphereControlPlane(controlPlaneOptions);
+  const cp =
+    vsphere?.cp ??
+    (await startControlPlane({
+      ...controlPlaneOptions,
+      beforeControllerManager: async (kubeconfig) => {
+        progress('installing CRDs');
+        const client = KubeClient.load({ kubeconfig });
+        try {
+          await installCRDs(client);
+        } finally {
+          client.close();
+        }
+      },
+    }));
   const stopManager = new AbortController();
   let manager: Promise<void> = Promise.resolve();
   let simulator: WapiSimulator | undefined;
@@ -301,22 +321,45 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
     logger.info({ namespace: examplesNamespace, files: files.length }, 'examples applied');
     // Ready means the webhook is registered too. A manager that failed is reported below.
     await Promise.race([webhook.then((w) => w.ready), manager]).catch(() => {});
-    progress("making the example clusters' machines");
-    const summary = await simulateMachines(client, {
-      namespace: examplesNamespace,
-      log: (line) => (logger.info(line), progress("making the example clusters' machines", line)),
-    });
     const planPage = `http://${planPageAddress}/`;
     const write = (s: Summary) =>
       writeFile(join(dir, 'summary.txt'), formatSummary(s, { kubeconfig: cp.kubeconfigPath, planPage }));
-    await write(summary);
-    following = followMachines(client, {
-      namespace: examplesNamespace,
-      initial: summary,
-      signal: stopManager.signal,
-      log: (line) => logger.info(line),
-      onChange: write,
-    }).finally(() => client.close());
+    if (vsphere) {
+      const { bin, machines } = vsphere;
+      progress("Cluster API is making the example clusters' machines");
+      following = followClusters(client, {
+        namespace: examplesNamespace,
+        target: machines.target,
+        signal: stopManager.signal,
+        log: (line) => (logger.info(line), progress("Cluster API is making the example clusters' machines", line)),
+      });
+      const read = (timeoutMs: number) =>
+        vsphereSummary(
+          client,
+          examplesNamespace,
+          { bin, vcenter: machines.vcenter },
+          { timeoutMs, signal: stopManager.signal },
+        );
+      // Generous: a first start clones a few dozen VMs on a busy 2-core machine.
+      await write(await read(5 * 60_000));
+      following = Promise.all([following, followSummary(() => read(0), write, stopManager.signal, logger)]).then(() =>
+        client.close(),
+      );
+    } else {
+      progress("making the example clusters' machines");
+      const summary = await simulateMachines(client, {
+        namespace: examplesNamespace,
+        log: (line) => (logger.info(line), progress("making the example clusters' machines", line)),
+      });
+      await write(summary);
+      following = followMachines(client, {
+        namespace: examplesNamespace,
+        initial: summary,
+        signal: stopManager.signal,
+        log: (line) => logger.info(line),
+        onChange: write,
+      }).finally(() => client.close());
+    }
   }
   await writeFile(join(dir, 'ready'), cp.kubeconfigPath);
   logger.info(`ready: KUBECONFIG=${cp.kubeconfigPath}`);
@@ -341,8 +384,28 @@ async function serve(dir: string, opts: ServeOptions): Promise<number> {
   await following.catch(() => {});
   await manager.catch(() => {});
   await simulator?.close();
-  await cp.stop();
+  await (vsphere ?? cp).stop();
   return 0;
+}
+
+/** Rewrites the summary whenever what it shows changes (machines scaled, replaced, addresses released). */
+async function followSummary(
+  read: () => Promise<Summary>,
+  write: (s: Summary) => Promise<void>,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  let last = '';
+  while (!signal.aborted) {
+    try {
+      const text = JSON.stringify(await read());
+      if (text !== last) await write(JSON.parse(text) as Summary);
+      last = text;
+    } catch (err) {
+      if (!signal.aborted) logger.warn({ err }, 'reading the summary');
+    }
+    await sleep(5000, signal);
+  }
 }
 
 /**
@@ -378,16 +441,20 @@ async function startInfobloxExamples(client: KubeClient, dir: string, logger: Lo
 }
 
 const localUsage = {
-  up: `usage: cluster-ipam local up [--dir DIR] [--detach] [--bare] [--watch-pid PID]
+  up: `usage: cluster-ipam local up [--dir DIR] [--detach] [--bare] [--claims-only] [--watch-pid PID]
 
-Starts a local control plane on loopback (etcd, kube-apiserver, kube-controller-manager, built from Go modules on
-first use and cached), installs the CRDs, starts the manager and applies the guide's examples; shows the example
-clusters' machines and stays in the foreground until Ctrl-C. Prints KUBECONFIG=<path> last.
+Starts a local control plane on loopback (etcd, kube-apiserver, kube-controller-manager) with Cluster API, its vSphere
+provider and a vCenter simulator (all built from Go modules on first use and cached), installs the CRDs, starts the
+manager and applies the guide's examples; Cluster API makes the example clusters' machines, clones their VMs in the
+simulator, and the summary shows each VM's address as vCenter reports it. Stays in the foreground until Ctrl-C.
+Prints KUBECONFIG=<path> last. See docs/local-machines.md.
 
 flags:
   --dir DIR        where its state lives (kubeconfig, logs, summary); default ${defaultDir()}
   --detach         return once ready; it lives on until \`cluster-ipam local down\`
   --bare           the control plane and the CRDs only (no manager, no examples); returns once ready
+  --claims-only    no Cluster API, CAPV or simulator: the machines are IPAddressClaims made by the supervisor (for a
+                   machine where those cannot be built)
   --watch-pid PID  stop when this process exits
   -h, --help       print this help
 `,
@@ -419,6 +486,7 @@ export async function localCommand(argv: string[]): Promise<number> {
         'watch-pid': { type: 'string' },
         bare: { type: 'boolean', default: false },
         detach: { type: 'boolean', default: false },
+        'claims-only': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -435,11 +503,20 @@ export async function localCommand(argv: string[]): Promise<number> {
   const dir = resolve(values.dir ?? defaultDir());
   switch (command) {
     case 'up':
-      return up(dir, { watchPid: values['watch-pid'], bare: values.bare, detach: values.detach });
+      return up(dir, {
+        watchPid: values['watch-pid'],
+        bare: values.bare,
+        detach: values.detach,
+        claimsOnly: values['claims-only'],
+      });
     case 'down':
       return down(dir);
     case 'serve':
-      return serve(dir, { watchPid: values['watch-pid'] ? Number(values['watch-pid']) : undefined, bare: values.bare });
+      return serve(dir, {
+        watchPid: values['watch-pid'] ? Number(values['watch-pid']) : undefined,
+        bare: values.bare,
+        claimsOnly: values['claims-only'],
+      });
     default:
       process.stderr.write(
         `cluster-ipam local: ${command === undefined ? 'which one?' : `unknown command "${command}"`}\n${localOverview}`,

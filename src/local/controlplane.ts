@@ -48,47 +48,61 @@ export type ProgressListener = (step: string, detail?: string) => void;
 export async function controlPlaneBinary(progress?: ProgressListener): Promise<string> {
   const fromEnv = process.env.CLUSTER_IPAM_CONTROLPLANE_BIN;
   if (fromEnv) return fromEnv;
-  const child = spawn('bash', [join(repoRoot, 'hack/build-controlplane.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return runBuildScript('hack/build-controlplane.sh', [], buildProgress(progress ?? (() => {})));
+}
+
+/**
+ * Runs one of hack/'s cached Go builds and resolves to the last line of its stdout (a path); each line of its stderr
+ * goes to `onLine` (see buildProgress).
+ */
+export async function runBuildScript(script: string, args: string[], onLine: (line: string) => void): Promise<string> {
+  const child = spawn('bash', [join(repoRoot, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  const build = buildProgress(progress ?? (() => {}));
   let partial = '';
   child.stderr.setEncoding('utf8').on('data', (c: string) => {
     stderr = (stderr + c).slice(-20_000);
     const lines = (partial + c).split('\n');
     partial = lines.pop()!;
-    for (const line of lines) build(line);
+    for (const line of lines) onLine(line);
   });
   const code = await new Promise<number>((ok, fail) => {
     child.once('error', fail);
     child.once('close', (c) => ok(c ?? 1));
   });
   if (code !== 0) {
-    throw new Error(`hack/build-controlplane.sh exited ${code}:\n${stderr.split('\n').slice(-30).join('\n')}`);
+    throw new Error(`${script} exited ${code}:\n${stderr.split('\n').slice(-30).join('\n')}`);
   }
   return stdout.trim().split('\n').at(-1)!;
 }
 
-/** Turns the build script's stderr lines into steps: downloading modules, then compiling packages (counted). */
-export function buildProgress(progress: ProgressListener): (line: string) => void {
+/**
+ * Turns a build script's stderr lines into steps: downloading modules, then compiling packages (counted). `what`
+ * names what is built, `firstBuild` how long a first build takes.
+ */
+export function buildProgress(
+  progress: ProgressListener,
+  what = 'control plane',
+  firstBuild = '~4 min on 2 cores',
+): (line: string) => void {
   let downloads = 0;
   let packages = 0;
   return (line) => {
     const text = line.trim();
     if (!text) return;
     const downloading = /^go: downloading (\S+) (\S+)/.exec(text);
-    if (text.startsWith('building the control plane')) {
-      progress('building the control plane from Go modules (first run only, ~4 min on 2 cores)');
+    if (text.startsWith('building ')) {
+      progress(`building the ${what} from Go modules (first run only, ${firstBuild})`);
     } else if (downloading) {
       downloads++;
-      progress('building the control plane: downloading modules', `${downloads}: ${downloading[1]} ${downloading[2]}`);
+      progress(`building the ${what}: downloading modules`, `${downloads}: ${downloading[1]} ${downloading[2]}`);
     } else if (/^[\w.-]+(\/[\w.~+-]+)*$/.test(text)) {
       // `go build -v` prints each package it compiles, one import path a line.
       packages++;
-      progress('building the control plane: compiling', `${packages} packages, ${text}`);
+      progress(`building the ${what}: compiling`, `${packages} packages, ${text}`);
     } else if (text.startsWith('built in')) {
-      progress('control plane built', text.replace(/: .*$/, ''));
+      progress(`${what} built`, text.replace(/: .*$/, ''));
     }
   };
 }
@@ -114,7 +128,8 @@ function listenOnce(port: number): Promise<number | undefined> {
   });
 }
 
-class Component {
+/** One sub-command of a multi-call binary, run as a supervised child whose output goes to a log file. */
+export class Component {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
@@ -123,6 +138,7 @@ class Component {
     readonly name: string,
     private readonly args: string[],
     private readonly logFile: string,
+    private readonly env: Record<string, string> = {},
   ) {}
 
   start(): void {
@@ -130,7 +146,7 @@ class Component {
     const out = openSync(this.logFile, 'a');
     // CONTROLPLANE_PARENT_PID makes the binary ask the kernel for SIGTERM when we die, even by SIGKILL.
     const child = spawn(this.bin, [this.name, ...this.args], {
-      env: { ...process.env, CONTROLPLANE_PARENT_PID: String(process.pid) },
+      env: { ...process.env, ...this.env, CONTROLPLANE_PARENT_PID: String(process.pid) },
       stdio: ['ignore', out, out],
     });
     closeSync(out);
@@ -183,7 +199,7 @@ async function httpsGet(url: string, ca: Buffer, token: string): Promise<{ statu
   });
 }
 
-async function waitUntil(what: string, component: Component, check: () => Promise<boolean>, timeoutMs: number) {
+export async function waitUntil(what: string, component: Component, check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
     if (await check().catch(() => false)) return;

@@ -15,15 +15,23 @@ import {
   type ResourceType,
 } from '../kube/index.ts';
 
-export async function installCRDs(client: KubeClient, signal?: AbortSignal): Promise<void> {
+/**
+ * Our CRDs, or with `replacing` (Cluster API's own, on a management cluster that runs it) those in their place:
+ * applied server-side, then waited for until Established.
+ */
+export async function installCRDs(
+  client: KubeClient,
+  signal?: AbortSignal,
+  replacing: readonly CustomResourceDefinition[] = [],
+): Promise<void> {
+  const theirs = new Set(replacing.map((c) => c.metadata.name));
+  const ours = kinds.map((k) => toCRD(k) as CustomResourceDefinition).filter((c) => !theirs.has(c.metadata.name));
+  const all = [...ours, ...replacing];
   const crds = client.resource(CustomResourceDefinitions);
-  for (const kind of kinds) {
-    await crds.apply(toCRD(kind) as CustomResourceDefinition, { force: true, signal });
-  }
-  for (const kind of kinds) {
-    const name = `${kind.plural}.${kind.group}`;
+  for (const crd of all) await crds.apply(crd, { force: true, signal });
+  for (const { metadata } of all) {
     for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-      const crd = await crds.get({ name }, { signal });
+      const crd = await crds.get({ name: metadata.name! }, { signal });
       const conditions = (crd as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions;
       if (conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
       await new Promise((r) => setTimeout(r, delay));

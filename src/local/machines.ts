@@ -1,7 +1,8 @@
-// The machines of the local mode's example clusters, made the way an infrastructure provider makes them: once a
-// ClusterDeployment's IPAMReady is True, one IPAddressClaim per control-plane and worker node against the pool the
-// controller merged into spec.config (`ipPool`), labelled with the cluster's name. Then a short summary of who got
-// which address, so that a first run shows what the product is for.
+// The summary of the local mode's example clusters: who got which address, so that a first run shows what the
+// product is for. The machines are Cluster API's, cloned in the vCenter simulator (vsphere-machines.ts); on a machine
+// where those cannot be built, `local up --claims-only` falls back to making them here as an infrastructure provider
+// would: once a ClusterDeployment's IPAMReady is True, one IPAddressClaim per control-plane and worker node against
+// the pool the controller merged into spec.config (`ipPool`), labelled with the cluster's name.
 import {
   ClusterDeployments,
   ClusterIPAMClaims,
@@ -16,7 +17,10 @@ import {
 } from '../api/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { clusterNameLabel } from '../providers/claims.ts';
+import { sleep } from '../runtime/backoff.ts';
 import { findCondition } from '../runtime/conditions.ts';
+import { listVMs, type VCenter, type VCenterVM } from './capi.ts';
+import { clusterEndpoints, readVSphereMachines } from './vsphere-machines.ts';
 
 export interface PoolRef {
   apiGroup?: string;
@@ -25,8 +29,14 @@ export interface PoolRef {
 }
 
 export interface Machine {
-  /** The IPAddressClaim's name: `<cluster>-cp-<i>` or `<cluster>-worker-<i>`. */
+  /** The Cluster API Machine; with --claims-only the claim's. */
+  name: string;
+  /** The IPAddressClaim's name: CAPV's `<VSphereVM>-0-0`, or with --claims-only `<cluster>-cp-<i>`/`<cluster>-worker-<i>`. */
   claim: string;
+  /** The VM in vCenter. */
+  vm?: string;
+  /** The address the VM's guest reports in vCenter: must be `address`. */
+  guestIP?: string;
   role: 'control-plane' | 'worker';
   address?: string;
   prefix?: number;
@@ -46,6 +56,8 @@ export interface ClusterSummary {
   pool: PoolRef | undefined;
   /** spec.config.controlPlaneEndpointIP, the API server's virtual IP. */
   endpoint: string | undefined;
+  /** The Cluster's spec.controlPlaneEndpoint.host, when Cluster API has one. */
+  clusterEndpoint?: string;
   machines: Machine[];
 }
 
@@ -64,6 +76,8 @@ export interface PoolSummary {
 
 export interface Summary {
   namespace: string;
+  /** The vCenter simulator the machines are cloned in (none with --claims-only). */
+  vcenter?: VCenter;
   clusters: ClusterSummary[];
   pools: PoolSummary[];
 }
@@ -80,12 +94,6 @@ export interface SimulateOptions {
 const fieldManager = { fieldManager: 'cluster-ipam-local-machines' };
 /** Marks the claims made here, apart from the examples' own IPAddressClaims of the same clusters. */
 export const simulatedLabel = 'cluster-ipam.k0rdent.mirantis.com/simulated-machine';
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((ok) => {
-    const t = setTimeout(ok, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), ok()), { once: true });
-  });
 
 function count(config: Record<string, unknown>, key: string): number {
   const n = Number(config[key] ?? 0);
@@ -205,8 +213,45 @@ export async function followMachines(
   }
 }
 
-/** What the namespace holds now: clusters, their machines' addresses, and the pools they draw from. */
-export async function readSummary(client: KubeClient, namespace: string, signal?: AbortSignal): Promise<Summary> {
+/**
+ * The summary with the machines cloned in the simulator, once every machine the namespace's provisioned deployments
+ * ask for has its IPAddress and the address vCenter reports for its VM (or when `timeoutMs` has passed: it then says
+ * what each one waits for).
+ */
+export async function vsphereSummary(
+  client: KubeClient,
+  namespace: string,
+  vsphere: { bin: string; vcenter: VCenter },
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<Summary> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 0);
+  for (;;) {
+    const vms = await listVMs(vsphere.bin, vsphere.vcenter.url);
+    const summary = await readSummary(client, namespace, opts.signal, { vcenter: vsphere.vcenter, vms });
+    const deployments = (await client.resource(ClusterDeployments).list({ namespace, signal: opts.signal })).items;
+    const done = deployments.every((d) => {
+      const c = summary.clusters.find((x) => x.name === d.metadata.name);
+      if (!c?.ipamReady || d.spec.dryRun === true) return true;
+      const config = (d.spec.config ?? {}) as Record<string, unknown>;
+      const wanted = count(config, 'controlPlaneNumber') + count(config, 'workersNumber');
+      return c.machines.length === wanted && c.machines.every((m) => m.address && m.guestIP);
+    });
+    if (done || Date.now() > deadline || opts.signal?.aborted) return summary;
+    await sleep(2000, opts.signal);
+  }
+}
+
+/**
+ * What the namespace holds now: clusters, their machines' addresses, and the pools they draw from. With `vsphere`
+ * the machines are Cluster API's, next to what the simulator's vSphere API reports for their VMs; else the claims
+ * made by `simulateMachines`.
+ */
+export async function readSummary(
+  client: KubeClient,
+  namespace: string,
+  signal?: AbortSignal,
+  vsphere?: { vcenter: VCenter; vms: readonly VCenterVM[] },
+): Promise<Summary> {
   const [deployments, cipamClaims, claims, addresses] = await Promise.all([
     client.resource(ClusterDeployments).list({ namespace, signal }),
     client.resource(ClusterIPAMClaims).list({ namespace, signal }),
@@ -214,32 +259,46 @@ export async function readSummary(client: KubeClient, namespace: string, signal?
     client.resource(IPAddresses).list({ namespace, signal }),
   ]);
   const addressOf = new Map(addresses.items.map((a) => [a.metadata.name!, a]));
+  const [real, endpoints] = vsphere
+    ? await Promise.all([
+        readVSphereMachines(client, namespace, vsphere.vms, signal),
+        clusterEndpoints(client, namespace, signal),
+      ])
+    : [undefined, undefined];
   const clusters: ClusterSummary[] = deployments.items.map((d) => {
     const name = d.metadata.name!;
     const claimName = (d.spec as { ipamClaim?: { ref?: string } }).ipamClaim?.ref;
     const claim = cipamClaims.items.find((c) => c.metadata.name === claimName);
     const gate = findCondition(d.status?.conditions, 'IPAMReady');
     const config = (d.spec.config ?? {}) as Record<string, unknown>;
-    const machines = claims.items
-      .filter((c) => c.metadata.labels?.[clusterNameLabel] === name)
-      .map((c): Machine => {
-        const ipa: IPAddress | undefined = c.status?.addressRef?.name
-          ? addressOf.get(c.status.addressRef.name)
-          : undefined;
-        const role = c.metadata.name!.startsWith(`${name}-cp-`) ? 'control-plane' : 'worker';
-        if (!ipa) {
-          const ready = findCondition(c.status?.conditions, 'Ready');
-          return { claim: c.metadata.name!, role, waiting: ready?.message || ready?.reason || 'not served yet' };
-        }
-        return {
-          claim: c.metadata.name!,
-          role,
-          address: ipa.spec.address,
-          prefix: ipa.spec.prefix,
-          ...(ipa.spec.gateway ? { gateway: ipa.spec.gateway } : {}),
-        };
-      })
-      .sort((a, b) => (a.role === b.role ? byIndex(a.claim, b.claim) : a.role === 'control-plane' ? -1 : 1));
+    const machines = real
+      ? (real.get(name) ?? [])
+      : claims.items
+          .filter((c) => c.metadata.labels?.[clusterNameLabel] === name)
+          .map((c): Machine => {
+            const ipa: IPAddress | undefined = c.status?.addressRef?.name
+              ? addressOf.get(c.status.addressRef.name)
+              : undefined;
+            const role = c.metadata.name!.startsWith(`${name}-cp-`) ? 'control-plane' : 'worker';
+            if (!ipa) {
+              const ready = findCondition(c.status?.conditions, 'Ready');
+              return {
+                name: c.metadata.name!,
+                claim: c.metadata.name!,
+                role,
+                waiting: ready?.message || ready?.reason || 'not served yet',
+              };
+            }
+            return {
+              name: c.metadata.name!,
+              claim: c.metadata.name!,
+              role,
+              address: ipa.spec.address,
+              prefix: ipa.spec.prefix,
+              ...(ipa.spec.gateway ? { gateway: ipa.spec.gateway } : {}),
+            };
+          })
+          .sort((a, b) => (a.role === b.role ? byIndex(a.claim, b.claim) : a.role === 'control-plane' ? -1 : 1));
     return {
       name,
       claim: claimName,
@@ -248,10 +307,16 @@ export async function readSummary(client: KubeClient, namespace: string, signal?
       ipamMessage: gate && gate.status !== 'True' ? `${gate.reason}: ${gate.message}` : undefined,
       pool: poolOf(d),
       endpoint: typeof config.controlPlaneEndpointIP === 'string' ? config.controlPlaneEndpointIP : undefined,
+      ...(endpoints?.get(name) ? { clusterEndpoint: endpoints.get(name) } : {}),
       machines,
     };
   });
-  return { namespace, clusters, pools: await readPools(client, namespace, addresses.items, signal) };
+  return {
+    namespace,
+    ...(vsphere ? { vcenter: vsphere.vcenter } : {}),
+    clusters,
+    pools: await readPools(client, namespace, addresses.items, signal),
+  };
 }
 
 const byIndex = (a: string, b: string) => Number(a.split('-').at(-1)) - Number(b.split('-').at(-1));
@@ -300,9 +365,19 @@ async function readPools(
 /** The summary as printed by `local up`, with the commands to look further and how to stop. */
 export function formatSummary(summary: Summary, opts: { kubeconfig: string; planPage?: string }): string {
   const ns = summary.namespace;
+  const vsphere = summary.vcenter !== undefined;
   const out: string[] = [];
-  out.push(`Example clusters in namespace "${ns}", with one IPAddressClaim per machine as an infrastructure provider`);
-  out.push('makes them:');
+  if (vsphere) {
+    out.push(
+      `Example clusters in namespace "${ns}": Cluster API made their machines, CAPV claimed each VM's address and`,
+    );
+    out.push('cloned it in the vCenter simulator; the guest address is what vCenter reports for the VM:');
+  } else {
+    out.push(
+      `Example clusters in namespace "${ns}", with one IPAddressClaim per machine as an infrastructure provider`,
+    );
+    out.push('makes them (--claims-only: no Cluster API, no vCenter):');
+  }
   for (const c of summary.clusters) {
     const claim = c.claim ? `claim ${c.claim} ${c.claimBound ? 'Bound' : 'not bound'}` : 'no claim yet';
     const pool = c.pool ? `, pool ${c.pool.kind}/${c.pool.name}` : '';
@@ -310,17 +385,35 @@ export function formatSummary(summary: Summary, opts: { kubeconfig: string; plan
     out.push(
       `  ${c.name}: ${claim}${pool}${c.ipamReady ? '' : ` — IPAMReady not True (${c.ipamMessage ?? 'pending'})`}`,
     );
-    const width = Math.max(14, ...c.machines.map((m) => m.claim.length));
+    const width = Math.max(14, ...c.machines.map((m) => m.name.length));
+    const vmWidth = Math.max(2, ...c.machines.map((m) => (m.vm ?? '').length));
     if (c.endpoint) {
-      const clash = c.machines.filter((m) => m.address === c.endpoint).map((m) => m.claim);
+      const clash = c.machines.filter((m) => m.address === c.endpoint).map((m) => m.name);
       const warn = clash.length > 0 ? `  ⚠ also given to ${clash.join(', ')}` : '';
-      out.push(`    ${'endpoint'.padEnd(width)}  ${c.endpoint}  (spec.config.controlPlaneEndpointIP)${warn}`);
+      const cluster =
+        c.clusterEndpoint === undefined
+          ? ''
+          : c.clusterEndpoint === c.endpoint
+            ? ", the Cluster's controlPlaneEndpoint"
+            : `, but the Cluster's controlPlaneEndpoint is ${c.clusterEndpoint}`;
+      out.push(`    ${'endpoint'.padEnd(width)}  ${c.endpoint}  (spec.config.controlPlaneEndpointIP${cluster})${warn}`);
+    }
+    if (vsphere && c.machines.length > 0) {
+      const head = `${'MACHINE'.padEnd(width)}  ${'VM'.padEnd(vmWidth)}  ${'GUEST IP (vCenter)'.padEnd(18)}  IPADDRESS`;
+      out.push(`    ${head}`);
     }
     for (const m of c.machines) {
-      const where = m.address
-        ? `${m.address}/${m.prefix}${m.gateway ? `  gateway ${m.gateway}` : ''}`
-        : `waiting: ${m.waiting}`;
-      out.push(`    ${m.claim.padEnd(width)}  ${where}`);
+      const address = m.address ? `${m.address}/${m.prefix}${m.gateway ? `  gateway ${m.gateway}` : ''}` : '';
+      if (!vsphere) {
+        out.push(`    ${m.name.padEnd(width)}  ${address || `waiting: ${m.waiting}`}`);
+        continue;
+      }
+      const mismatch = m.guestIP && m.address && m.guestIP !== m.address ? '  ⚠ vCenter and IPAddress differ' : '';
+      const waiting = m.waiting ? `  waiting: ${m.waiting}` : '';
+      out.push(
+        `    ${m.name.padEnd(width)}  ${(m.vm ?? '').padEnd(vmWidth)}  ${(m.guestIP ?? '-').padEnd(18)}  ` +
+          `${address || '-'}${mismatch}${waiting}`,
+      );
     }
   }
   out.push('');
@@ -334,12 +427,20 @@ export function formatSummary(summary: Summary, opts: { kubeconfig: string; plan
   }
   out.push('');
   if (opts.planPage) out.push(`Address plan: ${opts.planPage}`, '');
+  if (summary.vcenter) {
+    out.push('The vCenter simulator, for any vSphere client (govc, pyvmomi, PowerCLI):');
+    out.push(`  export GOVC_URL=${summary.vcenter.url}`);
+    out.push('  export GOVC_INSECURE=1');
+    out.push('  govc ls /DC0/vm; govc vm.ip -a <VM>');
+    out.push('');
+  }
   out.push('Look further (Kubernetes has an IPAddress kind of its own: name the group):');
   out.push(`  export KUBECONFIG=${opts.kubeconfig}`);
   out.push(`  kubectl get clusterdeployments,clusteripamclaims,clusteripams -n ${ns}`);
   out.push(`  kubectl get ipaddressclaims.ipam.cluster.x-k8s.io,ipaddresses.ipam.cluster.x-k8s.io -n ${ns}`);
   out.push('  kubectl get ipaddresses.ipam.cluster.x-k8s.io -A');
   out.push(`  kubectl get inclusterippools,globalinclusterippools,infobloxippools -A`);
+  if (summary.vcenter) out.push(`  kubectl get clusters,machines,vspheremachines,vspherevms -n ${ns}`);
   const first = summary.clusters[0]?.name;
   if (first) out.push(`  kubectl describe clusterdeployment ${first} -n ${ns}`);
   out.push('');
