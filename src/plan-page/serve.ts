@@ -158,20 +158,23 @@ export const planPagePaths = { html: '/', json: '/plan.json' } as const;
 /** How often the plan is built again at most while its objects keep changing. */
 export const planRebuildIntervalMs = 1000;
 
+/** How long a build is kept after the last GET: while someone reads the page, not for ever after. */
+export const planKeepMs = 60_000;
+
 /**
  * The plan and its two renderings, built when a GET finds that the objects changed since the last build, and at most
  * once per `intervalMs`: a GET in between is answered with the last build, which says when it was made. A GET of an
  * unchanged plan costs nothing but sending it; building it at 10,000 holders takes a few hundred ms of the event loop
- * (bench/plan-page.ts).
+ * (bench:plan-page). A build is dropped `keepMs` after the last GET: at 10,000 holders it holds ~9 MB of text.
  */
 export class PlanCache {
   private changed = true;
   private built: { at: number; domains: DomainPlan[]; generatedAt: string; html?: string; json?: string } | undefined;
+  private forget: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly plan: () => DomainPlan[],
-    private readonly intervalMs = planRebuildIntervalMs,
-    private readonly now: () => number = Date.now,
+    private readonly opts: { intervalMs?: number; keepMs?: number; now?: () => number } = {},
   ) {}
 
   /** One of the plan's objects changed. */
@@ -190,11 +193,16 @@ export class PlanCache {
   }
 
   private current() {
-    const now = this.now();
-    if (!this.built || (this.changed && now - this.built.at >= this.intervalMs)) {
+    const now = (this.opts.now ?? Date.now)();
+    if (!this.built || (this.changed && now - this.built.at >= (this.opts.intervalMs ?? planRebuildIntervalMs))) {
       this.changed = false;
       this.built = { at: now, domains: this.plan(), generatedAt: new Date(now).toISOString() };
     }
+    clearTimeout(this.forget);
+    this.forget = setTimeout(() => {
+      this.built = undefined;
+      this.changed = true;
+    }, this.opts.keepMs ?? planKeepMs).unref();
     return this.built;
   }
 }
