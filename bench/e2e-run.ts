@@ -22,8 +22,8 @@ import { contractCeiling, contractWrites, type Ceiling } from './ceiling-run.ts'
 export interface RunOptions {
   claims: number;
   concurrency: number;
-  /** `--workers` (the IPAddressClaim controller runs its own default, defaultClaimWorkers). */
-  workers: number;
+  /** `--workers` for every controller; absent, each its default (4, and defaultClaimWorkers for IPAddressClaims). */
+  workers?: number;
   /** Write a V8 CPU profile of the manager into this directory. */
   profileDir?: string;
   /** Keep the V8 heap snapshot of the manager taken once every claim is answered in this directory. */
@@ -37,7 +37,7 @@ export interface RunOptions {
 
 export interface RunResult {
   claims: number;
-  workers: number;
+  workers?: number;
   concurrency: number;
   claims_per_s: number;
   raw_writes_per_s: number;
@@ -330,8 +330,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       `127.0.0.1:${healthPort}`,
       '--ui-bind-address',
       `127.0.0.1:${uiPort}`,
-      '--workers',
-      String(workers),
+      ...(workers === undefined ? [] : ['--workers', String(workers)]),
       '--log-level',
       'warn',
     ],
@@ -351,7 +350,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
     const idleHeap = await quietHeapMb(metricsUrl);
     const idleRss = await peakRssMb(manager.child.pid!);
 
-    log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers} workers`);
+    log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers ?? 'default'} workers`);
     const serverPids = await controlPlanePids(cp.dir);
     const run = await measureClaims(
       client,

@@ -9,7 +9,7 @@ const { values } = parseArgs({
   options: {
     claims: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
-    workers: { type: 'string', default: '8' },
+    workers: { type: 'string' },
     profile: { type: 'string' },
     'heap-snapshot': { type: 'string' },
     'node-flags': { type: 'string' },
@@ -20,7 +20,7 @@ await buildManager((line) => console.log(line));
 const result = await runE2E({
   claims: Number(values.claims),
   concurrency: Number(values.concurrency),
-  workers: Number(values.workers),
+  workers: values.workers === undefined ? undefined : Number(values.workers),
   profileDir: values.profile,
   heapSnapshotDir: values['heap-snapshot'],
   nodeFlags: values['node-flags']?.split(/\s+/).filter(Boolean),

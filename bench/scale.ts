@@ -10,7 +10,7 @@ const { values } = parseArgs({
   options: {
     large: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '32' },
-    workers: { type: 'string', default: '8' },
+    workers: { type: 'string' },
   },
 });
 const sizes = values.large ? [1000, 5000, 10_000] : [1000, 5000];
@@ -20,7 +20,7 @@ for (const claims of sizes) {
   const r = await runE2E({
     claims,
     concurrency: Number(values.concurrency),
-    workers: Number(values.workers),
+    workers: values.workers === undefined ? undefined : Number(values.workers),
     log: (line) => console.log(line),
   });
   for (const line of describeRun(r)) console.log(`# ${line}`);

@@ -33,6 +33,15 @@ describe('reviewPool', () => {
     assert.deepEqual(reviewPool('UPDATE', pool(['10.0.0.5-10.0.0.6']), pool(['10.0.0.0/24']), held), { allowed: true });
   });
 
+  it('lets a pool holding an address outside it (kept after a move) grow, refusing only what it offered', () => {
+    const outside = [...held, parseAddress('10.0.0.200')];
+    assert.deepEqual(reviewPool('UPDATE', pool(['10.0.0.1-10.0.0.50']), pool(['10.0.0.1-10.0.0.9']), outside), {
+      allowed: true,
+    });
+    const v = reviewPool('UPDATE', pool(['10.0.0.6-10.0.0.9']), pool(['10.0.0.1-10.0.0.9']), outside);
+    assert.match(!v.allowed ? v.message : '', /would no longer be in the pool: 10\.0\.0\.5;/);
+  });
+
   it('refuses what validation refuses, on create and update', () => {
     const bad = pool(['fd00::9-fd00::1']);
     for (const op of ['CREATE', 'UPDATE'] as const) {

@@ -2,7 +2,8 @@
 // spec 03 §3.2 that a CRD schema cannot express.
 // - create/update: the spec validates (e.g. an IPv6 range that ends before it starts, which CEL cannot order);
 // - create/update: the address-domain annotation names a valid domain;
-// - update: no allocated address falls outside the new usable set (shrink under live allocations), and the pool
+// - update: no allocated address the old usable set had falls outside the new one (shrink under live allocations;
+//   an address already outside, kept after a move, does not block changes), and the pool
 //   does not change address domain while it has allocations (spec 03 §3.4);
 // - delete: refused while addresses are allocated from the pool, unless the pool carries
 //   ipam.cluster.x-k8s.io/skip-validate-delete-webhook (moves between management clusters).
@@ -67,7 +68,7 @@ export function reviewPool(
     };
   }
   if (operation === 'UPDATE') {
-    const shrink = checkPoolShrink(check.pool, allocated);
+    const shrink = checkPoolShrink(old && validatePool(old.spec).pool, check.pool, allocated);
     if (shrink.errors.length > 0) {
       return {
         allowed: false,

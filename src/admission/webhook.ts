@@ -1,5 +1,6 @@
 // The validating admission webhook of the in-cluster pools, served by the manager over HTTPS (AdmissionReview v1),
-// with a certificate it makes itself (certs.ts) and a ValidatingWebhookConfiguration it registers with that CA.
+// with a certificate it makes itself (certs.ts) or one mounted from elsewhere and followed as it is renewed
+// (cert-dir.ts), and a ValidatingWebhookConfiguration it registers with that CA.
 // It answers on every replica (the informer caches run on stand-bys too), from the manager's caches once synced and
 // from live LISTs before. The decisions are in pools.ts.
 import { once } from 'node:events';
@@ -12,7 +13,9 @@ import type { PoolObject } from '../providers/in-cluster/pools.ts';
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import type { ControllerSetup, Manager } from '../runtime/index.ts';
 import type { Address } from '../core/index.ts';
-import { selfSignedServingCertificate, type ServingCertificate } from './certs.ts';
+import { isWriteRefused } from '../kube/index.ts';
+import { followServingCertificate, readServingCertificate } from './cert-dir.ts';
+import { selfSignedServingCertificate } from './certs.ts';
 import { reviewPool, type Operation, type Verdict } from './pools.ts';
 
 interface WebhookConfiguration extends KubeObject {
@@ -41,8 +44,11 @@ export interface PoolWebhookOptions {
   url?: string;
   /** Names the serving certificate is for (default: the Service's DNS names, else the host). */
   hosts?: string[];
-  /** A certificate from elsewhere (e.g. cert-manager); by default a self-signed one is made at start. */
-  certificate?: ServingCertificate;
+  /**
+   * Where a certificate from elsewhere (e.g. cert-manager) is mounted: served while there, reloaded when it changes
+   * (and re-registered, when registering). Without one (or with an empty directory) a self-signed one is made.
+   */
+  certificateDir?: string;
   /** Default cluster-ipam-in-cluster-pools. */
   configurationName?: string;
   /** Only pools with these labels go through this webhook (tests sharing a control plane use it). */
@@ -67,6 +73,43 @@ interface AdmissionRequest {
 }
 
 const poolKinds = ['InClusterIPPool', 'GlobalInClusterIPPool'];
+
+/** The ValidatingWebhookConfiguration that sends pool changes to the webhook `target` serving with `caPem`. */
+export function poolWebhookConfiguration(
+  name: string,
+  opts: {
+    caPem: string;
+    target: { url: string } | { service: { namespace: string; name: string; port: number; path: string } };
+    failurePolicy?: 'Fail' | 'Ignore';
+    matchLabels?: Record<string, string>;
+  },
+): WebhookConfiguration {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name, labels: { 'app.kubernetes.io/part-of': 'cluster-ipam' } },
+    webhooks: [
+      {
+        name: 'pools.in-cluster.ipam.k0rdent.mirantis.com',
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: opts.failurePolicy ?? 'Fail',
+        timeoutSeconds: 10,
+        clientConfig: { caBundle: Buffer.from(opts.caPem).toString('base64'), ...opts.target },
+        rules: [
+          {
+            apiGroups: ['ipam.cluster.x-k8s.io'],
+            apiVersions: ['v1alpha2'],
+            resources: ['inclusterippools', 'globalinclusterippools'],
+            operations: ['CREATE', 'UPDATE', 'DELETE'],
+            scope: '*',
+          },
+        ],
+        ...(opts.matchLabels ? { objectSelector: { matchLabels: opts.matchLabels } } : {}),
+      },
+    ],
+  };
+}
 
 export interface PoolWebhook extends ControllerSetup {
   /** The URL the API server calls, once registered. */
@@ -100,7 +143,9 @@ async function serve(mgr: Manager, opts: PoolWebhookOptions): Promise<string> {
   const hosts =
     opts.hosts ??
     (svc ? [`${svc.name}.${svc.namespace}.svc`, `${svc.name}.${svc.namespace}.svc.cluster.local`] : [host]);
-  const cert = opts.certificate ?? selfSignedServingCertificate(hosts);
+  const mounted = opts.certificateDir ? await readServingCertificate(opts.certificateDir) : undefined;
+  const cert = mounted ?? selfSignedServingCertificate(hosts);
+  let caPem = cert.caPem;
 
   /** Addresses held from the pool: its IPAddresses and live reservations (cache once synced, else the API). */
   async function allocated(key: string, namespace: string | undefined): Promise<Address[]> {
@@ -184,37 +229,39 @@ async function serve(mgr: Manager, opts: PoolWebhookOptions): Promise<string> {
   const configurations = mgr.client.resource(ValidatingWebhookConfigurations);
   const configurationName = opts.configurationName ?? 'cluster-ipam-in-cluster-pools';
   const register = opts.register ?? true;
-  if (register) {
-    await configurations.apply(
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingWebhookConfiguration',
-        metadata: { name: configurationName, labels: { 'app.kubernetes.io/part-of': 'cluster-ipam' } },
-        webhooks: [
-          {
-            name: 'pools.in-cluster.ipam.k0rdent.mirantis.com',
-            admissionReviewVersions: ['v1'],
-            sideEffects: 'None',
-            failurePolicy: opts.failurePolicy ?? 'Fail',
-            timeoutSeconds: 10,
-            clientConfig: {
-              caBundle: Buffer.from(cert.caPem).toString('base64'),
-              ...(svc ? { service: { ...svc, port: svc.port ?? 443, path: poolWebhookPath } } : { url }),
-            },
-            rules: [
-              {
-                apiGroups: ['ipam.cluster.x-k8s.io'],
-                apiVersions: ['v1alpha2'],
-                resources: ['inclusterippools', 'globalinclusterippools'],
-                operations: ['CREATE', 'UPDATE', 'DELETE'],
-                scope: '*',
-              },
-            ],
-            ...(opts.matchLabels ? { objectSelector: { matchLabels: opts.matchLabels } } : {}),
-          },
-        ],
-      },
+  const registration = () =>
+    configurations.apply(
+      poolWebhookConfiguration(configurationName, {
+        caPem,
+        target: svc ? { service: { ...svc, port: svc.port ?? 443, path: poolWebhookPath } } : { url },
+        failurePolicy: opts.failurePolicy,
+        matchLabels: opts.matchLabels,
+      }),
       { force: true },
+    );
+  // After a renewal only the leader may write: it registers the CA it serves then, and again once elected (a
+  // stand-by that reloaded earlier and leads now).
+  const reregister = () =>
+    registration().then(
+      () => log.info({ configuration: configurationName }, 'webhook CA registered'),
+      (err: unknown) => isWriteRefused(err) || log.warn({ err }, 'could not register the webhook CA'),
+    );
+  if (register) {
+    await registration();
+    if (mounted) void mgr.elected.then(reregister);
+  }
+  if (mounted) {
+    followServingCertificate(
+      opts.certificateDir!,
+      mounted,
+      (next) => {
+        server.setSecureContext({ cert: next.certPem, key: next.keyPem });
+        log.info({ dir: opts.certificateDir }, 'webhook serving certificate reloaded');
+        const caChanged = next.caPem !== caPem;
+        caPem = next.caPem;
+        if (register && caChanged) void reregister();
+      },
+      { signal: opts.signal, logger: log },
     );
   }
   log.info(

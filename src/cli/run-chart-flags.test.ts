@@ -1,6 +1,9 @@
-// The `run` flags the Helm chart sets: who owns the webhook configuration, and which controllers run.
+// The `run` flags the Helm chart sets: who owns the webhook configuration, and which controllers run; and the time
+// the chart gives the manager to stop.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { drainTimeoutMs } from '../runtime/index.ts';
 import { parseRunArgs, runCommand } from './run.ts';
 
 describe('cluster-ipam run flags for the chart', () => {
@@ -50,6 +53,16 @@ describe('cluster-ipam run flags for the chart', () => {
     assert.equal(parseRunArgs(['--rediscovery-interval=0'])?.rediscoveryIntervalMs, 0);
     assert.equal(parseRunArgs(['--rediscovery-interval', '2.5'])?.rediscoveryIntervalMs, 2500);
     assert.throws(() => parseRunArgs(['--rediscovery-interval=-1']), /0 or more/);
+  });
+
+  it('gives the manager longer to stop than its drain and lease release take', async () => {
+    const deployment = await readFile(new URL('../../deploy/chart/templates/deployment.yaml', import.meta.url), 'utf8');
+    const grace = Number(/terminationGracePeriodSeconds: (\d+)/.exec(deployment)?.[1]) * 1000;
+    const renewDeadlineMs = parseRunArgs([])!.renewDeadlineMs!;
+    assert.ok(
+      grace >= drainTimeoutMs + renewDeadlineMs + 5_000,
+      `terminationGracePeriodSeconds ${grace / 1000} s < drain ${drainTimeoutMs / 1000} s + lease release ${renewDeadlineMs / 1000} s + 5 s`,
+    );
   });
 
   it('refuses an unknown controller name with exit code 2', async () => {

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ApiError } from '../kube/index.ts';
 import { silentLogger } from '../runtime/index.ts';
-import { UsageError, discoverPatiently, parseDuration, parseRunArgs, readServingCertificate } from './run.ts';
+import { UsageError, discoverPatiently, parseDuration, parseRunArgs } from './run.ts';
 
 describe('cluster-ipam run flags', () => {
   it('has controller-runtime-like defaults', () => {
@@ -19,7 +16,6 @@ describe('cluster-ipam run flags', () => {
       retryPeriodMs: 2_000,
       metricsBindAddress: ':8080',
       healthProbeBindAddress: ':8081',
-      workers: 4,
       logLevel: 'info',
       webhookBindAddress: ':9443',
       webhookService: undefined,
@@ -132,20 +128,6 @@ describe('cluster-ipam run flags', () => {
         (err: Error) => err instanceof UsageError && err.message.includes(flag),
         args.join(' '),
       );
-    }
-  });
-
-  it('reads a mounted certificate, or none, and refuses a partial one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'run-certs-'));
-    try {
-      assert.equal(await readServingCertificate(dir), undefined);
-      await writeFile(join(dir, 'tls.crt'), 'CERT');
-      await writeFile(join(dir, 'tls.key'), 'KEY');
-      await assert.rejects(readServingCertificate(dir), /ca\.crt missing/);
-      await writeFile(join(dir, 'ca.crt'), 'CA');
-      assert.deepEqual(await readServingCertificate(dir), { caPem: 'CA', certPem: 'CERT', keyPem: 'KEY' });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,11 +1,9 @@
 // `cluster-ipam run`: the controller manager.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ServingCertificate } from '../admission/certs.ts';
 import { inClusterPoolWebhook, poolWebhookPath, type PoolWebhook } from '../admission/webhook.ts';
 import { configureManager, referenceProviderGuard } from '../controllers/coexistence.ts';
 import { controllers } from '../controllers/index.ts';
+import { defaultClaimWorkers } from '../controllers/ipaddressclaim.ts';
 import { planPage } from '../plan-page/serve.ts';
 import { KubeClient, inClusterNamespace, isApiError } from '../kube/index.ts';
 import {
@@ -48,7 +46,8 @@ flags:
   --leader-elect-retry-period D       how often replicas try to acquire or renew the lease (default 2s)
   --metrics-bind-address ADDR         /metrics on [host]:port, 0 disables (default :8080)
   --health-probe-bind-address ADDR    /healthz and /readyz on [host]:port, 0 disables (default :8081)
-  --workers N                         concurrent reconciles per controller (default 4)
+  --workers N                         concurrent reconciles per controller, IPAddressClaim's included (default 4,
+                                      and ${defaultClaimWorkers} for IPAddressClaim)
   --ui-bind-address ADDR              the read-only address-plan page (/ and /plan.json) on [host]:port, 0 disables
                                       (default 0)
   --webhook-bind-address ADDR         the in-cluster pools' validating webhook (HTTPS) on [host]:port, 0 disables
@@ -59,7 +58,7 @@ flags:
   --webhook-url URL                   outside the cluster: the https URL the API server calls, e.g.
                                       https://127.0.0.1:9443 (the webhook path is added when the URL has none)
   --webhook-cert-dir DIR              serve tls.crt/tls.key from DIR and register ca.crt as the caBundle (e.g. a
-                                      cert-manager Secret mounted there; read at start, restart to rotate); when
+                                      cert-manager Secret mounted there; reloaded when it changes); when
                                       DIR holds none of them, or without the flag, a CA is made at start
   --webhook-configuration MODE        register: apply the ValidatingWebhookConfiguration at start; none: leave it
                                       to the installer (the Helm chart owns it); default none in a pod, else register
@@ -81,6 +80,9 @@ flags:
   -h, --help
 `;
 
+/** Concurrent reconciles of each controller that has no default of its own, without `--workers`. */
+const defaultWorkers = 4;
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export interface RunOptions {
@@ -94,7 +96,8 @@ export interface RunOptions {
   retryPeriodMs?: number;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
-  workers: number;
+  /** `--workers`: every controller's, the claim controller's included; absent, each controller's default. */
+  workers?: number;
   /** The address-plan page ([host]:port); absent: not served. */
   uiBindAddress?: string;
   logLevel: string;
@@ -184,7 +187,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
         'leader-elect-retry-period': { type: 'string', default: '2s' },
         'metrics-bind-address': { type: 'string', default: ':8080' },
         'health-probe-bind-address': { type: 'string', default: ':8081' },
-        workers: { type: 'string', default: '4' },
+        workers: { type: 'string' },
         'ui-bind-address': { type: 'string', default: '0' },
         'log-level': { type: 'string', default: 'info' },
         'webhook-bind-address': { type: 'string', default: ':9443' },
@@ -218,8 +221,10 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
       '--leader-elect-lease-duration must be longer than --leader-elect-renew-deadline, and that longer than --leader-elect-retry-period',
     );
   }
-  const workers = Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 1) throw new UsageError('--workers must be a positive integer');
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) {
+    throw new UsageError('--workers must be a positive integer');
+  }
   if (!LOG_LEVELS.includes(values['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS}`);
   try {
     parseBindAddress(values['metrics-bind-address']);
@@ -252,7 +257,7 @@ export function parseRunArgs(argv: string[]): RunOptions | undefined {
     retryPeriodMs,
     metricsBindAddress: values['metrics-bind-address'],
     healthProbeBindAddress: values['health-probe-bind-address'],
-    workers,
+    ...(workers !== undefined ? { workers } : {}),
     ...(values['ui-bind-address'] !== '0' ? { uiBindAddress: values['ui-bind-address'] } : {}),
     logLevel: values['log-level'],
     ...webhook,
@@ -315,30 +320,10 @@ function parseWebhookFlags(values: {
   };
 }
 
-/** tls.crt, tls.key and ca.crt from `dir`; undefined when none is there (a CA is made then). */
-export async function readServingCertificate(dir: string): Promise<ServingCertificate | undefined> {
-  const names = ['ca.crt', 'tls.crt', 'tls.key'];
-  const [caPem, certPem, keyPem] = await Promise.all(
-    names.map((n) =>
-      readFile(join(dir, n), 'utf8').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      }),
-    ),
-  );
-  if (caPem === undefined && certPem === undefined && keyPem === undefined) return undefined;
-  if (caPem === undefined || certPem === undefined || keyPem === undefined) {
-    const missing = names.filter((_, i) => [caPem, certPem, keyPem][i] === undefined);
-    throw new Error(`--webhook-cert-dir ${dir}: ${missing.join(', ')} missing (want ${names.join(', ')}, or none)`);
-  }
-  return { caPem, certPem, keyPem };
-}
-
 /** The pools' webhook the options ask for, if any (see the usage of --webhook-*). */
 export async function poolWebhookFor(opts: RunOptions, signal: AbortSignal): Promise<PoolWebhook | undefined> {
   const bind = parseBindAddress(opts.webhookBindAddress ?? '0');
   if (!bind || (!opts.webhookService && !opts.webhookUrl)) return undefined;
-  const certificate = opts.webhookCertDir ? await readServingCertificate(opts.webhookCertDir) : undefined;
   return inClusterPoolWebhook({
     host: bind.host,
     port: bind.port,
@@ -346,7 +331,7 @@ export async function poolWebhookFor(opts: RunOptions, signal: AbortSignal): Pro
     url: opts.webhookUrl,
     // The self-made certificate must name the host the API server dials, not the bind address.
     hosts: opts.webhookUrl ? [new URL(opts.webhookUrl).hostname.replace(/^\[(.*)\]$/, '$1')] : undefined,
-    certificate,
+    certificateDir: opts.webhookCertDir,
     register: (opts.webhookConfiguration ?? (inClusterNamespace() ? 'none' : 'register')) === 'register',
     signal,
   });
@@ -400,10 +385,11 @@ export async function startManager(
         : false,
       metricsBindAddress: opts.metricsBindAddress,
       healthProbeBindAddress: opts.healthProbeBindAddress,
-      workers: opts.workers,
+      workers: opts.workers ?? defaultWorkers,
       ...opts.manager,
     });
     configureManager(mgr, {
+      workers: opts.workers,
       defaultInfobloxInstance: opts.defaultInfobloxInstance,
       claimRefField: discovered.claimRefField,
       refusedPoolKinds: new Map(refused.flatMap((r) => r.provider.poolKinds.map((k) => [k, refusalMessage(r)]))),

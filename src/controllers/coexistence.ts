@@ -13,6 +13,8 @@ import type { KubeObject, ResourceType } from '../kube/index.ts';
 import type { ControllerSetup, Manager } from '../runtime/index.ts';
 
 export interface ManagerSettings {
+  /** `--workers`, when given: controllers with a default of their own (the claim controller's) use it instead. */
+  readonly workers?: number;
   /** `--default-infoblox-instance`: the InfobloxInstance for pools and claims that name none. */
   readonly defaultInfobloxInstance?: string;
   /** The claim field of the served ClusterIPAM CRD: the guide's plural, or kcm's singular. */

@@ -1,6 +1,8 @@
-// InClusterIPPool and GlobalInClusterIPPool: the ProtectPool finalizer while addresses come from the pool, status
-// counts, the Ready condition (validation errors naming the fields; warnings such as a gateway outside the subnet
-// or an overlap with another pool, also as Events), and the reservations' grace periods (providers/in-cluster).
+// InClusterIPPool and GlobalInClusterIPPool: status counts and the Ready condition (validation errors naming the
+// fields; warnings such as a gateway outside the subnet or an overlap with another pool, also as Events). And the
+// in-cluster provider's upkeep of each pool, which runs whenever its claims or its pools are served (the status is
+// optional, `controllers.inClusterPool: false`; the upkeep is not): the ProtectPool finalizer while addresses come
+// from the pool, and the sweep (providers/in-cluster): grace periods that end, reservations left without a holder.
 import {
   addressDomainAnnotation,
   IPAddressClaims,
@@ -12,10 +14,11 @@ import {
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
 import { humanCount } from '../core/index.ts';
-import { isConflict, isNotFound, type KubeObject } from '../kube/index.ts';
+import type { KubeObject } from '../kube/index.ts';
 import { protectPoolFinalizer } from '../providers/claims.ts';
-import { inClusterProvider, poolTypes } from '../providers/in-cluster/provider.ts';
+import { inClusterProvider, poolTypes, type InClusterProvider } from '../providers/in-cluster/provider.ts';
 import { poolKey, type PoolKind } from '../providers/in-cluster/names.ts';
+import { refusedPool } from './coexistence.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
 import { keyOfPool, overlapsWith, poolCondition, poolCounts, PoolReasons } from '../providers/in-cluster/pools.ts';
 import {
@@ -25,7 +28,9 @@ import {
   patchStatus,
   removeFinalizer,
   setCondition,
+  tolerateRaces,
   type ControllerSetup,
+  type Manager,
   type ReconcileContext,
   type Request,
   type Result,
@@ -48,11 +53,9 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
       const lastCountsWrite = new Map<string, number>();
       const lastWarnings = new Map<string, string>();
 
+      inClusterPoolUpkeep(mgr);
+
       for (const kind of ['InClusterIPPool', 'GlobalInClusterIPPool'] as const) {
-        const toPool = (ref: { kind?: string; name?: string; namespace?: string } | undefined, ns?: string) =>
-          ref?.kind === kind && ref.name
-            ? [{ namespace: kind === 'InClusterIPPool' ? (ns ?? '') : '', name: ref.name }]
-            : [];
         const ofKind = (keys: readonly string[]) =>
           keys.flatMap((key) => {
             const [k, namespace, ...name] = key.split('/');
@@ -67,15 +70,6 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           watches: [
             // A holder's change concerns every pool counting it: its own, and those sharing its address.
             { type: IPAddresses, map: (a: IPAddress) => ofKind(provider.poolsCountingIPAddress(a)) },
-            // A claim gone may leave its reservation without an IPAddress: the sweep looks.
-            {
-              type: IPAddressClaims,
-              predicate: (e: { type: string }) => e.type === 'delete',
-              map: (c: KubeObject) => {
-                const ref = (c as { spec?: { poolRef?: { kind?: string; name?: string } } }).spec?.poolRef;
-                return toPool(ref, c.metadata.namespace);
-              },
-            },
             {
               type: IPAddressReservations,
               map: (r: IPAddressReservation) => ofKind(provider.poolsCountingReservation(r)),
@@ -84,44 +78,23 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
             { type: poolTypes.InClusterIPPool, predicate: specChanged, map: neighbours },
             { type: poolTypes.GlobalInClusterIPPool, predicate: specChanged, map: neighbours },
           ] as WatchSpec[],
-          reconcile: (req, ctx) => reconcile(kind, req, ctx),
+          reconcile: tolerateRaces((req) => reconcilePool(kind, req)),
         });
       }
 
-      async function reconcile(kind: PoolKind, req: Request, ctx: ReconcileContext): Promise<Result | void> {
-        try {
-          return await reconcilePool(kind, req, ctx);
-        } catch (err) {
-          if (isConflict(err)) return { requeue: true };
-          if (isNotFound(err)) return {};
-          throw err;
-        }
-      }
-
-      async function reconcilePool(kind: PoolKind, req: Request, ctx: ReconcileContext): Promise<Result | void> {
+      async function reconcilePool(kind: PoolKind, req: Request): Promise<Result | void> {
         const key = poolKey(kind, req.namespace, req.name);
-        let pool = provider.poolByKey(key);
-        const sweepAgain = await provider.sweep(key, pool, ctx.signal);
-        const later: Result | undefined = sweepAgain ? { requeueAfter: sweepAgain } : undefined;
+        const pool = provider.poolByKey(key);
         if (!pool) {
           lastCountsWrite.delete(key);
           lastWarnings.delete(key);
           metrics.forgetPool(kind, req.namespace, req.name);
-          return later;
+          return;
         }
         const client = provider.poolClient(kind);
         const model = provider.syncPool(pool);
-        const holds = provider.book.holds(key);
-        const inUse = holds.ipAddresses > 0 || holds.reservations > 0;
-
-        if (pool.metadata.deletionTimestamp) {
-          if (!inUse) {
-            provider.poolOverlays[kind].record(await removeFinalizer(client, pool, protectPoolFinalizer));
-            return;
-          }
-        } else if (inUse && !hasFinalizer(pool, protectPoolFinalizer)) {
-          pool = provider.poolOverlays[kind].record(await addFinalizer(client, pool, protectPoolFinalizer));
-        }
+        // Going, once the upkeep removes its finalizer: nothing left to report.
+        if (pool.metadata.deletionTimestamp && !inUse(provider, key)) return;
 
         const book = provider.book.counts(key);
         const counts = poolCounts(model, book);
@@ -141,12 +114,12 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           conditions,
           observedGeneration: pool.metadata.generation,
         };
-        if (sameJSON(status, pool.status ?? {})) return later;
+        if (sameJSON(status, pool.status ?? {})) return;
 
         const before = pool.status?.conditions?.find((c) => c.type === 'Ready');
         const countsOnly = before?.status === cond.status && before.reason === cond.reason;
         const since = Date.now() - (lastCountsWrite.get(key) ?? 0);
-        if (countsOnly && since < interval) return { requeueAfter: Math.min(interval - since, sweepAgain ?? Infinity) };
+        if (countsOnly && since < interval) return { requeueAfter: interval - since };
         const written = provider.poolOverlays[kind].record(await patchStatus(client, pool, status));
         lastCountsWrite.set(key, Date.now());
 
@@ -157,10 +130,91 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
         if (warnings && lastWarnings.get(key) !== warnings)
           recorder.event(written, 'Warning', 'PoolWarnings', warnings);
         lastWarnings.set(key, warnings);
-        return later;
       }
     },
   };
+}
+
+const inUse = (provider: InClusterProvider, key: string): boolean => {
+  const holds = provider.book.holds(key);
+  return holds.ipAddresses > 0 || holds.reservations > 0;
+};
+
+/** What holds addresses of a pool of `kind` (its IPAddresses, reservations, and claims going): mapped to the pool. */
+function holderWatches(kind: PoolKind): WatchSpec[] {
+  const toPool = (ref: { kind?: string; name?: string; namespace?: string } | undefined, ns?: string) =>
+    ref?.kind === kind && ref.name ? [{ namespace: kind === 'InClusterIPPool' ? (ns ?? '') : '', name: ref.name }] : [];
+  return [
+    {
+      type: IPAddresses,
+      map: (a: KubeObject) => {
+        const spec = (a as { spec?: { poolRef?: { kind?: string; name?: string } } }).spec;
+        return toPool(spec?.poolRef, a.metadata.namespace);
+      },
+    },
+    // A claim gone may leave its reservation without an IPAddress: the sweep looks.
+    {
+      type: IPAddressClaims,
+      predicate: (e: { type: string }) => e.type === 'delete',
+      map: (c: KubeObject) => {
+        const ref = (c as { spec?: { poolRef?: { kind?: string; name?: string } } }).spec?.poolRef;
+        return toPool(ref, c.metadata.namespace);
+      },
+    },
+    {
+      type: IPAddressReservations,
+      map: (r: KubeObject) => {
+        const ref = (r as { spec?: { poolRef?: { kind?: string; name?: string; namespace?: string } } }).spec?.poolRef;
+        return toPool(ref, ref?.namespace);
+      },
+    },
+  ] as WatchSpec[];
+}
+
+const upkept = new WeakSet<Manager>();
+
+/**
+ * The in-cluster provider's upkeep of its pools, once per manager: set up by the claim controller and by the pool
+ * controller, whichever run. Not for a pool kind a running reference provider serves (its pools, its finalizers).
+ */
+export function inClusterPoolUpkeep(mgr: Manager): void {
+  if (upkept.has(mgr)) return;
+  upkept.add(mgr);
+  const provider = inClusterProvider(mgr);
+  for (const kind of ['InClusterIPPool', 'GlobalInClusterIPPool'] as const) {
+    if (refusedPool(mgr, { kind })) continue;
+    mgr.addController({
+      name: `${kind.toLowerCase()}-upkeep`,
+      for: poolTypes[kind],
+      predicate: notStatusOnly,
+      watches: holderWatches(kind),
+      reconcile: tolerateRaces((req, ctx) => upkeep(provider, kind, req, ctx)),
+    });
+  }
+}
+
+async function upkeep(
+  provider: InClusterProvider,
+  kind: PoolKind,
+  req: Request,
+  ctx: ReconcileContext,
+): Promise<Result | void> {
+  const key = poolKey(kind, req.namespace, req.name);
+  const pool = provider.poolByKey(key);
+  const sweepAgain = await provider.sweep(key, pool, ctx.signal);
+  const later: Result | undefined = sweepAgain ? { requeueAfter: sweepAgain } : undefined;
+  if (!pool) return later;
+  provider.syncPool(pool);
+  const client = provider.poolClient(kind);
+  if (pool.metadata.deletionTimestamp) {
+    if (!inUse(provider, key)) {
+      provider.poolOverlays[kind].record(await removeFinalizer(client, pool, protectPoolFinalizer));
+      return;
+    }
+  } else if (inUse(provider, key) && !hasFinalizer(pool, protectPoolFinalizer)) {
+    provider.poolOverlays[kind].record(await addFinalizer(client, pool, protectPoolFinalizer));
+  }
+  return later;
 }
 
 /** Spec, domain and deletion changes (which change what overlaps what). */

@@ -4,17 +4,22 @@
 // Distinct reasons: AuthenticationFailed (Secret missing or incomplete, 401/403), ConnectionFailed (refused, TLS,
 // timeout), ApplianceError (any other error answer), NetworkViewNotFound / DNSViewNotFound for the defaults, else
 // ConfigurationValid. Messages never carry a credential (the client's errors do not hold any).
-import { InfobloxInstances } from '../api/index.ts';
-import type { Secret } from '../kube/index.ts';
+import { InfobloxInstances, InfobloxIPPools, type InfobloxIPPool } from '../api/index.ts';
+import type { KubeObject, Secret } from '../kube/index.ts';
+import { protectInstanceFinalizer } from '../providers/infoblox/names.ts';
 import { writeReady } from '../providers/infoblox/conditions.ts';
 import { infobloxProvider } from '../providers/infoblox/provider.ts';
 import {
+  addFinalizer,
+  hasFinalizer,
   notStatusOnly,
+  removeFinalizer,
   tolerateRaces,
   type ControllerSetup,
   type ReconcileContext,
   type Request,
   type Result,
+  type WatchSpec,
 } from '../runtime/index.ts';
 
 export function infobloxInstanceController(): ControllerSetup {
@@ -30,6 +35,17 @@ export function infobloxInstanceController(): ControllerSetup {
         name: 'infobloxinstance',
         for: InfobloxInstances,
         predicate: notStatusOnly,
+        // Pools come and go: the finalizer follows them.
+        watches: [
+          {
+            type: InfobloxIPPools,
+            predicate: (e: { type: string }) => e.type !== 'update',
+            map: (p: KubeObject) => {
+              const name = (p as InfobloxIPPool).spec?.instance?.name;
+              return name ? [{ namespace: '', name }] : [];
+            },
+          },
+        ] as WatchSpec[],
         reconcile: tolerateRaces(reconcile),
       });
       // Secrets of the manager's namespace, once watched (the provider starts that when an instance needs one).
@@ -42,9 +58,20 @@ export function infobloxInstanceController(): ControllerSetup {
       });
 
       async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
-        const instance = instances.get(req.name);
+        let instance = instances.get(req.name);
         if (!instance) return provider.clients.forget(req.name);
-        if (instance.metadata.deletionTimestamp) return;
+        // Releases reach the appliance through the instance: it stays while pools (which stay while anything of
+        // theirs is left to release) name it.
+        const inUse = provider.poolsOf(req.name).length > 0;
+        if (instance.metadata.deletionTimestamp) {
+          if (!inUse && hasFinalizer(instance, protectInstanceFinalizer)) {
+            await removeFinalizer(client, instance, protectInstanceFinalizer);
+          }
+          return;
+        }
+        if (inUse && !hasFinalizer(instance, protectInstanceFinalizer)) {
+          instance = await addFinalizer(client, instance, protectInstanceFinalizer);
+        }
         const check = await provider.checkInstance(instance, ctx.signal);
         await writeReady(client, recorder, instance, check);
         return { requeueAfter: check.status === 'True' ? provider.recheckMs : provider.retryMs };

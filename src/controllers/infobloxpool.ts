@@ -3,7 +3,14 @@
 // pool's, else the instance's default), the DNS view (pool, instance default, `default` or `default.<view>`) and every
 // subnet must exist on the appliance: NetworkViewNotFound / DNSViewNotFound / NetworkNotFound, else Ready. Re-checked
 // when the instance changes (its spec, or its Ready condition) and periodically.
-import { IPAddressClaims, InfobloxInstances, InfobloxIPPools, type IPAddressClaim } from '../api/index.ts';
+import {
+  IPAddressClaims,
+  IPAddresses,
+  InfobloxInstances,
+  InfobloxIPPools,
+  type IPAddress,
+  type IPAddressClaim,
+} from '../api/index.ts';
 import type { KubeObject } from '../kube/index.ts';
 import { protectPoolFinalizer } from '../providers/claims.ts';
 import { InfobloxReasons, poolKeyOf } from '../providers/infoblox/names.ts';
@@ -38,30 +45,38 @@ export function infobloxPoolController(): ControllerSetup {
         watches: [
           // The instance's spec or Ready condition: every pool on it is checked again.
           { type: InfobloxInstances, map: (i: KubeObject) => provider.poolsOf(i.metadata.name ?? '').map(request) },
-          // Claims come and go: the finalizer follows them.
+          // Claims and their IPAddresses come and go: the finalizer follows them.
           {
             type: IPAddressClaims,
             predicate: (e: { type: string }) => e.type !== 'update',
-            map: (c: KubeObject) => {
-              const key = poolKeyOf((c as IPAddressClaim).spec?.poolRef, c.metadata.namespace);
-              if (!key) return [];
-              const [namespace = '', name = ''] = key.split('/');
-              return [{ namespace, name }];
-            },
+            map: (c: KubeObject) => poolOf((c as IPAddressClaim).spec?.poolRef, c),
+          },
+          {
+            type: IPAddresses,
+            predicate: (e: { type: string }) => e.type !== 'update',
+            map: (a: KubeObject) => poolOf((a as IPAddress).spec?.poolRef, a),
           },
         ] as WatchSpec[],
         reconcile: tolerateRaces(reconcile),
       });
 
+      function poolOf(ref: IPAddressClaim['spec']['poolRef'] | undefined, obj: KubeObject): Request[] {
+        const key = poolKeyOf(ref, obj.metadata.namespace);
+        if (!key) return [];
+        const [namespace = '', name = ''] = key.split('/');
+        return [{ namespace, name }];
+      }
+
       async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
         const key = `${req.namespace}/${req.name}`;
         let pool = provider.pools.get(key);
         if (!pool) return;
-        const inUse = provider.claimsOf(key).length > 0;
+        const inUse = provider.poolInUse(key);
         if (pool.metadata.deletionTimestamp) {
-          // Deleted once no claim uses it; until then its claims keep being served and released.
+          // Deleted once nothing is left to release against it; until then its claims keep being served and
+          // released. A release of a claim that went without it ends with no event here: look again.
           if (!inUse) provider.pools.record(await removeFinalizer(client, pool, protectPoolFinalizer));
-          return;
+          return inUse ? { requeueAfter: provider.retryMs } : undefined;
         }
         if (inUse && !hasFinalizer(pool, protectPoolFinalizer)) {
           pool = provider.pools.record(await addFinalizer(client, pool, protectPoolFinalizer));

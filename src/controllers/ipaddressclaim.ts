@@ -9,7 +9,8 @@
 import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
 import { isAlreadyExists, isNotFound, unlessNotFound, type KubeObject } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
-import { refusedPool } from './coexistence.ts';
+import { refusedPool, settingsOf } from './coexistence.ts';
+import { inClusterPoolUpkeep } from './inclusterpool.ts';
 import { ipamMetrics } from './ipam-metrics.ts';
 import {
   allocationOf,
@@ -46,7 +47,7 @@ import {
 } from '../runtime/index.ts';
 
 export interface IPAddressClaimControllerOptions {
-  /** Concurrent reconciles (default: the manager's). */
+  /** Concurrent reconciles (default: `--workers` when given, else defaultClaimWorkers). */
   workers?: number;
   /** The providers to serve (default: in-cluster, and ipam-infoblox where its controllers were set up first). */
   providers?: (mgr: Manager) => IPAMProvider[];
@@ -68,6 +69,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
     setup(mgr) {
       const inCluster = inClusterProvider(mgr);
       const providers: IPAMProvider[] = opts.providers?.(mgr) ?? [inCluster, ...enabledInfoblox(mgr)];
+      // Released addresses come back, and pools are protected, with or without the pool controller.
+      if (providers.includes(inCluster)) inClusterPoolUpkeep(mgr);
       const orphanGraceMs = opts.orphanGraceMs ?? defaultOrphanGraceMs;
       const claims = new Overlay(mgr.informer(IPAddressClaims));
       const ipAddresses = new Overlay(mgr.informer(IPAddresses));
@@ -106,7 +109,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         predicate: notStatusOnly,
         owns: [IPAddresses],
         // Claims wait on the API server, not on CPU: many in flight keep its write pipeline full.
-        workers: opts.workers ?? defaultClaimWorkers,
+        workers: opts.workers ?? settingsOf(mgr).workers ?? defaultClaimWorkers,
         // What each provider says concerns its claims (pools that change, addresses freed, duplicates).
         watches: [
           ...(providers.flatMap((p) => p.wakeups()) as WatchSpec[]),
@@ -329,7 +332,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           return false;
         }
         if (live.spec.address !== allocation.address) {
-          // Another replica answered the claim first: its address stands, ours goes back at once.
+          // Another replica answered the claim first: its address stands, ours is released (after the grace period).
           ctx.log.info({ kept: live.spec.address, released: allocation.address }, 'claim answered by another replica');
           await provider.release(claim, pool, allocation, ctx.signal);
         }

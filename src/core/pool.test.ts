@@ -247,6 +247,7 @@ describe('checkPoolShrink', () => {
 
   it('accepts a change that keeps every allocated address usable', () => {
     const check = checkPoolShrink(
+      undefined,
       pool({ addresses: ['10.0.0.0/24'], prefix: 24, excludedAddresses: ['10.0.0.100-10.0.0.200'] }),
       allocated,
     );
@@ -260,7 +261,7 @@ describe('checkPoolShrink', () => {
       gateway: '10.0.0.8',
       excludedAddresses: ['10.0.0.2-10.0.0.3'],
     });
-    const { outside, errors } = checkPoolShrink(shrunk, [
+    const { outside, errors } = checkPoolShrink(undefined, shrunk, [
       ...allocated,
       parseAddress('10.0.0.0'),
       parseAddress('fd00::1'),
@@ -284,9 +285,23 @@ describe('checkPoolShrink', () => {
     ]);
   });
 
+  it('counts only addresses the pool offered before: one already outside (kept after a move) blocks nothing', () => {
+    const before = pool({ addresses: ['10.0.0.10-10.0.0.20'], prefix: 24 });
+    const held = ['10.0.0.12', '10.0.0.99', 'fd00::1'].map(parseAddress);
+    const grown = pool({ addresses: ['10.0.0.10-10.0.0.30'], prefix: 24 });
+    assert.deepEqual(checkPoolShrink(before, grown, held), { outside: [], errors: [] });
+    const regated = pool({ addresses: ['10.0.0.10-10.0.0.20'], prefix: 24, gateway: '10.0.0.1' });
+    assert.deepEqual(checkPoolShrink(before, regated, held), { outside: [], errors: [] });
+    // Taking out an address it did offer is still refused, and only that one is named.
+    const shrunk = pool({ addresses: ['10.0.0.13-10.0.0.20'], prefix: 24 });
+    assert.deepEqual(checkPoolShrink(before, shrunk, held).errors, [
+      { field: 'spec.addresses', message: 'allocated addresses would no longer be in the pool: 10.0.0.12' },
+    ]);
+  });
+
   it('cuts a long list short', () => {
     const many = Array.from({ length: 30 }, (_, i) => parseAddress(`10.0.1.${i * 2}`));
-    const [error] = checkPoolShrink(pool({ addresses: ['10.0.0.0/24'], prefix: 24 }), many, 'x.spec').errors;
+    const [error] = checkPoolShrink(undefined, pool({ addresses: ['10.0.0.0/24'], prefix: 24 }), many, 'x.spec').errors;
     assert.equal(error!.field, 'x.spec.addresses');
     assert.match(error!.message, /: 10\.0\.1\.0, 10\.0\.1\.2, .*, 10\.0\.1\.18 and 20 more$/);
   });

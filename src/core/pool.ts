@@ -241,14 +241,24 @@ function describe(addresses: readonly Address[]): string {
 }
 
 export interface ShrinkCheck {
-  /** Allocated addresses that the pool would no longer offer, in ascending order. */
+  /** Allocated addresses that the update takes out of the usable set, in ascending order. */
   readonly outside: Address[];
   /** One per cause, on the field responsible. */
   readonly errors: FieldIssue[];
 }
 
-/** An update must not leave an allocated address outside the new usable set (pool shrink under live allocations). */
-export function checkPoolShrink(pool: Pool, allocated: Iterable<Address>, path = 'spec'): ShrinkCheck {
+/**
+ * An update must not take an allocated address out of the usable set (pool shrink under live allocations). Only
+ * addresses `before` offered count: one already outside it (kept after a move, spec 02 §2.3)
+ * stays where it is whatever the update does, so it must not block growing the pool or unrelated edits. Without
+ * `before` (the old spec did not validate) every allocated address counts.
+ */
+export function checkPoolShrink(
+  before: Pool | undefined,
+  pool: Pool,
+  allocated: Iterable<Address>,
+  path = 'spec',
+): ShrinkCheck {
   const subnet = formatCidr(pool.family, pool.subnet.lo, pool.prefix);
   const causes: { field: string; message: string; applies: (a: Address) => boolean; hits: Address[] }[] = [
     {
@@ -279,6 +289,7 @@ export function checkPoolShrink(pool: Pool, allocated: Iterable<Address>, path =
   const outside: Address[] = [];
   for (const a of allocated) {
     if (a.family === pool.family && pool.usable.has(a.value)) continue;
+    if (before && (a.family !== before.family || !before.usable.has(a.value))) continue;
     outside.push(a);
     causes.find((c) => c.applies(a))!.hits.push(a);
   }

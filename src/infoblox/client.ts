@@ -313,9 +313,18 @@ export class WapiClient {
   }
 
   /** Host records of exactly that name in the network view (more than one is the caller's to report). */
-  async findHostRecords(name: string, networkView: string, opts: CallOptions = {}): Promise<HostRecord[]> {
-    const args = { name, network_view: networkView };
+  findHostRecords(name: string, networkView: string, opts: CallOptions = {}): Promise<HostRecord[]> {
+    return this.searchHostRecords({ name, network_view: networkView }, opts);
+  }
+
+  /** Host records matching every search argument (`comment=...`, `*<attribute>=...`, ...). */
+  async searchHostRecords(args: Readonly<Record<string, string>>, opts: CallOptions = {}): Promise<HostRecord[]> {
     return (await this.search<WireHostRecord>('record:host', args, hostRecordFields, opts)).map(fromWireHost);
+  }
+
+  /** Whether the appliance defines the extensible attribute `name` (values of undefined ones are refused). */
+  async hasExtAttrDef(name: string, opts: CallOptions = {}): Promise<boolean> {
+    return (await this.search('extensibleattributedef', { name }, ['name'], opts)).length > 0;
   }
 
   async getHostRecord(ref: string, opts: CallOptions = {}): Promise<HostRecord> {
@@ -341,7 +350,7 @@ export class WapiClient {
 
   /**
    * POSTs a host record with one `func:nextavailableip` address per subnet; its ref. Never retried: on a failure
-   * with `maybeCommitted`, search by name before trying again.
+   * with `maybeCommitted`, search (by the claim's tag) before trying again.
    */
   async createHostRecord(spec: NewHostRecord, opts: CallOptions = {}): Promise<string> {
     const body = {

@@ -275,6 +275,62 @@ describe('WAPI simulator conformance (spec 04 §4.3/§4.4)', () => {
     assert.equal((json(seedDup) as { code: string }).code, 'Client.Ibap.Data.Conflict');
   });
 
+  it('extensible attributes: a definition first, then written in bodies, searched with *Name=, returned', async () => {
+    const body = (uid: unknown) => hostBody('ea', { extattrs: { 'cluster-ipam-claim-uid': { value: uid } } });
+    // No definition: the write is refused and nothing is created; so is a search by the attribute.
+    assertWapiError(await call('POST', 'record:host', { body: body('u-1') }), 400, {
+      Error: 'AdmConDataNotFoundError: Unknown extensible attribute: cluster-ipam-claim-uid',
+      code: 'Client.Ibap.Data.NotFound',
+      text: 'Unknown extensible attribute: cluster-ipam-claim-uid',
+    });
+    assertWapiError(await call('GET', 'record:host?*cluster-ipam-claim-uid=u-1'), 400, {
+      Error: 'AdmConDataNotFoundError: Unknown extensible attribute: cluster-ipam-claim-uid',
+      code: 'Client.Ibap.Data.NotFound',
+      text: 'Unknown extensible attribute: cluster-ipam-claim-uid',
+    });
+    assert.equal((await call('GET', 'record:host?name=ea&network_view=default')).body, '[]');
+    const def = await created(
+      await call('POST', 'extensibleattributedef', { body: { name: 'cluster-ipam-claim-uid', type: 'STRING' } }),
+    );
+    assert.match(def, /^extensibleattributedef\/[A-Za-z0-9_]+:cluster-ipam-claim-uid$/);
+    assert.equal(
+      (await call('GET', 'extensibleattributedef?name=cluster-ipam-claim-uid&_return_fields=name,type')).body,
+      JSON.stringify([{ _ref: def, name: 'cluster-ipam-claim-uid', type: 'STRING' }]),
+    );
+    assertWapiError(await call('POST', 'record:host', { body: body(7) }), 400, {
+      Error:
+        'AdmConProtoError: Invalid value for extensible attribute cluster-ipam-claim-uid: 7: Must be of type STRING',
+      code: 'Client.Ibap.Proto',
+      text: 'Invalid value for extensible attribute cluster-ipam-claim-uid: 7: Must be of type STRING',
+    });
+    const ref = await created(await call('POST', 'record:host', { body: body('u-1') }));
+    await created(await call('POST', 'record:host', { body: body('u-2') }));
+    const found = await call(
+      'GET',
+      'record:host?*cluster-ipam-claim-uid=u-1&network_view=default&_return_fields+=extattrs',
+    );
+    assert.equal(found.status, 200);
+    const [rec] = json(found) as { _ref: string; ipv4addrs: { ipv4addr: string }[] }[];
+    assert.equal(
+      found.body,
+      JSON.stringify([
+        {
+          _ref: ref,
+          ipv4addrs: rec!.ipv4addrs,
+          ipv6addrs: [],
+          name: 'ea',
+          view: ' ',
+          extattrs: { 'cluster-ipam-claim-uid': { value: 'u-1' } },
+        },
+      ]),
+    );
+    assert.equal((await call('GET', 'record:host?*cluster-ipam-claim-uid=u-3')).body, '[]');
+    // A PUT's extattrs replace the record's.
+    assert.equal((await call('PUT', ref, { body: { extattrs: {} } })).status, 200);
+    assert.equal((await call('GET', 'record:host?*cluster-ipam-claim-uid=u-1')).body, '[]');
+    assert.deepEqual((json(await call('GET', `${ref}?_return_fields=extattrs`)) as { extattrs: object }).extattrs, {});
+  });
+
   it('bad or missing credentials: 401 with an HTML page, not WAPI JSON; the ibapauth cookie authenticates', async () => {
     for (const auth of [`${user}:wrong`, null, `nobody:${password}`]) {
       const r = await call('GET', 'networkview?name=default', { auth });

@@ -21,9 +21,10 @@ export interface StreamOptions {
 }
 
 /**
- * Consulted before each write (POST, PUT, PATCH, DELETE): the request is bound to the signal it returns. An aborted
- * signal refuses the write before a byte is sent; one that aborts while the write is in flight cuts the connection.
- * Either way the caller gets a WriteRefusedError whose cause is the signal's reason.
+ * Consulted before each write (POST, PUT, PATCH, DELETE), and again right before its bytes go out: the request is
+ * bound to the signal it returns. An aborted signal refuses the write before a byte is sent; one that aborts while
+ * the write is in flight cuts the connection. Either way the caller gets a WriteRefusedError whose cause is the
+ * signal's reason.
  */
 export type WriteGate = () => AbortSignal;
 
@@ -74,16 +75,23 @@ export class Transport {
 
   async json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const gate = READS.has(method) ? undefined : this.writeGate?.();
+    const writeGate = READS.has(method) ? undefined : this.writeGate;
+    const gate = writeGate?.();
     const signal = gate && opts.signal ? AbortSignal.any([opts.signal, gate]) : (gate ?? opts.signal);
+    // Before every attempt (a retry after a 401 or a stale socket must not go out once the gate closed either), and
+    // once more when the connection is ready: the gate may judge by the clock, and time passed meanwhile.
+    const refuseIfClosed = (): void => {
+      const now = writeGate?.();
+      if (now?.aborted) throw new WriteRefusedError(`${method} ${path}`, now.reason, false);
+    };
     for (let attempt = 0; ; attempt++) {
-      // Checked before every attempt: a retry (401, stale socket) must not go out once the gate closed either.
-      if (gate?.aborted) throw new WriteRefusedError(`${method} ${path}`, gate.reason, false);
+      refuseIfClosed();
       let res: RawResponse;
       try {
-        res = await this.send(method, path, { ...opts, signal }, body);
+        res = await this.send(method, path, { ...opts, signal }, body, refuseIfClosed);
         this.observer?.(method, resourceOfPath(path), res.status);
       } catch (err) {
+        if (err instanceof WriteRefusedError) throw err;
         this.observer?.(method, resourceOfPath(path), 0);
         if (gate?.aborted) throw new WriteRefusedError(`${method} ${path}`, gate.reason, true);
         // Retried once, as Go's net/http does, but only when repeating the request cannot do harm.
@@ -188,8 +196,15 @@ export class Transport {
     return url;
   }
 
-  private async send(method: string, path: string, opts: RequestOptions, body: Buffer | undefined) {
+  private async send(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    body: Buffer | undefined,
+    beforeSending: () => void,
+  ) {
     const { agent, headers } = await this.access.connection();
+    beforeSending();
     const url = this.url(path, opts.query);
     const reqHeaders: Record<string, string> = { ...headers, Accept: 'application/json', 'User-Agent': this.userAgent };
     if (body) {

@@ -1,7 +1,8 @@
-// What the IPAddressClaim controller needs from an IPAM provider (in-cluster now, Infoblox next). The controller does
+// What the IPAddressClaim controller needs from an IPAM provider (in-cluster and Infoblox). The controller does
 // everything the Cluster API contract asks of any provider: finalizers, the IPAddress object, owner references,
-// the claim's status, pause and deletion order. A provider only says which pools it serves, whether a pool can
-// allocate, and keeps its own record of which address belongs to which claim.
+// the claim's status, pause and deletion order. A provider says which pools it serves and whether a pool can
+// allocate, allocates, adopts and releases, reports duplicates, says which events concern which claims, and keeps
+// its own record of which address belongs to which claim.
 import type { IPAddressClaim } from '../api/index.ts';
 import type { KubeObject, ResourceType } from '../kube/index.ts';
 

@@ -73,7 +73,7 @@ const inClusterProvider: readonly Access[] = [
  */
 const infobloxProvider: readonly Access[] = [
   { kind: InfobloxIPPools, verbs: [...read, 'patch', 'update'], status: statusWrites, finalizers: ownerOf },
-  { kind: InfobloxInstances, verbs: read, status: statusWrites },
+  { kind: InfobloxInstances, verbs: [...read, 'patch', 'update'], status: statusWrites },
   { kind: Secrets, verbs: read, ownNamespace: true },
   { kind: IPAddressClaims, verbs: [...read, 'patch'] },
   { kind: IPAddresses, verbs: read },

@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ConfigMaps, Secrets, type ConfigMap, type KubeObject, type Secret } from '../kube/index.ts';
-import {
-  Controller,
-  TerminalError,
-  generationChanged,
-  requestFor,
-  requestForOwner,
-  type Reconciler,
-  type Request,
-} from './controller.ts';
+import { Controller, TerminalError, requestFor, requestForOwner, type Reconciler, type Request } from './controller.ts';
 import { Informer } from './informer.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { controllerRef } from './ownerrefs.ts';
@@ -144,14 +136,6 @@ describe('Controller', () => {
     assert.deepEqual(seen, [{ namespace: 'ns', name: 'owner' }]);
     const mapper = requestForOwner(ConfigMaps);
     assert.deepEqual(mapper({ metadata: { namespace: 'ns', name: 'x' } }), []);
-  });
-
-  it('generationChanged skips status-only updates', () => {
-    const a = cm('a', { generation: 1 });
-    assert.equal(generationChanged({ type: 'update', old: a, object: cm('a', { generation: 1 }) }), false);
-    assert.equal(generationChanged({ type: 'update', old: a, object: cm('a', { generation: 2 }) }), true);
-    assert.equal(generationChanged({ type: 'add', object: a }), true);
-    assert.equal(generationChanged({ type: 'delete', object: a }), true);
   });
 
   it('stop drains: in-flight reconciles finish, nothing new starts, handlers are detached', async () => {

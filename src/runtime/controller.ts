@@ -44,10 +44,6 @@ export interface WatchEventInfo<T> {
 /** Filters events before they are mapped to requests (controller-runtime's predicates). */
 export type Predicate<T> = (event: WatchEventInfo<T>) => boolean;
 
-/** Skips updates that do not change metadata.generation, i.e. status-only and metadata-only changes. */
-export const generationChanged: Predicate<KubeObject> = (event) =>
-  event.type !== 'update' || event.old?.metadata.generation !== event.object.metadata.generation;
-
 /** Maps an event's object to the requests it should trigger. */
 export type MapFunc<T> = (obj: T) => Request[];
 

@@ -40,7 +40,13 @@ export function defaultIdentity(): string {
 
 /**
  * client-go's Lease-based leader election. Expiry is judged by *our* clock from when we last saw the record change
- * (never by the renewTime written by another host), so clock skew between replicas does not matter.
+ * (never by the renewTime written by another host), so clock skew between replicas does not matter. "Saw" is when
+ * the GET answered, as in client-go: a slow answer must not make the holder's lease look older than it is.
+ *
+ * The leader leads until renewDeadline after the start of its last successful renewal (a stand-by counts
+ * leaseDuration, which is longer, from a later instant: when it saw that renewal). That deadline is judged by the
+ * clock wherever leadership matters (stillLeading), not only by the renew loop: when the event loop stalls, the
+ * loop's timer runs late, and writes queued behind the stall must not go out as if the lease were still ours.
  */
 export class LeaderElector {
   readonly identity: string;
@@ -50,7 +56,11 @@ export class LeaderElector {
   private lease: Lease | undefined;
   private observedRaw = '';
   private observedAt = 0;
+  /** When the last successful acquire or renew started. */
+  private renewedAt = 0;
   private leader = false;
+  /** Set once leadership was lost: nothing (a late renewal included) gives it back. */
+  private lostWith: LeaderElectionLostError | undefined;
 
   constructor(config: LeaderElectionConfig) {
     this.identity = config.identity ?? defaultIdentity();
@@ -76,6 +86,14 @@ export class LeaderElector {
     return this.leader;
   }
 
+  /** Whether this replica leads now by the clock; the first call past the renew deadline ends leadership. */
+  stillLeading(): boolean {
+    if (this.leader && Date.now() >= this.renewedAt + this.cfg.renewDeadlineMs) {
+      this.lose(`the lease was not renewed within ${this.cfg.renewDeadlineMs} ms`);
+    }
+    return this.leader;
+  }
+
   /** Tries every retryPeriod (jittered) until the lease is ours: true, or false if `signal` aborts first. */
   async acquire(signal: AbortSignal): Promise<boolean> {
     this.log.info('waiting to acquire the lease');
@@ -92,28 +110,32 @@ export class LeaderElector {
 
   /**
    * Renews every retryPeriod until `signal` aborts, then releases the lease and resolves. Rejects with
-   * LeaderElectionLostError when renewing fails for renewDeadline, or at once if another holder shows up.
+   * LeaderElectionLostError once renewDeadline has passed since the last successful renewal started, or at once if
+   * another holder shows up.
    */
   async holdUntil(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await sleep(this.cfg.retryPeriodMs, signal);
-      if (signal.aborted) break;
-      const deadline = Date.now() + this.cfg.renewDeadlineMs;
-      while (!(await this.tryAcquireOrRenew(signal, deadline - Date.now()))) {
+      for (;;) {
+        // Checked after every wait: a stalled event loop may have carried us past the deadline meanwhile.
+        if (!this.stillLeading()) throw this.lostWith ?? this.lose('this replica does not lead');
+        if (signal.aborted) break;
+        const deadline = this.renewedAt + this.cfg.renewDeadlineMs;
+        if (await this.tryAcquireOrRenew(signal, deadline - Date.now())) break;
         if (signal.aborted) break;
         const holder = this.lease?.spec?.holderIdentity;
-        if (holder && holder !== this.identity) return this.lost(`the lease is now held by ${holder}`);
-        if (Date.now() >= deadline) return this.lost(`could not renew the lease within ${this.cfg.renewDeadlineMs} ms`);
-        await sleep(Math.min(this.cfg.retryPeriodMs, deadline - Date.now()), signal);
+        if (holder && holder !== this.identity) throw this.lose(`the lease is now held by ${holder}`);
+        await sleep(Math.max(0, Math.min(this.cfg.retryPeriodMs, deadline - Date.now())), signal);
       }
     }
     await this.release();
   }
 
-  private lost(why: string): never {
+  private lose(why: string): LeaderElectionLostError {
     const err = new LeaderElectionLostError(`leader election lost: ${why}`);
+    this.lostWith = err;
     this.setLeader(false, err);
-    throw err;
+    return err;
   }
 
   private setLeader(leader: boolean, lost?: LeaderElectionLostError): void {
@@ -122,16 +144,18 @@ export class LeaderElector {
     this.onChange(leader, lost);
   }
 
-  private observe(lease: Lease, now: number): void {
+  /** Right after the API answered: the record is at least this fresh. */
+  private observe(lease: Lease): void {
     this.lease = lease;
     const raw = JSON.stringify(lease.spec ?? {});
     if (raw !== this.observedRaw) {
       this.observedRaw = raw;
-      this.observedAt = now;
+      this.observedAt = Date.now();
     }
   }
 
   private async tryAcquireOrRenew(signal: AbortSignal, timeoutMs: number): Promise<boolean> {
+    if (this.lostWith) return false;
     const { client, namespace, name, leaseDurationMs } = this.cfg;
     const opts = { signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, timeoutMs))]) };
     const now = Date.now();
@@ -149,11 +173,11 @@ export class LeaderElector {
         if (!isNotFound(err)) throw err;
         this.observe(
           await client.create({ metadata: { namespace, name }, spec: { ...fresh, leaseTransitions: 0 } }, opts),
-          now,
         );
+        this.renewedAt = now;
         return true;
       }
-      this.observe(lease, now);
+      this.observe(lease);
       const spec = lease.spec ?? {};
       const holder = spec.holderIdentity ?? '';
       const mine = holder === this.identity;
@@ -162,7 +186,8 @@ export class LeaderElector {
         ? { ...fresh, acquireTime: spec.acquireTime, leaseTransitions: spec.leaseTransitions ?? 0 }
         : { ...fresh, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 };
       // The update carries the resourceVersion we read: of two candidates racing for an expired lease one gets 409.
-      this.observe(await client.update({ ...lease, spec: next }, opts), now);
+      this.observe(await client.update({ ...lease, spec: next }, opts));
+      this.renewedAt = now;
       return true;
     } catch (err) {
       if (!signal.aborted) this.log.debug({ err }, 'could not acquire or renew the lease');

@@ -38,7 +38,7 @@ export interface ManagerOptions {
   healthProbeBindAddress?: string;
   /** Workers of controllers that do not say (default 1). */
   workers?: number;
-  /** How long a shutdown waits for in-flight reconciles before aborting them (default 30 s). */
+  /** How long a shutdown waits for in-flight reconciles before aborting them (default drainTimeoutMs). */
   gracefulShutdownTimeoutMs?: number;
   /** Defaults for every informer (watch timeouts, watchdog, backoff). */
   informers?: Omit<InformerOptions, keyof InformerScope | 'logger'>;
@@ -76,6 +76,12 @@ export interface ControllerSetup {
   name: string;
   setup(mgr: Manager): void | Promise<void>;
 }
+
+/**
+ * How long a shutdown waits for in-flight reconciles by default. Then the lease is released (up to the renew
+ * deadline): the pod's termination grace period (the chart's deployment.yaml) must cover both.
+ */
+export const drainTimeoutMs = 30_000;
 
 // These signals reach every informer, controller and in-flight request: many listeners is the design, not a leak.
 function fanOutAbortController(): AbortController {
@@ -119,7 +125,11 @@ export class Manager {
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
-    this.client = opts.client.withWriteGate(() => this.writes.signal, this.metrics.request);
+    this.client = opts.client.withWriteGate(() => {
+      // By the clock too: after an event-loop stall the renew loop has not yet noticed the deadline passed.
+      this.elector?.stillLeading();
+      return this.writes.signal;
+    }, this.metrics.request);
     this.logger = opts.logger ?? silentLogger;
     this.cache = new InformerCache(opts.client, this.logger, opts.informers);
     this.elected = new Promise((resolve) => (this.resolveElected = resolve));
@@ -160,7 +170,7 @@ export class Manager {
   }
 
   isLeader(): boolean {
-    return this.elector ? this.elector.isLeader() : this.started;
+    return this.elector ? this.elector.stillLeading() : this.started;
   }
 
   /** The shared informer for a kind (and scope): use it to read (get/list/byIndex) and to add indexes. */
@@ -290,7 +300,7 @@ export class Manager {
     const timeout = new AbortController();
     const drained = await Promise.race([
       runs.then(() => true),
-      sleep(this.opts.gracefulShutdownTimeoutMs ?? 30_000, timeout.signal).then(() => false),
+      sleep(this.opts.gracefulShutdownTimeoutMs ?? drainTimeoutMs, timeout.signal).then(() => false),
     ]);
     timeout.abort();
     if (!drained) {

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApiError, type ConfigMap, type ObjectKey, type ResourceClient } from '../kube/index.ts';
 import type { ReconcileContext } from './controller.ts';
-import { addFinalizer, removeFinalizer, retryOnConflict, tolerateRaces, updateStatusWithRetry } from './writes.ts';
+import { addFinalizer, removeFinalizer, tolerateRaces } from './writes.ts';
 
 const conflict = () =>
   new ApiError(409, { reason: 'Conflict', code: 409, message: 'the object has been modified' }, 'PUT x');
 
-type Obj = ConfigMap & { status?: { n?: number } };
+type Obj = ConfigMap;
 
 /** Just the calls the helpers make, against one object with a resourceVersion like the API server's. */
 function stubClient(initial: Obj) {
@@ -16,16 +16,6 @@ function stubClient(initial: Obj) {
   const client = {
     async get(_key: ObjectKey) {
       calls.push('get');
-      return structuredClone(stored);
-    },
-    async updateStatus(obj: Obj) {
-      calls.push('updateStatus');
-      if (obj.metadata.resourceVersion !== stored.metadata.resourceVersion) throw conflict();
-      stored = {
-        ...stored,
-        status: obj.status,
-        metadata: { ...stored.metadata, resourceVersion: String(Number(stored.metadata.resourceVersion) + 1) },
-      };
       return structuredClone(stored);
     },
     async patch(_key: ObjectKey, patch: { metadata: { finalizers: string[]; resourceVersion?: string } }) {
@@ -49,46 +39,9 @@ function stubClient(initial: Obj) {
   };
 }
 
-const base: Obj = { metadata: { namespace: 'ns', name: 'x', resourceVersion: '1' }, status: { n: 0 } };
+const base: Obj = { metadata: { namespace: 'ns', name: 'x', resourceVersion: '1' } };
 
 describe('writes', () => {
-  it('retryOnConflict retries 409s only, up to the number of steps', async () => {
-    let n = 0;
-    assert.equal(await retryOnConflict(async () => (++n < 3 ? Promise.reject(conflict()) : 'ok')), 'ok');
-    assert.equal(n, 3);
-    n = 0;
-    await assert.rejects(
-      retryOnConflict(async () => (n++, Promise.reject(conflict())), { steps: 4 }),
-      /modified/,
-    );
-    assert.equal(n, 4);
-    n = 0;
-    await assert.rejects(
-      retryOnConflict(async () => (n++, Promise.reject(new Error('other')))),
-      /other/,
-    );
-    assert.equal(n, 1);
-  });
-
-  it('updateStatusWithRetry re-reads and re-applies the mutation after a conflict, keeping the other write', async () => {
-    const s = stubClient(base);
-    const stale = structuredClone(s.stored);
-    s.bump((o) => (o.metadata.labels = { by: 'someone-else' }));
-    const result = await updateStatusWithRetry(s.client, stale, (draft) => {
-      draft.status = { n: (draft.status?.n ?? 0) + 1 };
-    });
-    assert.deepEqual(s.calls, ['updateStatus', 'get', 'updateStatus']);
-    assert.equal(result.status?.n, 1);
-    assert.deepEqual(s.stored.metadata.labels, { by: 'someone-else' });
-  });
-
-  it('updateStatusWithRetry skips the write when mutate returns false', async () => {
-    const s = stubClient(base);
-    const frozen = Object.freeze(structuredClone(s.stored));
-    assert.equal(await updateStatusWithRetry(s.client, frozen, () => false), frozen);
-    assert.deepEqual(s.calls, []);
-  });
-
   it('finalizers: added and removed once, guarded by resourceVersion', async () => {
     const s = stubClient(base);
     const withF = await addFinalizer(s.client, s.stored, 'ipam.example.com/release');

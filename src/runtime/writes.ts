@@ -1,30 +1,8 @@
 // Write helpers for reconcilers. They take no signal of their own: writes through the manager's client are fenced by
-// leadership (see Manager.client), so a replica that lost its lease cannot complete one.
+// leadership (see Manager.client): once this replica does not lead, none is sent and those in flight are cut off
+// (one the API server is already committing may still land).
 import { isConflict, isNotFound, type KubeObject, type ResourceClient } from '../kube/index.ts';
-import { jittered, sleep } from './backoff.ts';
 import type { Reconciler } from './controller.ts';
-
-export interface RetryOptions {
-  /** Attempts in all (default 5). */
-  steps?: number;
-  /** Delay before the second attempt (default 10 ms), growing by `factor` (default 1), with `jitter` (0.1). */
-  delayMs?: number;
-  factor?: number;
-  jitter?: number;
-}
-
-/** client-go's retry.RetryOnConflict with retry.DefaultRetry: re-runs `fn` while it fails with 409 Conflict. */
-export async function retryOnConflict<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const { steps = 5, delayMs = 10, factor = 1, jitter = 0.1 } = opts;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isConflict(err) || attempt >= steps) throw err;
-      await sleep(jittered(delayMs * factor ** (attempt - 1), jitter));
-    }
-  }
-}
 
 /**
  * Races with other writers are not errors: a 409 means another writer (a second manager, or our own previous write
@@ -45,26 +23,6 @@ export function tolerateRaces(reconcile: Reconciler): Reconciler {
 
 function keyOfObject(obj: KubeObject) {
   return { namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' };
-}
-
-/**
- * Writes status through the status subresource with optimistic concurrency: `mutate` edits a clone of `obj`
- * (usually the cached object) and it is PUT with obj's resourceVersion; on 409 the object is read again from the
- * API server and `mutate` re-applied. `mutate` returning false means "nothing to change" and skips the write.
- */
-export async function updateStatusWithRetry<T extends KubeObject>(
-  client: ResourceClient<T>,
-  obj: T,
-  mutate: (draft: T) => boolean | void,
-  opts?: RetryOptions,
-): Promise<T> {
-  let current: T | undefined;
-  return retryOnConflict(async () => {
-    current = current === undefined ? obj : await client.get(keyOfObject(current));
-    const draft = structuredClone(current);
-    if (mutate(draft) === false) return current;
-    return client.updateStatus(draft);
-  }, opts);
 }
 
 /** A JSON merge patch of the status, guarded by obj's resourceVersion (409 when obj is stale). */

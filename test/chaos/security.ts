@@ -229,8 +229,8 @@ export async function run(_opts: { quick?: boolean } = {}): Promise<PartResult> 
       ((await getJSON(args)).status?.conditions ?? []).find((c: Obj) => c.type === 'Ready') as Obj | undefined;
     const expectReady = async (kind: string, name: string, reason: string, message?: RegExp) => {
       const c = await waitFor(
-        async () => {
-          const r = await ready([kind, name, ...(kind === 'infobloxinstance' ? [] : ['-n', ns])]);
+        async (note) => {
+          const r = note(await ready([kind, name, ...(kind === 'infobloxinstance' ? [] : ['-n', ns])]));
           return r?.reason === reason && r;
         },
         { what: `${kind} ${name} Ready ${reason}`, timeoutMs: 60_000 },

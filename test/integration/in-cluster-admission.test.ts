@@ -10,7 +10,9 @@ import { waitFor } from '../support/wait.ts';
 import {
   createClaim,
   IPAddressClaims,
+  IPAddresses,
   InClusterIPPools,
+  labelledPoolYaml,
   readyOf,
   startInCluster,
   suffix,
@@ -22,21 +24,8 @@ import {
 const run = suffix();
 const label = { 'cluster-ipam.test/webhook': run };
 
-function poolYaml(ns: string, name: string, addresses: string[], extra = ''): string {
-  return [
-    'apiVersion: ipam.cluster.x-k8s.io/v1alpha2',
-    'kind: InClusterIPPool',
-    'metadata:',
-    `  name: ${name}`,
-    `  namespace: ${ns}`,
-    `  labels: {"cluster-ipam.test/webhook": "${run}"}`,
-    extra,
-    'spec:',
-    `  addresses: ${JSON.stringify(addresses)}`,
-    '  prefix: 24',
-    '',
-  ].join('\n');
-}
+const poolYaml = (ns: string, name: string, addresses: string[], extra = ''): string =>
+  labelledPoolYaml(ns, name, addresses, label, extra);
 
 describe('in-cluster pools: admission webhook', () => {
   let h: Harness;
@@ -113,6 +102,45 @@ describe('in-cluster pools: admission webhook', () => {
     await kubectl(['apply', '-f', '-'], { input: poolYaml(ns, 'p', ['10.204.0.10-10.204.0.30']) });
     const pool = await h.client.resource(InClusterIPPools).get({ namespace: ns, name: 'p' });
     assert.deepEqual(pool.spec.addresses, ['10.204.0.10-10.204.0.30']);
+  });
+
+  it('lets a pool holding an address outside it (a moved IPAddress) grow; refuses taking out one it offered', async () => {
+    const ns = await testNamespace('ic-webhook-moved');
+    await kubectl(['apply', '-f', '-'], { input: poolYaml(ns, 'p', ['10.204.3.10-10.204.3.20']) });
+    await createClaim(h.client, ns, 'm0', 'p');
+    assert.equal((await waitForAddress(h.client, ns, 'm0')).spec.address, '10.204.3.10');
+    // As clusterctl move re-creates it: an IPAddress of the pool whose address the pool (changed since) no longer has.
+    await h.client.resource(IPAddresses).create({
+      apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+      kind: 'IPAddress',
+      metadata: { namespace: ns, name: 'moved' },
+      spec: {
+        address: '10.204.3.99',
+        prefix: 24,
+        poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'p' },
+        claimRef: { name: 'moved' },
+      },
+    });
+    await waitFor(
+      async () => {
+        const r = await kubectl(['delete', 'inclusterippool', 'p', '--dry-run=server'], {
+          namespace: ns,
+          check: false,
+        });
+        return /still has 2 allocated addresses \(10\.204\.3\.10, 10\.204\.3\.99\)/.test(r.stderr);
+      },
+      { what: 'the webhook to count the moved IPAddress' },
+    );
+
+    await kubectl(['apply', '-f', '-'], { input: poolYaml(ns, 'p', ['10.204.3.10-10.204.3.30']) });
+    const shrink = await kubectl(['apply', '-f', '-'], {
+      input: poolYaml(ns, 'p', ['10.204.3.11-10.204.3.30']),
+      check: false,
+    });
+    assert.notEqual(shrink.code, 0);
+    assert.match(shrink.stderr, /spec\.addresses: allocated addresses would no longer be in the pool: 10\.204\.3\.10;/);
+    const pool = await h.client.resource(InClusterIPPools).get({ namespace: ns, name: 'p' });
+    assert.deepEqual(pool.spec.addresses, ['10.204.3.10-10.204.3.30']);
   });
 
   it('refuses to delete a pool with allocations unless annotated; the annotated one waits for its addresses', async () => {

@@ -4,9 +4,8 @@
 // out twice, every claim ends with an address, and every reservation belongs to the IPAddress of its claim.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
-import { ApiError, Namespaces, type ResourceClient } from '../../src/kube/index.ts';
-import type { Manager } from '../../src/runtime/index.ts';
+import type { IPAddress } from '../../src/api/index.ts';
+import { ApiError, Namespaces } from '../../src/kube/index.ts';
 import { privateControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -21,6 +20,7 @@ import {
   startInCluster,
   suffix,
   waitForAddress,
+  wrapClient,
   type Harness,
 } from './in-cluster-support.ts';
 
@@ -34,15 +34,10 @@ interface Faults {
  * Wraps the manager's reservation client: every 3rd create is committed and its answer lost, every 5th is refused
  * with 429 before reaching the server, and 2 of every 3 GETs fail with 503.
  */
-function injectFaults(mgr: Manager, faults: Faults): void {
-  const client = mgr.client;
-  const resource = client.resource.bind(client);
+function injectFaults(faults: Faults) {
   let creates = 0;
   let gets = 0;
-  client.resource = ((type: unknown) => {
-    const real = resource(type as typeof IPAddressReservations);
-    if (type !== IPAddressReservations) return real;
-    const faulty: ResourceClient<IPAddressReservation> = Object.create(real);
+  return wrapClient(IPAddressReservations, (real, faulty) => {
     faulty.create = async (obj, opts) => {
       creates++;
       if (creates % 5 === 0) {
@@ -67,8 +62,7 @@ function injectFaults(mgr: Manager, faults: Faults): void {
       }
       return real.get(key, opts);
     };
-    return faulty;
-  }) as typeof client.resource;
+  });
 }
 
 describe('in-cluster provider: injected faults on the reservation path', () => {
@@ -84,7 +78,7 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
     after(() => cp.stop());
     const ns = 'faults';
     const faults: Faults = { lostCreates: 0, refusedCreates: 0, failedGets: 0 };
-    const faulty = { name: 'faults', setup: (mgr: Manager) => injectFaults(mgr, faults) };
+    const faulty = injectFaults(faults);
     // The fault injector must wrap the client before the provider takes its reservation client.
     const opts = { provider: { staleAfterMs: 1000 }, before: [faulty], kubeconfig: cp.kubeconfigPath };
     const [a, b] = [await startInCluster(opts), await startInCluster(opts)];
@@ -127,24 +121,13 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
     const cp = await privateControlPlane();
     after(() => cp.stop());
     let failPoolReads = true;
-    const faulty = {
-      name: 'pool-faults',
-      setup: (mgr: Manager) => {
-        const client = mgr.client;
-        const resource = client.resource.bind(client);
-        client.resource = ((type: unknown) => {
-          const real = resource(type as typeof InClusterIPPools);
-          if (type !== InClusterIPPools) return real;
-          const wrapped: typeof real = Object.create(real);
-          wrapped.get = async (key, opts) => {
-            if (failPoolReads)
-              throw new ApiError(403, { message: 'injected: forbidden', reason: 'Forbidden' } as never, 'GET');
-            return real.get(key, opts);
-          };
-          return wrapped;
-        }) as typeof client.resource;
-      },
-    };
+    const faulty = wrapClient(InClusterIPPools, (real, wrapped) => {
+      wrapped.get = async (key, opts) => {
+        if (failPoolReads)
+          throw new ApiError(403, { message: 'injected: forbidden', reason: 'Forbidden' } as never, 'GET');
+        return real.get(key, opts);
+      };
+    });
     const h = await startInCluster({ workers: 2, before: [faulty], kubeconfig: cp.kubeconfigPath });
     running.push(h);
     const ns = 'pause-unread';

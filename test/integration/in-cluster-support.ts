@@ -2,6 +2,7 @@
 // small builders for pools and claims. Names are unique per test (namespaces, or a random suffix for cluster-scoped
 // objects) because other test files run managers against the same control plane.
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import {
   GlobalInClusterIPPools,
   IPAddressClaims,
@@ -18,7 +19,16 @@ import {
   ipAddressClaimController,
   type IPAddressClaimControllerOptions,
 } from '../../src/controllers/ipaddressclaim.ts';
-import { Events, KubeClient, isNotFound, type Condition, type CoreEvent } from '../../src/kube/index.ts';
+import {
+  Events,
+  KubeClient,
+  isNotFound,
+  type Condition,
+  type CoreEvent,
+  type KubeObject,
+  type ResourceClient,
+  type ResourceType,
+} from '../../src/kube/index.ts';
 import {
   inClusterProvider,
   poolTypes,
@@ -53,6 +63,27 @@ export interface InClusterOptions {
   kubeconfig?: string;
 }
 
+/**
+ * A setup that makes the manager's informer of `type` lag behind for some objects: for a key (namespace/name) in
+ * `stale`, `get` answers the object kept there (undefined: not seen yet) instead of what the informer has.
+ */
+export function laggingCache<T extends KubeObject>(
+  type: ResourceType<T>,
+  stale: Map<string, T | undefined>,
+): ControllerSetup {
+  return {
+    name: `lagging-${type.plural}-cache`,
+    setup(mgr: Manager) {
+      const informer = mgr.informer(type);
+      const get = informer.get.bind(informer);
+      informer.get = ((key: Parameters<typeof get>[0]) => {
+        const k = typeof key === 'string' ? key : `${key.namespace}/${key.name}`;
+        return stale.has(k) ? stale.get(k) : get(key);
+      }) as typeof informer.get;
+    },
+  };
+}
+
 export async function startInCluster(opts: InClusterOptions = {}): Promise<Harness> {
   const configure = {
     name: 'in-cluster-options',
@@ -66,7 +97,7 @@ export async function startInCluster(opts: InClusterOptions = {}): Promise<Harne
     ...(opts.after ?? []),
   ];
   const kubeconfig = opts.kubeconfig ?? (await testKubeconfig());
-  const manager = await startTestManager(setups, { workers: opts.workers ?? 4, kubeconfig });
+  const manager = await startTestManager(setups, { workers: opts.workers, kubeconfig });
   const client = KubeClient.load({ kubeconfig });
   return {
     client,
@@ -193,4 +224,60 @@ export async function reservationsOfPool(client: KubeClient, poolName: string): 
 export async function eventsFor(client: KubeClient, namespace: string, name: string): Promise<CoreEvent[]> {
   const { items } = await client.resource(Events).listAll({ namespace });
   return items.filter((e) => e.involvedObject.name === name);
+}
+
+/** An InClusterIPPool manifest for kubectl, labelled (tests' webhooks select their pools by label). */
+export function labelledPoolYaml(
+  ns: string,
+  name: string,
+  addresses: string[],
+  labels: Record<string, string>,
+  extra = '',
+): string {
+  return [
+    'apiVersion: ipam.cluster.x-k8s.io/v1alpha2',
+    'kind: InClusterIPPool',
+    'metadata:',
+    `  name: ${name}`,
+    `  namespace: ${ns}`,
+    `  labels: ${JSON.stringify(labels)}`,
+    extra,
+    'spec:',
+    `  addresses: ${JSON.stringify(addresses)}`,
+    '  prefix: 24',
+    '',
+  ].join('\n');
+}
+
+/**
+ * A setup (for `before`) that makes the manager's client of `type` the one `wrap` returns, to inject faults or hold a
+ * race open; the provider takes its clients after it. `wrap` gets the real client.
+ */
+export function wrapClient<T extends KubeObject>(
+  type: ResourceType<T>,
+  wrap: (real: ResourceClient<T>, wrapped: ResourceClient<T>) => void,
+): ControllerSetup {
+  return {
+    name: `wrap-${type.plural}`,
+    setup(mgr: Manager) {
+      const client = mgr.client;
+      const resource = client.resource.bind(client);
+      client.resource = ((t: ResourceType<KubeObject>) => {
+        const real = resource(t);
+        if (t !== (type as unknown)) return real;
+        const wrapped = Object.create(real) as ResourceClient<T>;
+        wrap(real as unknown as ResourceClient<T>, wrapped);
+        return wrapped;
+      }) as typeof client.resource;
+    },
+  };
+}
+
+/** A loopback port free now (for flags that need a port known in advance). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

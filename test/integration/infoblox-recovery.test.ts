@@ -9,7 +9,6 @@ import { IPAddressClaims, IPAddresses } from '../../src/api/index.ts';
 import type { FaultSpec } from '../../src/infoblox/simulator/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import type { TestManager } from '../support/manager.ts';
-import { startManagerProcess } from '../support/manager-process.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   createClaim,
@@ -18,32 +17,16 @@ import {
   gone,
   infobloxEnv,
   instanceReady,
-  managerNamespace,
   poolReady,
   recordsByName,
+  runManagerProcess as startIn,
   waitForAddress,
   type Env,
 } from './infoblox-support.ts';
 
 let env: Env;
 
-/** `cluster-ipam run` in a process of its own, so that it can be killed for real. */
-const runManagerProcess = () =>
-  startManagerProcess({
-    args: [
-      '--kubeconfig',
-      env.cp.kubeconfigPath,
-      '--namespace',
-      managerNamespace,
-      '--leader-elect=false',
-      '--metrics-bind-address',
-      '0',
-      '--health-probe-bind-address',
-      '0',
-      '--log-level',
-      'warn',
-    ],
-  });
+const runManagerProcess = () => startIn(env);
 
 describe('ipam-infoblox: crashes and faults', () => {
   before(async () => {

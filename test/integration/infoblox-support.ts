@@ -20,12 +20,20 @@ import {
 import type { StartOptions } from '../../src/cli/run.ts';
 import { controllers } from '../../src/controllers/index.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
-import { KubeClient, Namespaces, Secrets, isNotFound, type Condition } from '../../src/kube/index.ts';
+import {
+  KubeClient,
+  Namespaces,
+  Secrets,
+  isNotFound,
+  type Condition,
+  type CustomResourceDefinition,
+} from '../../src/kube/index.ts';
 import type { ControlPlane } from '../../src/local/controlplane.ts';
 import { infobloxProvider, type InfobloxProviderOptions } from '../../src/providers/infoblox/provider.ts';
 import type { ControllerSetup, Manager } from '../../src/runtime/index.ts';
 import { privateControlPlane } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
+import { startManagerProcess, type ManagerProcess } from '../support/manager-process.ts';
 import { waitFor } from '../support/wait.ts';
 
 // The IPAddress of a claim once the claim reports it: the same wait for every provider.
@@ -51,8 +59,15 @@ export interface Env {
   /** The simulator's CA, for customCAPath. */
   caFile: string;
   dir: string;
-  /** Starts (another) manager in this process (`opts`: e.g. a logger to read its log). */
-  startManager(tuning?: InfobloxProviderOptions, opts?: Partial<StartOptions>): Promise<TestManager>;
+  /**
+   * Starts (another) manager in this process (`opts`: e.g. a logger to read its log); `setups` replace the
+   * controllers of the same name.
+   */
+  startManager(
+    tuning?: InfobloxProviderOptions,
+    opts?: Partial<StartOptions>,
+    setups?: readonly ControllerSetup[],
+  ): Promise<TestManager>;
   /** The InfobloxInstance's spec pointing at the simulator. */
   instanceSpec(extra?: Partial<InfobloxInstanceSpec>): InfobloxInstanceSpec;
   stop(): Promise<void>;
@@ -75,12 +90,13 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
     sim,
     caFile,
     dir,
-    async startManager(tuning = testTuning, opts = {}) {
+    async startManager(tuning = testTuning, opts = {}, setups = []) {
       const configure: ControllerSetup = {
         name: 'infoblox-options',
         setup: (mgr: Manager) => void infobloxProvider(mgr, tuning),
       };
-      const m = await startTestManager([configure, ...controllers], {
+      const list = controllers.map((c) => setups.find((s) => s.name === c.name) ?? c);
+      const m = await startTestManager([configure, ...list], {
         namespace: managerNamespace,
         kubeconfig: cp.kubeconfigPath,
         ...opts,
@@ -98,6 +114,63 @@ export async function infobloxEnv(seed: unknown): Promise<Env> {
     },
   };
 }
+
+/** `cluster-ipam run` against the env's control plane in a process of its own, so that it can be killed for real. */
+export const runManagerProcess = (env: Pick<Env, 'cp'>): ManagerProcess =>
+  startManagerProcess({
+    args: [
+      '--kubeconfig',
+      env.cp.kubeconfigPath,
+      '--namespace',
+      managerNamespace,
+      '--leader-elect=false',
+      '--metrics-bind-address',
+      '0',
+      '--health-probe-bind-address',
+      '0',
+      '--log-level',
+      'warn',
+    ],
+  });
+
+/** Host records with their comments (the claim's tag) and addresses. */
+export function taggedRecords(sim: WapiSimulator): { name: string; comment?: string; addresses: string[] }[] {
+  return (
+    sim.state.search('record:host', [], { fields: ['name', 'comment', 'ipv4addrs', 'ipv6addrs'] }) as {
+      name: string;
+      comment?: string;
+      ipv4addrs: { ipv4addr: string }[];
+      ipv6addrs: { ipv6addr: string }[];
+    }[]
+  ).map((r) => ({
+    name: r.name,
+    ...(r.comment === undefined ? {} : { comment: r.comment }),
+    addresses: [...r.ipv4addrs.map((a) => a.ipv4addr), ...r.ipv6addrs.map((a) => a.ipv6addr)],
+  }));
+}
+
+/** A namespaced kind with any content, just enough to own things (Cluster API's Machine, infrastructure kinds). */
+export const ownerKindCRD = (
+  group: string,
+  kind: string,
+  plural: string,
+  version: string,
+): CustomResourceDefinition => ({
+  metadata: { name: `${plural}.${group}` },
+  spec: {
+    group,
+    scope: 'Namespaced',
+    names: { plural, singular: kind.toLowerCase(), kind, listKind: `${kind}List` },
+    versions: [
+      {
+        name: version,
+        served: true,
+        storage: true,
+        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+      },
+    ],
+  },
+});
 
 export async function createSecret(client: KubeClient, name: string, data: Record<string, string>): Promise<void> {
   await client.resource(Secrets).apply({

@@ -52,7 +52,6 @@ export function startManagerOn(
       leaderElectionId: 'cluster-ipam-test',
       metricsBindAddress: '0',
       healthProbeBindAddress: '0',
-      workers: 4,
       logLevel: process.env.CLUSTER_IPAM_TEST_LOG_LEVEL ?? 'warn',
       ...opts,
     },

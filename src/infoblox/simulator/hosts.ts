@@ -134,7 +134,7 @@ function buildHost(store: Store, body: Body, old?: HostObject): HostObject {
     aliases: strings(body, 'aliases') ?? old?.aliases ?? [],
     useTTL: flag(body, 'use_ttl') ?? old?.useTTL ?? false,
     ...(ttl === undefined ? {} : { ttl }),
-    ...common(body, old),
+    ...common(store, body, old),
     ipv4,
     ipv6,
   };

@@ -7,9 +7,11 @@ import {
   common,
   commonFields,
   escape,
+  extAttrTypes,
   requiredText,
   text,
   type DNSViewObject,
+  type ExtAttrDefObject,
   type Kind,
   type NetworkObject,
   type NetworkViewObject,
@@ -19,11 +21,11 @@ import {
 
 /** Updates of these objects change only what a provider never relies on. */
 function updateCommon<O extends NetworkViewObject | DNSViewObject | NetworkObject | ZoneObject>(
-  _store: Store,
+  store: Store,
   o: O,
   raw: unknown,
 ): O {
-  return { ...o, ...common(checkBody(raw, ['comment', 'extattrs', '_ref'])) };
+  return { ...o, ...common(store, checkBody(raw, ['comment', 'extattrs', '_ref']), o) };
 }
 
 export function networkViewExists(store: Store, name: string): void {
@@ -33,6 +35,43 @@ export function networkViewExists(store: Store, name: string): void {
 function dnsViewExists(store: Store, name: string): void {
   if (!store.all('view').some((v) => v.name === name)) throw dataNotFound(`DNS view ${name} not found`);
 }
+
+/**
+ * `extensibleattributedef`: what an administrator defines before any object can carry the attribute. Its `type`
+ * cannot change, and the simulator keeps no `flags`, `default_value` or `list_values`.
+ */
+export const extAttrDefKind: Kind<ExtAttrDefObject> = {
+  internal: 'grid.extensible_attributes_def',
+  defaults: ['comment', 'default_value', 'name', 'type'],
+  fields: { comment: (o) => o.comment, name: (o) => o.name, type: (o) => o.valueType },
+  search: { name: (o, v) => o.name === v, type: (o, v) => o.valueType === v },
+  readable: (o) => escape(o.name),
+  create(store, raw) {
+    const body = checkBody(raw, ['name', 'type', 'comment']);
+    const name = requiredText(body, 'name');
+    const valueType = requiredText(body, 'type') as ExtAttrDefObject['valueType'];
+    if (!extAttrTypes.includes(valueType)) {
+      throw protoError(`Invalid value for type: ${JSON.stringify(valueType)}: the simulator knows ${extAttrTypes}`);
+    }
+    if (store.all('extensibleattributedef').some((d) => d.name === name)) {
+      throw duplicateObject(name, 'extensibleattributedef');
+    }
+    const comment = text(body, 'comment');
+    return {
+      type: 'extensibleattributedef',
+      opaque: store.newOpaque(this.internal),
+      name,
+      valueType,
+      ...(comment === undefined ? {} : { comment }),
+      extattrs: {},
+    };
+  },
+  update(_store, o, raw) {
+    const body = checkBody(raw, ['comment', '_ref'], ['name', 'type']);
+    const comment = text(body, 'comment') ?? o.comment;
+    return { ...o, ...(comment === undefined ? {} : { comment }) };
+  },
+};
 
 export const networkViewKind: Kind<NetworkViewObject> = {
   internal: 'dns.network_view',
@@ -44,7 +83,13 @@ export const networkViewKind: Kind<NetworkViewObject> = {
     const body = checkBody(raw, ['name', 'comment', 'extattrs']);
     const name = requiredText(body, 'name');
     if (store.all('networkview').some((v) => v.name === name)) throw duplicateObject(name, 'networkview');
-    return { type: 'networkview', opaque: store.newOpaque(this.internal), name, isDefault: false, ...common(body) };
+    return {
+      type: 'networkview',
+      opaque: store.newOpaque(this.internal),
+      name,
+      isDefault: false,
+      ...common(store, body),
+    };
   },
   update: updateCommon,
   // NIOS gives every network view a DNS view of its own, `default.<name>` (spec 04 §4.2 relies on it).
@@ -82,7 +127,7 @@ export const dnsViewKind: Kind<DNSViewObject> = {
       name,
       networkView,
       isDefault: false,
-      ...common(body),
+      ...common(store, body),
     };
   },
   update: updateCommon,
@@ -115,7 +160,7 @@ function networkKind(type: NetworkObject['type'], family: Family, internal: stri
       if (store.all(type).some((n) => n.network === network && n.networkView === networkView)) {
         throw duplicateObject(network, type);
       }
-      return { type, opaque: store.newOpaque(internal), cidr, network, networkView, ...common(body) };
+      return { type, opaque: store.newOpaque(internal), cidr, network, networkView, ...common(store, body) };
     },
     update: updateCommon,
   };
@@ -145,7 +190,7 @@ export const zoneKind: Kind<ZoneObject> = {
     dnsViewExists(store, view);
     if (store.all('zone_auth').some((z) => z.fqdn === fqdn && z.view === view))
       throw duplicateObject(fqdn, 'zone_auth');
-    return { type: 'zone_auth', opaque: store.newOpaque(this.internal), fqdn, view, ...common(body) };
+    return { type: 'zone_auth', opaque: store.newOpaque(this.internal), fqdn, view, ...common(store, body) };
   },
   update: updateCommon,
 };

@@ -2,16 +2,33 @@
 // update), and the checks of request bodies they share.
 import type { Cidr, Family } from '../../core/ip.ts';
 import type { WireExtAttrs } from '../wire.ts';
-import { protoError, unknownField } from './errors.ts';
+import { dataNotFound, protoError, unknownField } from './errors.ts';
 
 export type ObjectType =
-  'networkview' | 'view' | 'network' | 'ipv6network' | 'networkcontainer' | 'zone_auth' | 'record:host';
+  | 'extensibleattributedef'
+  | 'networkview'
+  | 'view'
+  | 'network'
+  | 'ipv6network'
+  | 'networkcontainer'
+  | 'zone_auth'
+  | 'record:host';
 
 interface Common {
   /** The opaque part of the ref (`[A-Za-z0-9_]`), which never changes: refs are resolved by it alone. */
   readonly opaque: string;
   readonly comment?: string;
   readonly extattrs: WireExtAttrs;
+}
+
+/** The types of extensible attribute values the simulator checks; NIOS has DATE and ENUM too. */
+export const extAttrTypes = ['STRING', 'INTEGER', 'EMAIL', 'URL'] as const;
+
+/** An extensible attribute's definition: NIOS refuses values of attributes that have none. */
+export interface ExtAttrDefObject extends Common {
+  readonly type: 'extensibleattributedef';
+  readonly name: string;
+  readonly valueType: (typeof extAttrTypes)[number];
 }
 
 export interface NetworkViewObject extends Common {
@@ -69,17 +86,19 @@ export interface HostObject extends Common {
   readonly ipv6: readonly HostAddress[];
 }
 
-export type WapiObject = NetworkViewObject | DNSViewObject | NetworkObject | ZoneObject | HostObject;
+export type WapiObject = ExtAttrDefObject | NetworkViewObject | DNSViewObject | NetworkObject | ZoneObject | HostObject;
 
-export type ObjectOf<T extends ObjectType> = T extends 'networkview'
-  ? NetworkViewObject
-  : T extends 'view'
-    ? DNSViewObject
-    : T extends 'zone_auth'
-      ? ZoneObject
-      : T extends 'record:host'
-        ? HostObject
-        : NetworkObject;
+export type ObjectOf<T extends ObjectType> = T extends 'extensibleattributedef'
+  ? ExtAttrDefObject
+  : T extends 'networkview'
+    ? NetworkViewObject
+    : T extends 'view'
+      ? DNSViewObject
+      : T extends 'zone_auth'
+        ? ZoneObject
+        : T extends 'record:host'
+          ? HostObject
+          : NetworkObject;
 
 /** What object types need from the store while they build an object. */
 export interface Store {
@@ -163,21 +182,53 @@ export function list(body: Body, field: string): unknown[] | undefined {
   return Array.isArray(v) ? v : invalid(field, v, 'a list');
 }
 
-export function extattrs(body: Body): WireExtAttrs | undefined {
+/** The definition of the extensible attribute `name`; NIOS refuses to write or search an attribute without one. */
+export function extAttrDef(store: Store, name: string): ExtAttrDefObject {
+  const def = store.all('extensibleattributedef').find((d) => d.name === name);
+  if (!def) throw dataNotFound(`Unknown extensible attribute: ${name}`);
+  return def;
+}
+
+/** Whether `value` fits an attribute of that type (a search argument is text: it is compared as text). */
+function fits(def: ExtAttrDefObject, value: unknown): boolean {
+  if (def.valueType === 'INTEGER') return Number.isInteger(value);
+  return typeof value === 'string';
+}
+
+/** `extattrs` of a body, `{"<name>": {"value": ...}}`: each attribute defined, each value of its type. */
+export function extattrs(store: Store, body: Body): WireExtAttrs | undefined {
   const v = body.extattrs;
   if (v === undefined) return undefined;
   const ok =
     typeof v === 'object' &&
     v !== null &&
     !Array.isArray(v) &&
-    Object.values(v).every((a) => typeof a === 'object' && a !== null && 'value' in a);
-  return ok ? structuredClone(v as WireExtAttrs) : invalid('extattrs', v, 'an object of {"<name>": {"value": ...}}');
+    Object.values(v).every((a) => typeof a === 'object' && a !== null && !Array.isArray(a) && 'value' in a);
+  if (!ok) invalid('extattrs', v, 'an object of {"<name>": {"value": ...}}');
+  const out: Record<string, { value: unknown }> = {};
+  for (const [name, attr] of Object.entries(v as WireExtAttrs)) {
+    const def = extAttrDef(store, name);
+    if (!fits(def, attr.value)) invalid(`extensible attribute ${name}`, attr.value, `of type ${def.valueType}`);
+    out[name] = { value: structuredClone(attr.value) };
+  }
+  return out;
 }
 
-/** `comment` and `extattrs`, which every object type has. */
-export function common(body: Body, old?: Common): Pick<Common, 'comment' | 'extattrs'> {
+/** `comment` and `extattrs`, which every object type has. A PUT's `extattrs` replaces them all, as on NIOS. */
+export function common(store: Store, body: Body, old?: Common): Pick<Common, 'comment' | 'extattrs'> {
   const comment = text(body, 'comment') ?? old?.comment;
-  return { ...(comment === undefined ? {} : { comment }), extattrs: extattrs(body) ?? old?.extattrs ?? {} };
+  return { ...(comment === undefined ? {} : { comment }), extattrs: extattrs(store, body) ?? old?.extattrs ?? {} };
+}
+
+/** The search argument `*<name>=<value>`: the object's attribute `name` has that value (as text). */
+export function extAttrSearch(store: Store, arg: string): ((o: Common, value: string) => boolean) | undefined {
+  if (!arg.startsWith('*')) return undefined;
+  const name = arg.slice(1);
+  extAttrDef(store, name);
+  return (o, value) => {
+    const v = o.extattrs[name]?.value;
+    return v !== undefined && String(v) === value;
+  };
 }
 
 export const commonFields = {

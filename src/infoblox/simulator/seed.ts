@@ -1,6 +1,7 @@
 // The seed: objects loaded at start, for local trials. Each entry is the body of the POST that would create it on an
 // appliance (§4.4), under its object type, so one code path checks both:
 //
+//   extensibleattributedef: [{ name: cluster-ipam-claim-uid, type: STRING }]
 //   networkview: [{ name: lab }]
 //   network: [{ network: 10.0.0.0/24, network_view: default }]
 //   ipv6network: [{ network: "fd00:50::/64" }]
@@ -14,8 +15,9 @@ import type { WapiState } from './state.ts';
 
 export type Seed = Partial<Record<ObjectType, unknown[]>>;
 
-/** Dependencies first: views before networks and zones, those before host records. */
+/** Dependencies first: attribute definitions, views before networks and zones, those before host records. */
 const order: readonly ObjectType[] = [
+  'extensibleattributedef',
   'networkview',
   'view',
   'network',

@@ -4,12 +4,21 @@
 import type { HostRecordIdentity } from '../wire.ts';
 import { protoError, refNotFound, unknownField } from './errors.ts';
 import { hostKind } from './hosts.ts';
-import { dnsViewKind, networkKinds, networkViewKind, zoneKind } from './kinds.ts';
-import { parseRef, type Kind, type ObjectOf, type ObjectType, type Store, type WapiObject } from './model.ts';
+import { dnsViewKind, extAttrDefKind, networkKinds, networkViewKind, zoneKind } from './kinds.ts';
+import {
+  extAttrSearch,
+  parseRef,
+  type Kind,
+  type ObjectOf,
+  type ObjectType,
+  type Store,
+  type WapiObject,
+} from './model.ts';
 
 export type { ObjectType } from './model.ts';
 
 const kinds: Record<ObjectType, Kind<WapiObject>> = {
+  extensibleattributedef: extAttrDefKind,
   networkview: networkViewKind,
   view: dnsViewKind,
   ...networkKinds,
@@ -73,14 +82,23 @@ export class WapiState implements Store {
     return `${o.type}/${o.opaque}:${kindOf(o.type).readable(o)}`;
   }
 
-  /** `GET <type>?<field>=<value>...`: exact matches of every argument, in creation order. */
+  /**
+   * `GET <type>?<field>=<value>...`: exact matches of every argument, in creation order. `*<name>=<value>` matches
+   * an extensible attribute (defined, else refused) on the types that carry them.
+   */
   search(type: string, args: readonly (readonly [string, string])[], opts: SearchOptions = {}): unknown[] {
     const kind = kindOf(type);
     const fields = this.returnFields(kind, opts);
-    for (const [field] of args) if (!Object.hasOwn(kind.search, field)) throw unknownField(field);
+    const tests = args.map(([field, value]) => {
+      const test =
+        (Object.hasOwn(kind.search, field) ? kind.search[field] : undefined) ??
+        (Object.hasOwn(kind.fields, 'extattrs') ? extAttrSearch(this, field) : undefined);
+      if (!test) throw unknownField(field);
+      return (o: WapiObject) => test(o, value);
+    });
     const limit = opts.maxResults ?? 1000;
     if (limit === 0 || !Number.isInteger(limit)) throw protoError(`Invalid value for _max_results: ${limit}`);
-    const found = this.all(type as ObjectType).filter((o) => args.every(([f, v]) => kind.search[f]!(o, v)));
+    const found = this.all(type as ObjectType).filter((o) => tests.every((t) => t(o)));
     if (limit > 0 && found.length > limit) throw protoError(`Result set too large (> ${limit})`);
     return found.slice(0, Math.abs(limit)).map((o) => this.project(o, fields));
   }

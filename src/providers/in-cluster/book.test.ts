@@ -112,6 +112,18 @@ describe('AddressBook', () => {
     assert.equal(picked(book, P, 'c3'), '10.0.0.2');
   });
 
+  it('frees the address of an attempt its claim gave up: for another address, or by going away', () => {
+    const book = new AddressBook();
+    book.syncPool(P, pool(['10.0.0.1-10.0.0.3']), 'v1', D);
+    assert.equal(picked(book, P, 'c1'), '10.0.0.1');
+    book.hold(D, a('10.0.0.3'), 'c1', P);
+    assert.equal(picked(book, P, 'c2'), '10.0.0.1');
+    assert.equal(picked(book, P, 'c3'), '10.0.0.2');
+    book.forgetAttempt('c1');
+    assert.equal(book.attemptOf('c1'), undefined);
+    assert.equal(picked(book, P, 'c4'), '10.0.0.3');
+  });
+
   it('drops unconfirmed marks after staleMs, only when the pool would otherwise be exhausted', () => {
     let now = 0;
     const book = new AddressBook({ now: () => now, staleMs: 1000 });

@@ -11,7 +11,8 @@
 // - this process is creating its reservation and does not know the outcome yet (`pending`);
 // - a create of its reservation failed with AlreadyExists and the informer has not shown it yet (`conflict`).
 // Pending and conflict marks that the informer never confirms (a reservation created and deleted between two
-// relists) are dropped after `staleMs`, at worst costing one more 409.
+// relists) are dropped after `staleMs`, at worst costing one more 409; a claim's pending mark goes as soon as the
+// claim tries another address or is deleted (its attempt will not be retried).
 //
 // A claim's address is only ever what a reservation of that claim says: a pending mark is an attempt whose outcome
 // is unknown (the create may or may not have happened), never an address to hand out.
@@ -33,8 +34,13 @@ export interface ReservationInfo {
   claimName: string;
   poolKey: string;
   releasedAt?: string;
-  /** creationTimestamp, in ms: a reservation younger than the sweep's staleness age is never released. */
-  createdAt?: number;
+  /**
+   * Set by the book: when this process first saw the reservation, and first saw it released, by its own clock (ms).
+   * The sweep measures ages from these, never from a time another host wrote (the API server's creationTimestamp,
+   * another replica's releasedAt): clock skew cannot make it early, a restart only makes it later.
+   */
+  seenAt?: number;
+  releaseSeenAt?: number;
 }
 
 interface Entry {
@@ -104,6 +110,10 @@ export class AddressBook {
   // --- fed by the informers -------------------------------------------------------------------------------------
 
   observeReservation(r: ReservationInfo): void {
+    const before = this.domains.get(r.domain)?.get(addressKey(r.address))?.reservation;
+    const same = before?.uid === r.uid ? before : undefined;
+    r.seenAt ??= same?.seenAt ?? this.now();
+    if (r.releasedAt !== undefined) r.releaseSeenAt ??= same?.releaseSeenAt ?? this.now();
     let mine = this.reservationsByPool.get(r.poolKey);
     if (!mine) this.reservationsByPool.set(r.poolKey, (mine = new Map()));
     mine.set(r.name, r);
@@ -210,10 +220,6 @@ export class AddressBook {
     this.poolDomains.delete(key);
   }
 
-  hasPool(key: string, version: string): boolean {
-    return this.pools.get(key)?.version === version;
-  }
-
   domainOf(poolKey: string): AddressDomain {
     return this.poolDomains.get(poolKey) ?? defaultDomainOfKey(poolKey);
   }
@@ -233,10 +239,23 @@ export class AddressBook {
     return address;
   }
 
-  /** Marks a specific address pending for the claim (an attempt is about to create its reservation). */
+  /**
+   * Marks a specific address pending for the claim (an attempt is about to create its reservation). A claim has one
+   * attempt at a time: one it no longer retries stops holding its address (at worst a later create there gets 409).
+   */
   hold(domain: AddressDomain, address: Address, claimUid: string, poolKey: string): void {
+    const previous = this.attempts.get(claimUid);
+    if (previous && (previous.domain !== domain || previous.address.value !== address.value)) {
+      this.forgetAttempt(claimUid);
+    }
     this.change(domain, address, (e) => (e.pending = { claimUid, poolKey, at: this.now() }));
     this.attempts.set(claimUid, { domain, address, poolKey });
+  }
+
+  /** The claim is gone: its attempt, whatever its outcome, no longer holds the address (a reservation made does). */
+  forgetAttempt(claimUid: string): void {
+    const attempt = this.attempts.get(claimUid);
+    if (attempt) this.abandon(attempt.domain, attempt.address, claimUid);
   }
 
   /** The claim's last attempt whose outcome is unknown (its create failed without an answer): try it first. */

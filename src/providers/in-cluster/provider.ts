@@ -18,11 +18,14 @@
 //   IPAddress (same name, its claimRef and poolRef) and its reservation is re-created, so the address never changes.
 // - Crash after the IPAddress: the IPAddress is found and kept; a missing reservation is created ("adopt"), which
 //   also covers IPAddresses written by the reference provider before a migration.
-// - Reservations whose claim is gone without an IPAddress are released by the pool reconciler (`sweep`).
+// - Reservations whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`).
 // - Start-up: the informers list every reservation and IPAddress before any reconcile runs, and the book counts an
 //   address as taken if either exists; nothing is allocated from a partial view.
 // - Grace period: a released reservation stays (spec.releasedAt set) until the pool's grace period has passed; the
-//   pool reconciler then deletes it, and that delete wakes the claims waiting for an address.
+//   pool upkeep then deletes it, and that delete wakes the claims waiting for an address.
+// - The sweep's ages (grace periods, staleness) run on this process's clock from when its informer first showed the
+//   reservation (or its release), never from a timestamp another host wrote: skew cannot make it early; after a
+//   restart it counts from the start (later, never earlier).
 // Writes per allocated claim: reservation create + IPAddress create (+ the claim's finalizer and status, which the
 // contract requires of any provider) = 4. Release: reservation delete (or release mark) + IPAddress finalizer
 // removal + IPAddress delete + claim finalizer removal = 4.
@@ -54,7 +57,7 @@ import {
 } from '../../kube/index.ts';
 import { hasFinalizer, metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
 import { protectPoolFinalizer } from '../claims.ts';
-import { Overlay } from '../overlay.ts';
+import { atLeast, Overlay } from '../overlay.ts';
 import { notStatusOnly } from '../../runtime/index.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
 import { AddressBook, type ReservationInfo } from './book.ts';
@@ -116,7 +119,6 @@ function parseReservation(r: IPAddressReservation): ReservationInfo | undefined 
     claimName: claimRef.name,
     poolKey: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
     releasedAt: r.spec.releasedAt,
-    createdAt: Date.parse(r.metadata.creationTimestamp ?? '') || Date.now(),
   };
 }
 
@@ -143,12 +145,6 @@ function parseIPAddress(ipa: IPAddress): IPAddressEntry {
 const refused = (err: unknown): boolean =>
   isApiError(err) && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429;
 
-/** Whether a duplicate was found: the caller reports it. */
-export interface Duplicate {
-  address: string;
-  holder: string;
-}
-
 export class InClusterProvider implements IPAMProvider {
   readonly name = 'in-cluster';
   readonly book = new AddressBook();
@@ -169,6 +165,8 @@ export class InClusterProvider implements IPAMProvider {
   private readonly releaseDue = new Map<string, number>();
   private readonly staleDue = new Map<string, number>();
   private readonly lastScan = new Map<string, number>();
+  /** Per pool: the copy the book was last synced from. */
+  private readonly synced = new Map<string, { uid?: string; resourceVersion?: string }>();
 
   constructor(mgr: Manager, opts: InClusterProviderOptions = {}) {
     this.staleAfterMs = opts.staleAfterMs ?? 30_000;
@@ -200,8 +198,8 @@ export class InClusterProvider implements IPAMProvider {
       if (info) {
         this.book.observeReservation(info);
         // The sweep looks at it once it may be stale, or once its grace period may have ended.
-        if (info.releasedAt !== undefined) this.due(this.releaseDue, info.poolKey, Date.parse(info.releasedAt));
-        else this.due(this.staleDue, info.poolKey, (info.createdAt ?? 0) + this.staleAfterMs);
+        if (info.releaseSeenAt !== undefined) this.due(this.releaseDue, info.poolKey, info.releaseSeenAt);
+        else this.due(this.staleDue, info.poolKey, (info.seenAt ?? Date.now()) + this.staleAfterMs);
       } else
         this.log.error(
           { reservation: r.metadata.name },
@@ -233,7 +231,9 @@ export class InClusterProvider implements IPAMProvider {
     });
     this.claims.addEventHandler({
       onDelete: (c) => {
-        const held = c.metadata.uid ? this.book.claimAddress(c.metadata.uid) : undefined;
+        if (!c.metadata.uid) return;
+        this.book.forgetAttempt(c.metadata.uid);
+        const held = this.book.claimAddress(c.metadata.uid);
         if (held) this.staleDue.set(held.poolKey, 0);
       },
     });
@@ -249,6 +249,8 @@ export class InClusterProvider implements IPAMProvider {
           this.ranges.set(keyOfPool(p), undefined);
           this.book.removePool(keyOfPool(p));
           this.models.forget(keyOfPool(p));
+          // A copy read before the deletion must not bring it back into the book.
+          this.synced.set(keyOfPool(p), { uid: p.metadata.uid, resourceVersion: p.metadata.resourceVersion });
         },
       });
     }
@@ -321,6 +323,12 @@ export class InClusterProvider implements IPAMProvider {
   /** Validates the pool (once per generation and domain) and keeps the book's view of it current. */
   syncPool(obj: PoolObject): PoolModel {
     const model = this.models.of(obj);
+    // Never back to an older copy than one already synced (a cached pool behind the one a claim just read): the
+    // allocator must not hand out what a newer spec excludes between a claim's sync and its pick.
+    const last = this.synced.get(model.key);
+    const { uid, resourceVersion } = obj.metadata;
+    if (last && last.uid === uid && !atLeast(resourceVersion, last.resourceVersion)) return model;
+    this.synced.set(model.key, { uid, resourceVersion });
     this.book.setPoolDomain(model.key, model.domain);
     if (model.pool) this.book.syncPool(model.key, model.pool, model.version, model.domain);
     else this.book.dropPool(model.key);
@@ -443,7 +451,7 @@ export class InClusterProvider implements IPAMProvider {
    *
    * The pool's reservations are read only when something may be due: a released reservation's grace period may
    * have ended, or a reservation may have gone stale (one became old enough, or an IPAddress or claim of the pool
-   * went away); stale checks at most every staleAfterMs/2. So the pool reconciler, which runs on every allocation,
+   * went away); stale checks at most every staleAfterMs/2. So the pool upkeep, which runs on every allocation,
    * costs O(1) per claim, not O(claims).
    */
   async sweep(key: string, pool: PoolObject | undefined, signal: AbortSignal): Promise<number | undefined> {
@@ -466,13 +474,13 @@ export class InClusterProvider implements IPAMProvider {
     }
     for (const info of [...this.book.reservationsOf(key)]) {
       if (info.releasedAt !== undefined) {
-        const due = gone ? now : Date.parse(info.releasedAt) + grace * 1000;
+        const due = gone ? now : (info.releaseSeenAt ?? now) + grace * 1000;
         if (due <= now) await this.deleteReservation(info, signal);
         else this.due(this.releaseDue, key, due);
         continue;
       }
       if (!scanStale) continue;
-      const ripe = (info.createdAt ?? 0) + this.staleAfterMs;
+      const ripe = (info.seenAt ?? now) + this.staleAfterMs;
       if (ripe > now) this.due(this.staleDue, key, ripe);
       else if (this.isStale(info)) {
         this.log.info(
@@ -517,15 +525,16 @@ export class InClusterProvider implements IPAMProvider {
 
   /**
    * Creates the reservation of an address for the claim: 'reserved' once the API server confirms the claim holds
-   * it, 'taken' when someone else does. Throws when the outcome is unknown; the address then stays marked as this
-   * claim's unconfirmed attempt, which the next reconcile retries first.
+   * it, 'taken' when someone else does, 'vanished' when the create found one (409) that was gone when read: its
+   * holder let it go meanwhile, a create may succeed now. Throws when the outcome is unknown; the address then stays
+   * marked as this claim's unconfirmed attempt, which the next reconcile retries first.
    */
   private async reserve(
     claim: IPAddressClaim,
     model: PoolModel,
     address: Address,
     signal: AbortSignal,
-  ): Promise<'reserved' | 'taken'> {
+  ): Promise<'reserved' | 'taken' | 'vanished'> {
     const uid = claim.metadata.uid!;
     const { domain } = model;
     const [kind, namespace, ...name] = model.key.split('/');
@@ -560,7 +569,8 @@ export class InClusterProvider implements IPAMProvider {
       return 'reserved';
     }
     this.book.conflict(domain, address, uid);
-    if (info) this.book.observeReservation(info);
+    if (!info) return 'vanished';
+    this.book.observeReservation(info);
     return 'taken';
   }
 
@@ -588,11 +598,15 @@ export class InClusterProvider implements IPAMProvider {
     }
     if (holder && holder.claimUid !== uid) return this.duplicate(model, existing, holder);
     if (holder) return { allocated: existing };
-    if ((await this.reserve(claim, model, address, signal)) === 'reserved') return { allocated: existing };
-    const other = this.book.reservationAt(domain, address);
-    return other
-      ? this.duplicate(model, existing, other)
-      : { failed: 'AllocationFailed', message: `the reservation of ${existing.address} changed meanwhile; retrying` };
+    // The address is the claim's already: a reservation that vanished between our create and our read (its holder
+    // let it go) is no reason to give up. The cache may still show that holder: it is not asked.
+    for (let tries = 1; ; tries++) {
+      const outcome = await this.reserve(claim, model, address, signal);
+      if (outcome === 'reserved') return { allocated: existing };
+      const other = outcome === 'taken' ? this.book.reservationAt(domain, address) : undefined;
+      if (other) return this.duplicate(model, existing, other);
+      if (tries === 3) throw new Error(`the reservation of ${existing.address} keeps changing; retrying`);
+    }
   }
 
   /** A reservation of the claim's namespace and name whose claim (by uid) no longer exists. */
@@ -621,7 +635,7 @@ export class InClusterProvider implements IPAMProvider {
     let message = `no free address in ${poolTitle(model.key)}: all ${total} usable addresses are taken`;
     if (own < total) message += ` (${own} by its claims, the rest by overlapping pools or held after release)`;
     if (released.length > 0) {
-      const first = released.map((r) => Date.parse(r.releasedAt!)).sort((a, b) => a - b)[0]!;
+      const first = released.reduce((t, r) => Math.min(t, r.releaseSeenAt ?? Date.now()), Infinity);
       const free = metaTime(new Date(first + model.graceSeconds * 1000));
       message += `; ${released.length} released addresses become free after the grace period of ${model.graceSeconds}s, the first at ${free}`;
     }

@@ -3,8 +3,9 @@
 // instance's spec, the credentials Secret (by resourceVersion) or the CA file (by size and mtime). A replaced
 // client is closed once the requests that hold it have finished.
 //
-// The Secret is read from the manager's namespace. Secrets are watched only once an instance needs one, so a manager
-// without Infoblox neither lists Secrets nor needs the right to; until that watch has listed, they are read directly.
+// The Secret is read from the manager's namespace. Only the Secrets instances name are watched (by name: the namespace
+// also holds Helm's release Secrets, which are neither cached nor listed), each once an instance needs it, so a manager
+// without Infoblox neither lists Secrets nor needs the right to; until that watch has listed, it is read directly.
 import { statSync } from 'node:fs';
 import { Histogram } from 'prom-client';
 import type { InfobloxInstance } from '../../api/index.ts';
@@ -57,7 +58,8 @@ interface Entry {
 
 export class WapiClients {
   private readonly entries = new Map<string, Entry>();
-  private secretInformer: Informer<Secret> | undefined;
+  /** Secret name → the watch of that one Secret. */
+  private readonly secretInformers = new Map<string, Informer<Secret>>();
   private readonly secretListeners: ((secret: Secret) => void)[] = [];
   private readonly log: Logger;
 
@@ -80,7 +82,7 @@ export class WapiClients {
     });
   }
 
-  /** Called with every Secret of the manager's namespace that changes, once Secrets are watched. */
+  /** Called with every credentials Secret that changes, once it is watched. */
   onSecret(listener: (secret: Secret) => void): void {
     this.secretListeners.push(listener);
   }
@@ -88,7 +90,7 @@ export class WapiClients {
   /** The instance's credentials Secret; undefined if it does not exist. */
   async secret(instance: InfobloxInstance, signal?: AbortSignal): Promise<Secret | undefined> {
     const name = instance.spec.credentialsSecretRef.name;
-    const informer = this.watchSecrets();
+    const informer = this.watchSecret(name);
     if (informer.hasSynced()) return informer.get(`${this.namespace}/${name}`);
     return unlessNotFound(this.mgr.client.resource(Secrets).get({ namespace: this.namespace, name }, { signal }));
   }
@@ -176,13 +178,15 @@ export class WapiClients {
     return entry;
   }
 
-  private watchSecrets(): Informer<Secret> {
-    if (!this.secretInformer) {
-      this.secretInformer = this.mgr.informer(Secrets, { namespace: this.namespace });
+  private watchSecret(name: string): Informer<Secret> {
+    let informer = this.secretInformers.get(name);
+    if (!informer) {
+      informer = this.mgr.informer(Secrets, { namespace: this.namespace, fieldSelector: `metadata.name=${name}` });
       const changed = (s: Secret) => this.secretListeners.forEach((l) => l(s));
-      this.secretInformer.addEventHandler({ onAdd: changed, onUpdate: (_, s) => changed(s), onDelete: changed });
+      informer.addEventHandler({ onAdd: changed, onUpdate: (_, s) => changed(s), onDelete: changed });
+      this.secretInformers.set(name, informer);
     }
-    return this.secretInformer;
+    return informer;
   }
 }
 

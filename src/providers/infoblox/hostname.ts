@@ -5,14 +5,32 @@
 // Owners are read with a GET of their kind, whose resource name is derived from the kind as Kubernetes does for
 // custom resources (lower case, plural), since only the owner reference's apiVersion and kind are known. Cluster API
 // may be absent (standalone users): a chain that ends without a Machine, or an owner kind that is not served, makes
-// the name `<claim name>.<dnsZone>`. An owner that cannot be read now (5xx, timeout, 403) is an error, retried:
-// the name is recorded on the claim and must not be decided from a partial view.
+// the name `<claim name>.<dnsZone>`. An owner that cannot be read now (5xx, timeout) is an error, retried: the name is
+// recorded on the claim and must not be decided from a partial view. One the manager may not read (403: a kind of an
+// infrastructure provider its RBAC does not name) is an OwnerForbiddenError, which the provider shows on the claim;
+// once the caller stops waiting for the permission (`fallback`), the chain ends there as for a kind not served.
 import type { IPAddressClaim } from '../../api/index.ts';
 import { isApiError, resourceType, type KubeClient, type KubeObject } from '../../kube/index.ts';
 import { hostnameAnnotation } from './names.ts';
 
 const machineGroup = 'cluster.x-k8s.io';
 const maxDepth = 8;
+
+/** The manager may not read an owner in the chain: which kind, and how to let it. */
+export class OwnerForbiddenError extends Error {
+  override readonly name = 'OwnerForbiddenError';
+
+  constructor(
+    readonly kind: string,
+    readonly resource: string,
+    readonly ownerName: string,
+  ) {
+    super(
+      `cannot read ${kind} ${ownerName}, an owner of the claim, to find its Machine for the host name: the manager ` +
+        `may not get ${resource} (grant it, or set the claim's annotation ipam.cluster.x-k8s.io/hostname)`,
+    );
+  }
+}
 
 /** Kubernetes' guess of a kind's resource name (meta.UnsafeGuessKindToResource), what CRDs use in practice. */
 export function pluralOf(kind: string): string {
@@ -34,6 +52,7 @@ export async function owningMachine(
   client: KubeClient,
   claim: IPAddressClaim,
   signal: AbortSignal,
+  fallback = false,
 ): Promise<string | undefined> {
   let obj: KubeObject = claim;
   const namespace = claim.metadata.namespace;
@@ -54,6 +73,10 @@ export async function owningMachine(
     } catch (err) {
       // Gone, or a kind this cluster does not serve: the chain ends here.
       if (isApiError(err) && err.statusCode === 404) return undefined;
+      if (isApiError(err) && err.statusCode === 403) {
+        if (fallback) return undefined;
+        throw new OwnerForbiddenError(ref.kind, `${pluralOf(ref.kind)}${group ? `.${group}` : ''}`, ref.name);
+      }
       throw err;
     }
   }
@@ -66,10 +89,11 @@ export async function resolveHostname(
   claim: IPAddressClaim,
   dnsZone: string | undefined,
   signal: AbortSignal,
+  fallback = false,
 ): Promise<string> {
   const recorded = claim.metadata.annotations?.[hostnameAnnotation];
   if (recorded) return recorded;
   if (!dnsZone) return claim.metadata.name!;
-  const machine = await owningMachine(client, claim, signal);
+  const machine = await owningMachine(client, claim, signal, fallback);
   return `${machine ?? claim.metadata.name}.${dnsZone.replace(/\.$/, '')}`;
 }

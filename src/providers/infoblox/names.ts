@@ -7,6 +7,9 @@ import type { PoolRef } from '../types.ts';
 /** On an IPAddressClaim: the host record's name. Read if present, written once resolved (spec 04 §4.2). */
 export const hostnameAnnotation = 'ipam.cluster.x-k8s.io/hostname';
 
+/** On an InfobloxInstance while pools use it: releases need it to reach the appliance. */
+export const protectInstanceFinalizer = 'ipam.cluster.x-k8s.io/ProtectInstance';
+
 /** Reasons of the Ready conditions of InfobloxInstance and InfobloxIPPool. */
 export const InfobloxReasons = {
   /** Instance: the appliance answers with these credentials and its default views exist. */

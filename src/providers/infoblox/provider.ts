@@ -2,18 +2,22 @@
 // which stays the source of truth (spec 04 §4.2). The claim controller does the Cluster API side (finalizers, the
 // IPAddress, status, pause, deletion order); this provider decides the address on the appliance and gives it back.
 //
-// Idempotency: the host name is resolved once and recorded on the claim (prepare), and every allocation searches
-// the appliance by that name before it writes. So an allocation the appliance made before a crash, or whose answer
-// was lost after a committed POST, is found and used by the next attempt; two records of one name are reported
-// (AllocationFailed naming them), never resolved by picking one. A write that got no answer at all (a timeout, a
-// connection that broke) may still be applied by the appliance after we gave up on it: the claim then writes nothing
-// for `settleMs` (searching only), so a late commit is found instead of duplicated. Claims of one host name (two
-// network devices of one Machine) take turns in this process, so the second adds its address to the first's record.
+// Ownership: a host record belongs to the claim whose uid it carries (records.ts), never to whoever has its name: the
+// host name is resolved once and recorded on the claim (prepare) for users and DNS, and every allocation searches the
+// appliance by the claim's uid before it writes. So an allocation the appliance made before a crash, or whose answer
+// was lost after a committed POST, is found and used by the next attempt, and two claims of one host name get records
+// of their own (with DNS, where a name is unique, the second's goes without DNS).
 //
-// Release: the address is removed from the host record (DELETE when it was the last, else PUT); a release that
-// cannot be done throws, so the claim keeps its finalizer, says ReleaseFailed and is retried. An allocation whose
-// IPAddress is already gone is remembered for those retries; without it (after a restart) the record's addresses in
-// the pool's subnets are removed, except any another claim's IPAddress carries.
+// A write that got no answer (a timeout, a connection that broke, the lease lost while it was sent) may still be
+// applied by the appliance after we gave up on it: the claim then writes nothing for `settleMs` (searching only), so
+// a late commit is found instead of duplicated. A predecessor (the replica that led before, or this manager before a
+// restart) may have left such a write behind, unknown here: a claim whose host name was recorded before this process
+// led, and that has nothing on the appliance yet, is only searched for until `settleMs` after the predecessor's last
+// write could have timed out (the host name is recorded before any write, so it is what persists "a write may be in
+// flight"; no other Kubernetes write is needed).
+//
+// Release: every record carrying the claim's uid is deleted; a release that cannot be done throws, so the claim keeps
+// its finalizer, says ReleaseFailed and is retried.
 //
 // Client per instance (clients.ts), rebuilt when the instance, its Secret or its CA file changes.
 import {
@@ -29,11 +33,12 @@ import {
 } from '../../api/index.ts';
 import { poolReadiness as readinessOf } from '../../ipam/pools.ts';
 import { WapiAuthError, WapiConnectionError, WapiError, WapiResponseError } from '../../infoblox/errors.ts';
-import { isConflict, isNotFound, type KubeObject, type ResourceType } from '../../kube/index.ts';
+import { isConflict, type KubeObject, type ResourceType } from '../../kube/index.ts';
 import {
   findCondition,
   hasFinalizer,
   notStatusOnly,
+  type EventRecorder,
   type Informer,
   type Logger,
   type Manager,
@@ -42,7 +47,7 @@ import { Overlay } from '../overlay.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
 import { InstanceConfigError, WapiClients, type ClientTuning } from './clients.ts';
 import type { Check } from './conditions.ts';
-import { resolveHostname } from './hostname.ts';
+import { OwnerForbiddenError, resolveHostname } from './hostname.ts';
 import {
   canonicalAddress,
   dnsViewOf,
@@ -70,6 +75,11 @@ export interface InfobloxProviderOptions {
   /** Re-check of instances and pools that are ready (default 5 min), and of those that are not (default 30 s). */
   recheckMs?: number;
   retryMs?: number;
+  /**
+   * How long a claim whose owner the manager may not read (403) says so and waits for the permission before its
+   * host name falls back to `<claim name>.<dnsZone>` (default 2 min).
+   */
+  ownerFallbackMs?: number;
   /** Where credentials Secrets are (default the manager's namespace, else cluster-ipam-system). */
   namespace?: string;
 }
@@ -81,6 +91,8 @@ const Index = {
   instance: 'infoblox.instance',
   /** IPAddresses of InfobloxIPPools by canonical address. */
   address: 'infoblox.address',
+  /** IPAddresses by the `namespace/name` of their InfobloxIPPool. */
+  addressPool: 'infoblox.address-pool',
 } as const;
 
 function addIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn: (obj: T) => string[]): void {
@@ -115,12 +127,22 @@ export class InfobloxProvider implements IPAMProvider {
   private readonly poolInformer: Informer<InfobloxIPPool>;
   private readonly settleMs: number;
   private readonly log: Logger;
+  private readonly recorder: EventRecorder;
   /** Claim uid → the address last found on the appliance for it (no need to look again in this process). */
   private readonly verified = new Map<string, string>();
-  /** Claim uid → the address being released, kept for retries once its IPAddress is gone. */
-  private readonly releasing = new Map<string, string>();
+  /** Claims whose host name this process recorded: no predecessor wrote for them. */
+  private readonly prepared = new Set<string>();
+  /** Until when a write a predecessor sent may still be applied (see the header). */
+  private inheritedUntil = Infinity;
   /** Claim uid → until when a write of it that got no answer may still be applied. */
   private readonly unsettled = new Map<string, number>();
+  /** Claims released here whose deletion has not been seen yet. */
+  private readonly released = new Set<string>();
+  /** Claim uid → the pool (`namespace/name`) of a claim deleted without its release, until it is released. */
+  private readonly vanished = new Map<string, string>();
+  /** Claim uid → when an owner of it was first found unreadable (403). */
+  private readonly forbidden = new Map<string, number>();
+  private readonly ownerFallbackMs: number;
   /** Claim uid → consecutive failures to reach the appliance, for the retry delay. */
   private readonly failures = new Map<string, number>();
   private readonly turns = new Map<string, Promise<unknown>>();
@@ -132,9 +154,14 @@ export class InfobloxProvider implements IPAMProvider {
   ) {
     const timeoutMs = opts.wapiTimeoutMs ?? 15_000;
     this.settleMs = opts.settleMs ?? 2 * timeoutMs;
+    // The predecessor wrote no more once this process leads (leader election, or it is gone): its last write started
+    // before, and timed out at most `timeoutMs` later.
+    void mgr.elected.then(() => (this.inheritedUntil = Date.now() + timeoutMs + this.settleMs));
     this.recheckMs = opts.recheckMs ?? 5 * 60_000;
     this.retryMs = opts.retryMs ?? 30_000;
+    this.ownerFallbackMs = opts.ownerFallbackMs ?? 2 * 60_000;
     this.log = mgr.logger.child({ provider: 'ipam-infoblox' });
+    this.recorder = mgr.eventRecorder('cluster-ipam');
     this.claims = mgr.informer(IPAddressClaims);
     this.ipAddresses = mgr.informer(IPAddresses);
     this.instances = mgr.informer(InfobloxInstances);
@@ -153,14 +180,25 @@ export class InfobloxProvider implements IPAMProvider {
       const address = isInfobloxPoolRef(a.spec?.poolRef) && canonicalAddress(a.spec.address);
       return address ? [address] : [];
     });
+    addIndex(this.ipAddresses, Index.addressPool, (a) => {
+      const key = poolKeyOf(a.spec?.poolRef, a.metadata.namespace);
+      return key ? [key] : [];
+    });
     this.instances.addEventHandler({ onDelete: (i) => this.clients.forget(i.metadata.name!) });
     this.claims.addEventHandler({
       onDelete: (c) => {
         // A claim that still carries its finalizer went without its release (the claim controller releases it
-        // yet, and may need to wait for a write that got no answer): release() forgets it when done.
-        if (hasFinalizer(c, releaseAddressFinalizer)) return;
+        // yet, and may need to wait for a write that got no answer): its pool stays until release() forgets it.
+        // (The deleted object may be the cache's last state, from before the finalizer was removed: a claim
+        // released here is no such claim.)
         const uid = c.metadata.uid ?? '';
-        for (const m of [this.verified, this.releasing, this.unsettled, this.failures]) m.delete(uid);
+        if (this.released.delete(uid)) return this.forget(uid);
+        if (hasFinalizer(c, releaseAddressFinalizer)) {
+          const key = poolKeyOf(c.spec?.poolRef, c.metadata.namespace);
+          if (key) this.vanished.set(uid, key);
+          return;
+        }
+        this.forget(uid);
       },
     });
   }
@@ -181,6 +219,18 @@ export class InfobloxProvider implements IPAMProvider {
   /** Claims of the pool (`namespace/name`). */
   claimsOf(poolKey: string): IPAddressClaim[] {
     return this.claims.byIndex(Index.pool, poolKey);
+  }
+
+  /**
+   * Whether releases may still need the pool (`namespace/name`): claims use it, IPAddresses of it are left without
+   * their claim (released by the claim controller), or claims of it went without their release (being released).
+   */
+  poolInUse(poolKey: string): boolean {
+    return (
+      this.claimsOf(poolKey).length > 0 ||
+      this.ipAddresses.byIndex(Index.addressPool, poolKey).length > 0 ||
+      [...this.vanished.values()].includes(poolKey)
+    );
   }
 
   poolsOf(instance: string): InfobloxIPPool[] {
@@ -243,7 +293,24 @@ export class InfobloxProvider implements IPAMProvider {
    */
   async prepare(claim: IPAddressClaim, pool: KubeObject, signal: AbortSignal): Promise<IPAddressClaim | undefined> {
     if (claim.metadata.annotations?.[hostnameAnnotation]) return undefined;
-    const hostname = await resolveHostname(this.mgr.client, claim, (pool as InfobloxIPPool).spec.dnsZone, signal);
+    let hostname: string;
+    try {
+      hostname = await this.hostnameOf(claim, pool as InfobloxIPPool, signal);
+    } catch (err) {
+      // Said on the claim by allocate(), which asks again.
+      if (err instanceof OwnerForbiddenError) return undefined;
+      throw err;
+    }
+    if (Date.now() - (this.forbidden.get(claim.metadata.uid!) ?? Infinity) >= this.ownerFallbackMs) {
+      this.recorder.event(
+        claim,
+        'Warning',
+        'HostNameFallback',
+        `an owner of the claim could not be read for ${Math.round(this.ownerFallbackMs / 1000)} s: its host name ` +
+          `is ${hostname}`,
+      );
+    }
+    this.prepared.add(claim.metadata.uid!);
     return this.mgr.client.resource(IPAddressClaims).patch(
       { namespace: claim.metadata.namespace, name: claim.metadata.name! },
       {
@@ -269,11 +336,24 @@ export class InfobloxProvider implements IPAMProvider {
       return { failed: 'PoolNotReady', message: `InfobloxInstance ${pool.spec.instance.name} not found` };
     }
     const uid = claim.metadata.uid!;
-    const hostname = await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal);
+    let hostname: string;
+    try {
+      hostname = await this.hostnameOf(claim, pool, signal);
+    } catch (err) {
+      if (!(err instanceof OwnerForbiddenError)) throw err;
+      const left = this.ownerFallbackMs - (Date.now() - (this.forbidden.get(uid) ?? Date.now()));
+      return {
+        failed: 'AllocationFailed',
+        message:
+          `${err.message}; retried, and in ${Math.max(0, Math.ceil(left / 1000))} s the host name falls back to ` +
+          `${claim.metadata.name}.${(pool.spec.dnsZone ?? '').replace(/\.$/, '')}`,
+        retryAfterMs: Math.max(1, Math.min(this.retryMs, left)),
+      };
+    }
     const placement = this.placement(claim, pool, instance, hostname);
     await this.protectPool(pool, signal);
     return this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname}`, async () => {
-      const until = this.unsettled.get(uid) ?? 0;
+      const until = this.settleUntil(uid);
       const write = until <= Date.now();
       let outcome: records.Outcome;
       try {
@@ -281,6 +361,9 @@ export class InfobloxProvider implements IPAMProvider {
           records.allocate(c, placement, subnetsOf(pool), { write, signal }),
         );
       } catch (err) {
+        // Cut off (the lease lost, a shutdown) while a write may have been sent: its outcome is not known.
+        if (signal.aborted && write) this.unsettled.set(uid, Date.now() + this.settleMs);
+        if (signal.aborted) throw err;
         return this.unreachable(claim, instance, err);
       }
       if ('pending' in outcome) {
@@ -296,18 +379,10 @@ export class InfobloxProvider implements IPAMProvider {
       this.failures.delete(uid);
       // Full networks free up without any event here (other users of the appliance): look again now and then.
       if ('failed' in outcome) return { ...outcome, retryAfterMs: this.retryMs };
-      const others = await this.liveHolders(claim, pool, outcome.address, signal);
-      if (others.length > 0) {
-        return {
-          failed: 'AllocationFailed',
-          message:
-            `host record "${hostname}" has ${outcome.address} in ${outcome.subnet.cidr}, which IPAddress ` +
-            `${others.join(', ')} carries: two claims resolve to the same host name; give this one another with ` +
-            `the annotation ${hostnameAnnotation}`,
-        };
-      }
-      this.verified.set(uid, outcome.address);
+      // Not marked verified: the first reconcile with its IPAddress looks once more (keep), and lets go of what else
+      // the claim's records hold (a gateway held when an attempt was cut off, a write that committed late).
       this.log.debug({ claim: keyOf(claim), uid, hostname, address: outcome.address }, 'allocated on the appliance');
+      if (outcome.dnsTaken) this.recorder.event(claim, 'Warning', 'HostNameTaken', outcome.dnsTaken);
       return {
         allocated: {
           address: outcome.address,
@@ -334,14 +409,10 @@ export class InfobloxProvider implements IPAMProvider {
     signal: AbortSignal,
   ): Promise<void> {
     const uid = claim.metadata.uid ?? '';
-    if (allocation) this.releasing.set(uid, allocation.address);
-    const address = allocation?.address ?? this.releasing.get(uid);
+    const address = allocation?.address;
     const hostname = claim.metadata.annotations?.[hostnameAnnotation];
-    const done = () => {
-      for (const m of [this.verified, this.releasing, this.unsettled, this.failures]) m.delete(uid);
-    };
     // Nothing was ever written for a claim without a host name, unless it is an orphan (found by address).
-    if (hostname === undefined && address === undefined) return done();
+    if (hostname === undefined && address === undefined) return this.forget(uid);
     const pool = poolObj as InfobloxIPPool | undefined;
     if (!pool) {
       // Its ProtectPool finalizer was removed by hand: which appliance holds the address is no longer known.
@@ -349,9 +420,10 @@ export class InfobloxProvider implements IPAMProvider {
         { claim: keyOf(claim), address, hostname },
         "cannot release on the appliance: the claim's InfobloxIPPool is gone; remove the host record by hand",
       );
-      return done();
+      return this.forget(uid);
     }
-    const until = this.unsettled.get(uid) ?? 0;
+    // Without an IPAddress, a write for the claim may still be on its way (see the header).
+    const until = allocation ? (this.unsettled.get(uid) ?? 0) : this.settleUntil(uid);
     if (until > Date.now()) {
       throw new Error(
         `an earlier write of host record "${hostname}" got no answer and may still be applied: waiting until ` +
@@ -361,18 +433,22 @@ export class InfobloxProvider implements IPAMProvider {
     const instance = this.instances.get(pool.spec.instance.name);
     if (!instance) throw new Error(`InfobloxInstance ${pool.spec.instance.name} not found`);
     const placement = { ...this.placement(claim, pool, instance, hostname ?? ''), hostname };
-    // Never an address another claim's IPAddress carries (a duplicate, or a host name two claims share).
-    const keep = async (a: string) => (await this.liveHolders(claim, pool, a, signal)).length > 0;
+    // An IPAddress left without its claim (no uid): the record holding its address, if its claim is gone.
+    const live = (other: string) => this.claims.list().some((c) => c.metadata.uid === other);
+    // A claim that stays (not being deleted, not gone) gives back only the address it does not keep.
+    const whole = claim.metadata.deletionTimestamp !== undefined || this.claims.get(keyOf(claim))?.metadata.uid !== uid;
     const removed = await this.inTurn(`${instance.metadata.name}/${placement.networkView}/${hostname ?? address}`, () =>
       this.clients
-        .use(instance, signal, (c) => records.release(c, placement, subnetsOf(pool), address, keep, signal))
+        .use(instance, signal, (c) => records.release(c, placement, address, { whole, live, signal }))
         .catch((err: unknown) => {
           throw new Error(this.describe(instance, err), { cause: err });
         }),
     );
     if (removed.length) this.log.info({ claim: keyOf(claim), hostname, removed }, 'released on the appliance');
     else this.log.debug({ claim: keyOf(claim), hostname, address }, 'nothing to release on the appliance');
-    done();
+    // A claim still there goes once its finalizer is removed: its delete event is not a vanishing.
+    if (!this.vanished.has(uid)) this.released.add(uid);
+    this.forget(uid);
   }
 
   /** Whether the instance can be used: Secret, connection, credentials, default views (spec 04 §4.2). */
@@ -492,7 +568,7 @@ export class InfobloxProvider implements IPAMProvider {
       hostname,
       networkView: networkViewOf(pool, instance),
       ...(pool.spec.dnsZone ? { dnsView: dnsViewOf(pool, instance) } : {}),
-      comment: `cluster-ipam: IPAddressClaim ${keyOf(claim)}`,
+      owner: { uid: claim.metadata.uid ?? '', claim: keyOf(claim) },
     };
   }
 
@@ -511,7 +587,7 @@ export class InfobloxProvider implements IPAMProvider {
     const uid = claim.metadata.uid!;
     const address = canonicalAddress(existing.address);
     if (!instance || (address && this.verified.get(uid) === address)) return { allocated: existing };
-    const hostname = await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal);
+    const hostname = await this.hostnameOf(claim, pool, signal);
     const placement = this.placement(claim, pool, instance, hostname);
     let verdict: records.Verdict;
     try {
@@ -532,34 +608,6 @@ export class InfobloxProvider implements IPAMProvider {
     }
     this.verified.set(uid, address!);
     return { allocated: existing };
-  }
-
-  /**
-   * holders() as the API server has them now: the cache may still show an IPAddress deleted a moment ago, whose
-   * address the appliance has already handed out again (to this claim). Trusted, it would leave this claim's record
-   * on the appliance when the claim goes (an orphan), or refuse the claim an address that is its own.
-   */
-  private async liveHolders(
-    claim: IPAddressClaim,
-    pool: InfobloxIPPool,
-    address: string,
-    signal: AbortSignal,
-  ): Promise<string[]> {
-    const cached = this.holders(claim, pool, address);
-    if (cached.length === 0) return cached;
-    const live = await Promise.all(
-      cached.map(async (key) => {
-        const [namespace = '', name = ''] = key.split('/');
-        try {
-          const a = await this.mgr.client.resource(IPAddresses).get({ namespace, name }, { signal });
-          return !a.metadata.deletionTimestamp && canonicalAddress(a.spec.address) === canonicalAddress(address);
-        } catch (err) {
-          if (isNotFound(err)) return false;
-          throw err;
-        }
-      }),
-    );
-    return cached.filter((_, i) => live[i]);
   }
 
   /**
@@ -586,6 +634,33 @@ export class InfobloxProvider implements IPAMProvider {
       })
       .map(keyOf)
       .sort();
+  }
+
+  /**
+   * The claim's host name; an owner the manager may not read is an OwnerForbiddenError until `ownerFallbackMs` after
+   * it was first met, then the walk ends there.
+   */
+  private async hostnameOf(claim: IPAddressClaim, pool: InfobloxIPPool, signal: AbortSignal): Promise<string> {
+    const uid = claim.metadata.uid!;
+    const since = this.forbidden.get(uid);
+    const fallback = since !== undefined && Date.now() - since >= this.ownerFallbackMs;
+    try {
+      return await resolveHostname(this.mgr.client, claim, pool.spec.dnsZone, signal, fallback);
+    } catch (err) {
+      if (err instanceof OwnerForbiddenError && since === undefined) this.forbidden.set(uid, Date.now());
+      throw err;
+    }
+  }
+
+  /** Until when the claim may only search: a write of it got no answer here, or a predecessor's may be on its way. */
+  private settleUntil(uid: string): number {
+    const here = this.unsettled.get(uid) ?? 0;
+    return this.prepared.has(uid) ? here : Math.max(here, this.inheritedUntil === Infinity ? 0 : this.inheritedUntil);
+  }
+
+  private forget(uid: string): void {
+    for (const m of [this.verified, this.unsettled, this.failures, this.forbidden, this.vanished]) m.delete(uid);
+    this.prepared.delete(uid);
   }
 
   /** Runs `fn` after the previous holder of `key` is done: claims of one host name take turns. */

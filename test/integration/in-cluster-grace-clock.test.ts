@@ -1,0 +1,63 @@
+// The grace period of a released address runs on the manager's clock, from when it saw the release: a releasedAt
+// written by a replica whose clock is two hours behind (as if released two hours ago) does not end a one-hour grace
+// period at once. The claim waiting for the address is told it comes free an hour from now.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { metaTime } from '../../src/runtime/index.ts';
+import { testNamespace } from '../support/cluster.ts';
+import {
+  createClaim,
+  createPool,
+  IPAddressClaims,
+  IPAddressReservations,
+  reservationsOfPool,
+  startInCluster,
+  suffix,
+  waitForAddress,
+  waitForReason,
+  waitGone,
+  type Harness,
+} from './in-cluster-support.ts';
+
+describe('in-cluster provider: grace periods and other hosts’ clocks', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startInCluster();
+  });
+  after(async () => h?.stop());
+
+  it('counts the grace period from when the release was seen, not from a releasedAt written by a skewed clock', async () => {
+    const ns = await testNamespace('ic-grace-clock');
+    const pool = `grace-${suffix()}`;
+    await createPool(h.client, ns, pool, {
+      addresses: ['10.208.0.1'],
+      prefix: 24,
+      addressReuseGracePeriodSeconds: 3600,
+    });
+    await createClaim(h.client, ns, 'first', pool);
+    assert.equal((await waitForAddress(h.client, ns, 'first')).spec.address, '10.208.0.1');
+
+    // Released by another replica whose clock is two hours behind.
+    const [reservation] = await reservationsOfPool(h.client, pool);
+    const started = Date.now();
+    await h.client
+      .resource(IPAddressReservations)
+      .patch(
+        { name: reservation!.metadata.name! },
+        { spec: { releasedAt: metaTime(new Date(started - 2 * 3600_000)) } },
+      );
+    await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'first' });
+    await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'first' }), 'claim first');
+
+    await createClaim(h.client, ns, 'second', pool);
+    const waiting = await waitForReason(h.client, ns, 'second', 'PoolExhausted');
+    const message = waiting.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
+    const free = /the first at (\S+)$/.exec(message)?.[1];
+    assert.ok(free, message);
+    assert.ok(
+      Date.parse(free) >= started + 3600_000 - 1000,
+      `comes free at ${free}, started ${metaTime(new Date(started))}`,
+    );
+    assert.equal((await reservationsOfPool(h.client, pool)).length, 1, 'the released reservation is still there');
+  });
+});
