@@ -57,7 +57,7 @@ import {
 } from '../../kube/index.ts';
 import { hasFinalizer, metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
 import { protectPoolFinalizer } from '../claims.ts';
-import { Overlay } from '../overlay.ts';
+import { atLeast, Overlay } from '../overlay.ts';
 import { notStatusOnly } from '../../runtime/index.ts';
 import type { AllocateResult, Allocation, ClaimWakeup, IPAMProvider, PoolReadiness, PoolRef } from '../types.ts';
 import { AddressBook, type ReservationInfo } from './book.ts';
@@ -165,6 +165,8 @@ export class InClusterProvider implements IPAMProvider {
   private readonly releaseDue = new Map<string, number>();
   private readonly staleDue = new Map<string, number>();
   private readonly lastScan = new Map<string, number>();
+  /** Per pool: the copy the book was last synced from. */
+  private readonly synced = new Map<string, { uid?: string; resourceVersion?: string }>();
 
   constructor(mgr: Manager, opts: InClusterProviderOptions = {}) {
     this.staleAfterMs = opts.staleAfterMs ?? 30_000;
@@ -247,6 +249,8 @@ export class InClusterProvider implements IPAMProvider {
           this.ranges.set(keyOfPool(p), undefined);
           this.book.removePool(keyOfPool(p));
           this.models.forget(keyOfPool(p));
+          // A copy read before the deletion must not bring it back into the book.
+          this.synced.set(keyOfPool(p), { uid: p.metadata.uid, resourceVersion: p.metadata.resourceVersion });
         },
       });
     }
@@ -319,6 +323,12 @@ export class InClusterProvider implements IPAMProvider {
   /** Validates the pool (once per generation and domain) and keeps the book's view of it current. */
   syncPool(obj: PoolObject): PoolModel {
     const model = this.models.of(obj);
+    // Never back to an older copy than one already synced (a cached pool behind the one a claim just read): the
+    // allocator must not hand out what a newer spec excludes between a claim's sync and its pick.
+    const last = this.synced.get(model.key);
+    const { uid, resourceVersion } = obj.metadata;
+    if (last && last.uid === uid && !atLeast(resourceVersion, last.resourceVersion)) return model;
+    this.synced.set(model.key, { uid, resourceVersion });
     this.book.setPoolDomain(model.key, model.domain);
     if (model.pool) this.book.syncPool(model.key, model.pool, model.version, model.domain);
     else this.book.dropPool(model.key);
