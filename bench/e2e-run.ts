@@ -1,18 +1,23 @@
 // One end-to-end run of the in-cluster provider on a fresh local control plane: the manager runs as its own process
-// (`cluster-ipam run`), N IPAddressClaims are created `concurrency` at a time, and each claim's latency is measured
-// from our create call to the watch event that shows its `status.addressRef` (what a machine waits for). The raw API
-// server write rate (plain ConfigMaps, same concurrency, same control plane) is measured afterwards: the physical
-// ceiling. Writes per claim come from the manager's own request counters, CPU from /proc.
+// (`cluster-ipam run`, compiled, with the image's memory flags), N IPAddressClaims are created `concurrency` at a
+// time, and each claim's latency is measured from our create call to the watch event that shows its
+// `status.addressRef` (what a machine waits for). Once the manager is stopped, the contract's ceiling (ceiling-run.ts:
+// the four writes a claim needs, with no controller) and the raw write rate (plain ConfigMaps) are measured on the
+// same control plane, with its N claims still in it. Writes per claim come from the manager's own request counters,
+// CPU and RSS from /proc, the live heap from its /metrics once it is quiet (V8's memory reducer has collected then).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPAddressClaims, IPAddresses, InClusterIPPools, type IPAddressClaim } from '../src/api/index.ts';
-import { ConfigMaps, KubeClient, Namespaces } from '../src/kube/index.ts';
+import { KubeClient, Namespaces } from '../src/kube/index.ts';
 import { freePort } from '../src/local/controlplane.ts';
 import { Informer } from '../src/runtime/index.ts';
 import { privateControlPlane } from '../test/support/cluster.ts';
 import { startManagerProcess } from '../test/support/manager-process.ts';
+import { contractCeiling, contractWrites, type Ceiling } from './ceiling-run.ts';
 
 export interface RunOptions {
   claims: number;
@@ -21,8 +26,12 @@ export interface RunOptions {
   workers?: number;
   /** Write a V8 CPU profile of the manager into this directory. */
   profileDir?: string;
-  /** Write a V8 heap snapshot of the manager into this directory once every claim is answered. */
+  /** Keep the V8 heap snapshot of the manager taken once every claim is answered in this directory. */
   heapSnapshotDir?: string;
+  /** Node flags instead of the image's (`--max-semi-space-size=8 --heap-growing-percent=50`), to try others. */
+  nodeFlags?: string[];
+  /** How many of each write the ceiling sends (default: as many as claims, at most 2,000). */
+  ceilingClaims?: number;
   log?: (line: string) => void;
 }
 
@@ -32,8 +41,12 @@ export interface RunResult {
   concurrency: number;
   claims_per_s: number;
   raw_writes_per_s: number;
-  /** claims_per_s / raw_writes_per_s: the share of the API server's ceiling reached. */
+  /** claims_per_s / raw_writes_per_s. */
   ratio_to_raw: number;
+  /** The contract's ceiling measured after the run, on the same control plane. */
+  ceiling: Ceiling;
+  /** claims_per_s / the contract's best claims/s: the share of what the API server allows that is reached. */
+  ratio_to_ceiling: number;
   create_s: number;
   total_s: number;
   p50_ms: number;
@@ -45,8 +58,17 @@ export interface RunResult {
   /** kube-apiserver + etcd CPU per claim, the creates of the claims included: the work the API server is asked. */
   apiserver_cpu_ms_per_claim: number;
   peak_rss_mb: number;
-  /** V8 heap in use once every claim is answered. */
-  heap_used_mb: number;
+  /** Peak RSS before the first claim: start-up and an idle manager with one pool. */
+  idle_peak_rss_mb: number;
+  /** Live V8 heap of the idle manager before the first claim, and after the last answer (heap snapshot). */
+  idle_heap_mb: number;
+  heap_mb: number;
+  /** (heap_mb - idle_heap_mb) / claims. */
+  heap_per_claim_kb: number;
+  /** One GET of /metrics, of the address-plan page (built), and of the page again (unchanged), once the run is over. */
+  metrics_get_ms: number;
+  plan_get_ms: number;
+  plan_get_again_ms: number;
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,17 +97,25 @@ export async function cpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** The manager's V8 heap in use now (from its default process metrics), to tell live data from RSS slack. */
-async function heapUsedMb(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  return Math.round(Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 2 ** 20);
+/**
+ * The idle manager's live V8 heap (from its default process metrics): the least heap in use over `ms` of quiet, which
+ * V8's memory reducer ends with a full collection (measured this way: 10.2 MB; its heap snapshot: 10.0 MB). Not after
+ * a run: the reducer waits longer then (25.1 MB this way at 1,000 claims, 16.5 MB in the heap snapshot).
+ */
+async function quietHeapMb(metricsUrl: string, ms = 20_000): Promise<number> {
+  let least = Infinity;
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((ok) => setTimeout(ok, 500))) {
+    const text = await (await fetch(metricsUrl)).text();
+    least = Math.min(least, Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 2 ** 20);
+  }
+  return Math.round(least * 10) / 10;
 }
 
 /**
  * Asks the manager for a heap snapshot (SIGUSR2) and waits until it is written: V8 stops the process while it writes,
- * so the metrics endpoint answering again means the file is complete.
+ * so the metrics endpoint answering again means the file is complete. Returns its path.
  */
-async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: string, log: (line: string) => void) {
+async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: string): Promise<string> {
   const before = new Set(await readdir(dir));
   manager.kill('SIGUSR2');
   for (;;) {
@@ -96,11 +126,55 @@ async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: stri
         .then((r) => r.ok)
         .catch(() => false))
     ) {
-      log(`# heap snapshot: ${join(dir, written[0]!)}`);
-      return;
+      return join(dir, written[0]!);
     }
     await new Promise((ok) => setTimeout(ok, 200));
   }
+}
+
+/**
+ * The live heap in a heap snapshot (taken after a full collection), in MB: the sum of its nodes' self sizes, read as a
+ * stream (a snapshot at 10,000 claims is ~100 MB of JSON).
+ */
+async function snapshotHeapMb(file: string): Promise<number> {
+  let header = '';
+  let fields = 0;
+  let selfAt = 0;
+  let index = 0;
+  let number = '';
+  let total = 0;
+  for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
+    let text = chunk as string;
+    if (!fields) {
+      header += text;
+      const start = header.indexOf('"nodes":[');
+      if (start < 0) continue;
+      const meta = JSON.parse(`${header.slice(0, start).replace(/,\s*$/, '')}}`) as {
+        snapshot: { meta: { node_fields: string[] } };
+      };
+      fields = meta.snapshot.meta.node_fields.length;
+      selfAt = meta.snapshot.meta.node_fields.indexOf('self_size');
+      text = header.slice(start + '"nodes":['.length);
+    }
+    for (const ch of text) {
+      if (ch >= '0' && ch <= '9') number += ch;
+      else if (ch === ',' || ch === ']') {
+        if (index++ % fields === selfAt) total += Number(number);
+        number = '';
+        if (ch === ']') return Math.round((total / 2 ** 20) * 10) / 10;
+      }
+    }
+  }
+  throw new Error(`no nodes in ${file}`);
+}
+
+/** The time of one GET of `url`, body read, in ms. */
+async function getMs(url: string): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(url);
+  await res.text();
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  return Math.round((performance.now() - started) * 10) / 10;
 }
 
 /** etcd and kube-apiserver of the control plane started in `dir`. */
@@ -232,17 +306,17 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   log(`# starting a local control plane`);
   const cp = await privateControlPlane();
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
-  const [healthPort, metricsPort] = [await freePort(), await freePort()];
+  const [healthPort, metricsPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const snapshotDir = resolve(opts.heapSnapshotDir ?? (await mkdtemp(join(tmpdir(), 'bench-heap-'))));
   // The manager as it runs in production: compiled JavaScript, its own process (its CPU and peak RSS alone).
   const manager = startManagerProcess({
     command: [
       // As bin/cluster-ipam.mjs and the image run it.
-      '--max-semi-space-size=8',
-      '--heap-growing-percent=50',
+      ...(opts.nodeFlags ?? ['--max-semi-space-size=8', '--heap-growing-percent=50']),
       ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
-      ...(opts.heapSnapshotDir
-        ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${resolve(opts.heapSnapshotDir)}`]
-        : []),
+      // The live heap is read from a heap snapshot once every claim is answered (and the peak RSS read).
+      '--heapsnapshot-signal=SIGUSR2',
+      `--diagnostic-dir=${snapshotDir}`,
       join(root, 'dist/cli/main.js'),
       'run',
     ],
@@ -254,6 +328,8 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       `127.0.0.1:${metricsPort}`,
       '--health-probe-bind-address',
       `127.0.0.1:${healthPort}`,
+      '--ui-bind-address',
+      `127.0.0.1:${uiPort}`,
       ...(workers === undefined ? [] : ['--workers', String(workers)]),
       '--log-level',
       'warn',
@@ -271,6 +347,8 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       metadata: { namespace: ns, name: 'pool' },
       spec: { addresses: ['10.0.0.0/16'], prefix: 16, gateway: '10.0.0.1' },
     });
+    const idleHeap = await quietHeapMb(metricsUrl);
+    const idleRss = await peakRssMb(manager.child.pid!);
 
     log(`# creating ${claims} claims, ${concurrency} at a time; manager with ${workers ?? 'default'} workers`);
     const serverPids = await controlPlanePids(cp.dir);
@@ -287,33 +365,35 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       },
     );
     const { createdIn, seconds, latencies, writes } = run;
-    const cpu = run.managerCpuMs;
-    const serverCpu = run.otherCpuMs;
     const addresses = new Set(
       (await client.resource(IPAddresses).listAll({ namespace: ns })).items.map((a) => a.spec.address),
     );
     if (addresses.size !== claims) throw new Error(`${addresses.size} distinct addresses for ${claims} claims`);
     const rss = await peakRssMb(manager.child.pid!);
-    const heapMb = await heapUsedMb(metricsUrl);
-    if (opts.heapSnapshotDir) await heapSnapshot(manager.child, opts.heapSnapshotDir, metricsUrl, log);
+    const snapshot = await heapSnapshot(manager.child, snapshotDir, metricsUrl);
+    const heap = await snapshotHeapMb(snapshot);
+    if (opts.heapSnapshotDir) log(`# heap snapshot: ${snapshot}`);
+    else await rm(snapshotDir, { recursive: true });
+    // What one GET costs the manager with every claim held (after the snapshot: the page keeps its last build).
+    const metricsGetMs = await getMs(metricsUrl);
+    const planGetMs = await getMs(`http://127.0.0.1:${uiPort}/`);
+    const planGetAgainMs = await getMs(`http://127.0.0.1:${uiPort}/`);
+    await manager.stop(null); // a CPU profile is written on the way out: however long it takes
 
-    log(`# raw write rate: ${claims} ConfigMaps, ${concurrency} at a time`);
-    const rawStarted = performance.now();
-    await parallel(claims, concurrency, async (i) => {
-      await client
-        .resource(ConfigMaps)
-        .create({ metadata: { namespace: ns, name: `cm-${i}` }, data: { i: String(i) } });
-    });
-    const rawPerS = claims / ((performance.now() - rawStarted) / 1000);
+    const ceilingClaims = opts.ceilingClaims ?? Math.min(claims, 2000);
+    log(`# the contract's ceiling and the raw write rate, no controller: ${ceilingClaims} of each write`);
+    const ceiling = await contractCeiling(client, { ns: 'ceiling', claims: ceilingClaims, concurrency, log });
     const claimsPerS = claims / seconds;
     const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
     return {
       claims,
       workers,
       concurrency,
-      claims_per_s: Math.round(claimsPerS),
-      raw_writes_per_s: Math.round(rawPerS),
-      ratio_to_raw: Math.round((claimsPerS / rawPerS) * 1000) / 1000,
+      claims_per_s: Math.round(claimsPerS * 10) / 10,
+      raw_writes_per_s: ceiling.raw_writes_per_s,
+      ratio_to_raw: Math.round((claimsPerS / ceiling.raw_writes_per_s) * 1000) / 1000,
+      ceiling,
+      ratio_to_ceiling: Math.round((claimsPerS / ceiling.contract_best_claims_per_s) * 100) / 100,
       create_s: Math.round(createdIn) / 1000,
       total_s: Math.round(seconds * 1000) / 1000,
       p50_ms: Math.round(percentile(latencies, 50)),
@@ -321,13 +401,19 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       max_ms: Math.round(latencies.at(-1)!),
       writes_per_claim: Math.round((totalWrites / claims) * 100) / 100,
       writes,
-      manager_cpu_ms_per_claim: Math.round((cpu / claims) * 100) / 100,
-      apiserver_cpu_ms_per_claim: Math.round((serverCpu / claims) * 100) / 100,
+      manager_cpu_ms_per_claim: Math.round((run.managerCpuMs / claims) * 100) / 100,
+      apiserver_cpu_ms_per_claim: Math.round((run.otherCpuMs / claims) * 100) / 100,
       peak_rss_mb: rss,
-      heap_used_mb: heapMb,
+      idle_peak_rss_mb: idleRss,
+      idle_heap_mb: idleHeap,
+      heap_mb: heap,
+      heap_per_claim_kb: Math.round(((heap - idleHeap) * 1024 * 100) / claims) / 100,
+      metrics_get_ms: metricsGetMs,
+      plan_get_ms: planGetMs,
+      plan_get_again_ms: planGetAgainMs,
     };
   } finally {
-    await manager.stop(null); // a CPU profile is written on the way out: however long it takes
+    await manager.stop(null);
     client.close();
     await cp.stop();
   }
@@ -335,11 +421,18 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
 
 /** The human summary of a run. */
 export function describeRun(r: RunResult): string[] {
+  const c = r.ceiling;
   return [
     `claims/s: ${r.claims_per_s} (${r.claims} claims in ${r.total_s} s; created in ${r.create_s} s)`,
+    `contract ceiling, same run: ${c.contract_best_claims_per_s} claims/s (create / finalizer / IPAddress / status: ` +
+      `${contractWrites.map((w) => c.writes_per_s[w]).join(' / ')} writes/s); claims/s ÷ ceiling = ${r.ratio_to_ceiling}`,
     `raw API server writes/s: ${r.raw_writes_per_s}; claims/s ÷ raw writes/s = ${r.ratio_to_raw}`,
     `claim to status.addressRef: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms`,
     `writes per claim (manager's own counters): ${r.writes_per_claim} — ${JSON.stringify(r.writes)}`,
-    `API server + etcd CPU: ${r.apiserver_cpu_ms_per_claim} ms per claim; manager CPU: ${r.manager_cpu_ms_per_claim} ms per claim; peak RSS ${r.peak_rss_mb} MB; heap in use at the end ${r.heap_used_mb} MB`,
+    `API server + etcd CPU: ${r.apiserver_cpu_ms_per_claim} ms per claim; manager CPU: ${r.manager_cpu_ms_per_claim} ms per claim`,
+    `memory: peak RSS ${r.peak_rss_mb} MB (idle ${r.idle_peak_rss_mb} MB); live heap ${r.heap_mb} MB (idle ` +
+      `${r.idle_heap_mb} MB): ${r.heap_per_claim_kb} KB per claim`,
+    `one GET once every claim is held: /metrics ${r.metrics_get_ms} ms; address-plan page ${r.plan_get_ms} ms, ` +
+      `unchanged ${r.plan_get_again_ms} ms`,
   ];
 }

@@ -212,15 +212,32 @@ describe('WAPI client', () => {
       '-extfile',
       'ext',
     ).toString();
-    const certSim = await startWapiSimulator({ username, password, clientCAPem: read('cca.crt') });
+    const certSim = await startWapiSimulator({
+      username,
+      password,
+      clientCAPem: read('cca.crt'),
+      seed: { network: [{ network: '10.9.0.0/24' }] },
+    });
     try {
       const caPem = certSim.caPem;
-      await client(
+      const good = client(
         { customCAPath: undefined, caPem, credentials: { clientCert, clientKey: read('client.key') } },
         certSim,
-      ).ping();
+      );
+      await good.ping();
       const wrong = client({ customCAPath: undefined, caPem, credentials: { username, password: 'nope' } }, certSim);
       await assert.rejects(wrong.ping(), WapiAuthError);
+      // A POST goes on a connection of its own, the next one resuming the TLS session of the one before: the wrong
+      // password is refused every time (the simulator once let the second in), the certificate works every time.
+      const record = (name: string) => ({
+        name,
+        networkView: 'default',
+        configureForDNS: false,
+        ipv4Subnets: ['10.9.0.0/24'],
+      });
+      for (const name of ['w-0', 'w-1', 'w-2'])
+        await assert.rejects(wrong.createHostRecord(record(name)), WapiAuthError);
+      for (const name of ['g-0', 'g-1']) await good.createHostRecord(record(name));
     } finally {
       await certSim.close();
     }

@@ -140,16 +140,13 @@ export function planPool(input: PoolInput): PoolPlan {
   if (!pool) return { ...base, runs: [], holders, conflicts: [], cells: undefined };
 
   const family = pool.family;
+  // Each holder's address parsed once, for its place in the plan and in the sorted list.
+  const keys = holders.map((h) => sortKey(h.address));
   const byValue = new Map<bigint, Holder[]>();
-  for (const h of holders) {
-    let v: bigint;
-    try {
-      const a = parseAddress(h.address);
-      if (a.family !== family) continue;
-      v = a.value;
-    } catch {
-      continue;
-    }
+  for (const [i, h] of holders.entries()) {
+    const a = keys[i]!;
+    if (typeof a === 'string' || a.family !== family) continue;
+    const v = a.value;
     const list = byValue.get(v) ?? [];
     list.push(h);
     byValue.set(v, list);
@@ -240,9 +237,10 @@ export function planPool(input: PoolInput): PoolPlan {
 
   let used = 0n;
   for (const v of byValue.keys()) if (pool.usable.has(v)) used++;
-  const sortedHolders = [...holders].sort(
-    (a, b) => compareAddresses(a.address, b.address) || a.party.localeCompare(b.party),
-  );
+  const sortedHolders = holders
+    .map((h, i) => ({ h, at: keys[i]! }))
+    .sort((a, b) => compareKeys(a.at, b.at) || a.h.party.localeCompare(b.h.party))
+    .map(({ h }) => h);
   return {
     ...base,
     family,
@@ -262,15 +260,27 @@ export function planPool(input: PoolInput): PoolPlan {
   };
 }
 
-function compareAddresses(a: string, b: string): number {
+type SortKey = { family: Family; value: bigint } | string;
+
+/** An address's place in the sort: its value, or the text when it does not parse (those sort as text). */
+function sortKey(address: string): SortKey {
   try {
-    const x = parseAddress(a);
-    const y = parseAddress(b);
-    if (x.family !== y.family) return x.family - y.family;
-    return x.value < y.value ? -1 : x.value > y.value ? 1 : 0;
+    return parseAddress(address);
   } catch {
-    return a.localeCompare(b);
+    return address;
   }
+}
+
+function compareKeys(x: SortKey, y: SortKey): number {
+  if (typeof x === 'string' || typeof y === 'string') {
+    return typeof x === 'string' && typeof y === 'string' ? x.localeCompare(y) : typeof x === 'string' ? 1 : -1;
+  }
+  if (x.family !== y.family) return x.family - y.family;
+  return x.value < y.value ? -1 : x.value > y.value ? 1 : 0;
+}
+
+function compareAddresses(a: string, b: string): number {
+  return compareKeys(sortKey(a), sortKey(b));
 }
 
 export interface DomainPlan {

@@ -1,5 +1,5 @@
-// Serves the address-plan page (`--ui-bind-address`): read-only, from the manager's informer caches. Each request
-// builds the plan afresh from what the caches hold; nothing here writes.
+// Serves the address-plan page (`--ui-bind-address`): read-only, from the manager's informer caches. The plan is
+// built again when its objects changed (PlanCache); nothing here writes.
 import {
   addressDomain,
   ClusterDeployments,
@@ -12,8 +12,9 @@ import {
   type IPAddressClaim,
   type IPAddressReservation,
 } from '../api/index.ts';
-import { parseAddress, validatePool, type Pool } from '../core/index.ts';
+import { parseAddress, validatePool, type Address, type Pool } from '../core/index.ts';
 import type { Informer } from '../runtime/index.ts';
+import type { KubeObject } from '../kube/index.ts';
 import type { ControllerSetup, Manager } from '../runtime/manager.ts';
 import { clusterNameLabel } from '../providers/claims.ts';
 import { isInClusterPoolRef, poolKey } from '../providers/in-cluster/names.ts';
@@ -30,18 +31,22 @@ export interface PlanSources {
   clusterDeployments: readonly ClusterDeployment[];
 }
 
-interface DomainHolder extends HolderInput {
-  domain: string;
+interface DomainHolder {
+  holder: HolderInput;
+  /** Parsed once: every pool of the domain looks for its holders among the domain's. */
+  at: Address | undefined;
 }
 
-const inSubnet = (pool: Pool, address: string): boolean => {
+function parsed(address: string): Address | undefined {
   try {
-    const a = parseAddress(address);
-    return a.family === pool.family && a.value >= pool.subnet.lo && a.value <= pool.subnet.hi;
+    return parseAddress(address);
   } catch {
-    return false;
+    return undefined;
   }
-};
+}
+
+const inSubnet = (pool: Pool, a: Address | undefined): boolean =>
+  a !== undefined && a.family === pool.family && a.value >= pool.subnet.lo && a.value <= pool.subnet.hi;
 
 /** The plan of every in-cluster pool from the objects the caches hold (pure: tests call it with objects). */
 export function planFromObjects(src: PlanSources): DomainPlan[] {
@@ -56,7 +61,12 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
     return d ? `DuplicateAddress: ${d.message ?? ''}` : undefined;
   };
 
-  const holders: DomainHolder[] = [];
+  const byDomain = new Map<string, DomainHolder[]>();
+  const hold = (domain: string, holder: HolderInput) => {
+    let list = byDomain.get(domain);
+    if (!list) byDomain.set(domain, (list = []));
+    list.push({ holder, at: parsed(holder.address) });
+  };
   const seen = new Set<string>();
   for (const ipa of src.ipAddresses) {
     const ref = ipa.spec?.poolRef;
@@ -68,8 +78,7 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
     const claim = claimAt.get(`${ns}/${machine}`);
     const domain = pool ? addressDomain(pool) : ref.kind === 'GlobalInClusterIPPool' ? globalDomain : `namespace/${ns}`;
     seen.add(`${domain}|${ns}/${machine}|${ipa.spec.address}`);
-    holders.push({
-      domain,
+    hold(domain, {
       address: ipa.spec.address,
       kind: 'IPAddress',
       namespace: ns,
@@ -85,8 +94,7 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
     const { claimRef, poolRef } = r.spec;
     // A claim's reservation and its IPAddress are one holder: show the IPAddress.
     if (seen.has(`${domain}|${claimRef.namespace}/${claimRef.name}|${r.spec.address}`)) continue;
-    holders.push({
-      domain,
+    hold(domain, {
       address: r.spec.address,
       kind: 'IPAddressReservation',
       namespace: claimRef.namespace,
@@ -98,6 +106,16 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
     });
   }
 
+  const endpoints: DomainHolder[] = [];
+  for (const cd of src.clusterDeployments) {
+    const ip = (cd.spec.config as { controlPlaneEndpointIP?: unknown } | undefined)?.controlPlaneEndpointIP;
+    if (typeof ip !== 'string') continue;
+    const name = cd.metadata.name ?? '';
+    endpoints.push({
+      holder: { address: ip, kind: 'Endpoint', namespace: cd.metadata.namespace, name, cluster: name },
+      at: parsed(ip),
+    });
+  }
   const checked = src.pools.map((obj) => ({ obj, check: validatePool(obj.spec), domain: addressDomain(obj) }));
   const inputs: PoolInput[] = checked.map(({ obj, check, domain }) => {
     const key = poolKey(obj.kind ?? '', obj.metadata.namespace, obj.metadata.name ?? '');
@@ -117,16 +135,9 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
       holders: [],
     };
     if (!pool) return input;
-    const mine: HolderInput[] = holders
-      .filter((h) => h.domain === domain && inSubnet(pool, h.address))
-      .map(({ domain: _, ...h }) => h);
-    for (const cd of src.clusterDeployments) {
-      const ip = (cd.spec.config as { controlPlaneEndpointIP?: unknown } | undefined)?.controlPlaneEndpointIP;
-      if (typeof ip === 'string' && inSubnet(pool, ip)) {
-        const name = cd.metadata.name ?? '';
-        mine.push({ address: ip, kind: 'Endpoint', namespace: cd.metadata.namespace, name, cluster: name });
-      }
-    }
+    const mine: HolderInput[] = [];
+    for (const h of byDomain.get(domain) ?? []) if (inSubnet(pool, h.at)) mine.push(h.holder);
+    for (const e of endpoints) if (inSubnet(pool, e.at)) mine.push(e.holder);
     const overlaps = checked
       .filter((o) => o.obj !== obj && o.domain === domain && o.check.pool?.family === pool.family)
       .map((o) => ({
@@ -143,6 +154,58 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
 }
 
 export const planPagePaths = { html: '/', json: '/plan.json' } as const;
+
+/** How often the plan is built again at most while its objects keep changing. */
+export const planRebuildIntervalMs = 1000;
+
+/** How long a build is kept after the last GET: while someone reads the page, not for ever after. */
+export const planKeepMs = 60_000;
+
+/**
+ * The plan and its two renderings, built when a GET finds that the objects changed since the last build, and at most
+ * once per `intervalMs`: a GET in between is answered with the last build, which says when it was made. A GET of an
+ * unchanged plan costs nothing but sending it; building it at 10,000 holders takes a few hundred ms of the event loop
+ * (bench:plan-page). A build is dropped `keepMs` after the last GET: at 10,000 holders it holds ~9 MB of text.
+ */
+export class PlanCache {
+  private changed = true;
+  private built: { at: number; domains: DomainPlan[]; generatedAt: string; html?: string; json?: string } | undefined;
+  private forget: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly plan: () => DomainPlan[],
+    private readonly opts: { intervalMs?: number; keepMs?: number; now?: () => number } = {},
+  ) {}
+
+  /** One of the plan's objects changed. */
+  invalidate(): void {
+    this.changed = true;
+  }
+
+  html(): string {
+    const b = this.current();
+    return (b.html ??= renderPage(b.domains, b.generatedAt));
+  }
+
+  json(): string {
+    const b = this.current();
+    return (b.json ??= renderJSON(b.domains, b.generatedAt));
+  }
+
+  private current() {
+    const now = (this.opts.now ?? Date.now)();
+    if (!this.built || (this.changed && now - this.built.at >= (this.opts.intervalMs ?? planRebuildIntervalMs))) {
+      this.changed = false;
+      this.built = { at: now, domains: this.plan(), generatedAt: new Date(now).toISOString() };
+    }
+    clearTimeout(this.forget);
+    this.forget = setTimeout(() => {
+      this.built = undefined;
+      this.changed = true;
+    }, this.opts.keepMs ?? planKeepMs).unref();
+    return this.built;
+  }
+}
 
 export interface PlanPage extends ControllerSetup {
   /** `http://host:port/` once the page is served (undefined when disabled). */
@@ -165,25 +228,26 @@ export function planPage(bindAddress: string): PlanPage {
         claims: mgr.informer(IPAddressClaims),
         clusterDeployments: mgr.informer(ClusterDeployments) as Informer<ClusterDeployment>,
       };
-      const plan = () =>
+      const cache = new PlanCache(() =>
         planFromObjects({
           pools: [...informers.inCluster.list(), ...informers.global.list()],
           ipAddresses: informers.ipAddresses.list(),
           reservations: informers.reservations.list(),
           claims: informers.claims.list(),
           clusterDeployments: informers.clusterDeployments.list(),
-        });
+        }),
+      );
+      const changed = () => cache.invalidate();
+      for (const informer of Object.values(informers) as Informer<KubeObject>[]) {
+        informer.addEventHandler({ onAdd: changed, onUpdate: changed, onDelete: changed });
+      }
       const page = async () => {
         if (!mgr.cache.hasSynced()) return { status: 503, body: 'caches not synced yet; reload in a moment' };
-        return {
-          status: 200,
-          body: renderPage(plan(), new Date().toISOString()),
-          contentType: 'text/html; charset=utf-8',
-        };
+        return { status: 200, body: cache.html(), contentType: 'text/html; charset=utf-8' };
       };
       const json = async () => {
         if (!mgr.cache.hasSynced()) return { status: 503, body: '{"error":"caches not synced"}' };
-        return { status: 200, body: renderJSON(plan(), new Date().toISOString()), contentType: 'application/json' };
+        return { status: 200, body: cache.json(), contentType: 'application/json' };
       };
       mgr.serve(bindAddress, { [planPagePaths.html]: page, [planPagePaths.json]: json }).then(
         (address) => resolveUrl(address && `http://${address}/`),

@@ -7,7 +7,7 @@ import type { KubeObject } from '../kube/index.ts';
 import { objectKey, type Informer } from '../runtime/index.ts';
 
 /** resourceVersions are etcd revisions in practice; if one is not, the cache wins (the safe, slower choice). */
-function atLeast(a: string | undefined, b: string | undefined): boolean {
+export function atLeast(a: string | undefined, b: string | undefined): boolean {
   try {
     return BigInt(a ?? '') >= BigInt(b ?? '');
   } catch {

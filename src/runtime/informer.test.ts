@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import {
@@ -181,6 +182,11 @@ describe('Informer', () => {
     server.upsert({ ...cm('a', 'c1'), metadata: { namespace: 'a', name: 'c1', labels: { pool: 'p2' } } });
     assert.deepEqual(informer.byIndex('byPool', 'p1').map(objectKey), ['b/c2']);
     assert.deepEqual(informer.byIndex('byPool', 'p2').map(objectKey), ['a/c1']);
+    server.upsert({ ...cm('b', 'c3'), metadata: { namespace: 'b', name: 'c3', labels: { pool: 'p1' } } });
+    assert.deepEqual(informer.byIndex('byPool', 'p1').map(objectKey), ['b/c2', 'b/c3']);
+    server.remove('b/c3');
+    server.upsert({ ...cm('b', 'c2'), metadata: { namespace: 'b', name: 'c2', labels: { pool: 'p1', x: '1' } } });
+    assert.deepEqual(informer.byIndex('byPool', 'p1').map(objectKey), ['b/c2'], 'an update under the same value');
     server.remove('b/c2');
     assert.deepEqual(informer.byIndex('byPool', 'p1'), []);
     assert.deepEqual(informer.list('a').map(objectKey), ['a/c1']);
@@ -221,6 +227,58 @@ describe('Informer', () => {
     assert.deepEqual(got.metadata.labels, { team: 'a' });
     assert.equal(got.data!.v, '1');
     assert.ok(Object.isFrozen(got.metadata) && Object.isFrozen(got.metadata.finalizers) && Object.isFrozen(got.data));
+  });
+
+  it('keeps every value of every field but managedFields, however values repeat within and across objects', async () => {
+    // What reconcilers, the plan page, the status CLI and writes read must come out of the cache as the API server
+    // sent it: interning and sharing equal strings must never change a value, drop a field or merge two fields.
+    const informer = new Informer(server.client(), fastRetry);
+    start(informer);
+    await informer.waitForSync();
+    await until(() => server.activeWatches === 1, 'watch');
+    const stamp = fc.constantFrom('2026-12-06T00:40:22Z', '2026-12-06T00:40:23Z');
+    const word = fc.constantFrom('m-1', 'Ready', 'True', 'a', 'bench', '', 'IPAddress m-1 allocated');
+    const value = fc.oneof(stamp, word, fc.string(), fc.integer(), fc.boolean(), fc.constant(null));
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        value,
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(
+          fc.constantFrom('name', 'type', 'status', 'reason', 'message', 'lastTransitionTime', 'kind', 'uid', 'x'),
+          tie('node'),
+          { maxKeys: 4, noNullPrototype: true },
+        ),
+      ),
+    })).node;
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ creationTimestamp: stamp, finalizers: fc.array(word, { maxLength: 2 }), uid: word }),
+        tree,
+        tree,
+        async (meta, spec, status) => {
+          const name = `o-${n++}`;
+          const sent = {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { namespace: 'a', name, ...meta, managedFields: [{ manager: 'kubectl' }] },
+            spec,
+            status,
+          } as ConfigMap;
+          server.upsert(sent);
+          const got = informer.get(`a/${name}`)!;
+          const { managedFields: _, ...metadata } = sent.metadata;
+          assert.deepEqual(
+            { ...got, metadata: { ...got.metadata, resourceVersion: undefined } },
+            {
+              ...sent,
+              metadata: { ...metadata, resourceVersion: undefined },
+            },
+          );
+        },
+      ),
+    );
   });
 
   it('waitForSync returns false when aborted before the first list', async () => {

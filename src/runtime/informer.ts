@@ -100,26 +100,48 @@ function cached<T extends KubeObject>(obj: T): T {
 }
 
 // Fields whose values repeat across the objects of a kind (group/version/kind, namespaces, finalizers, condition
-// types and reasons, address domains): the cache keeps one string per value instead of one per object. The table is
-// bounded in case a field is less repetitive than expected.
-const INTERNED_FIELDS = new Set(['apiVersion', 'kind', 'apiGroup', 'namespace', 'type', 'status', 'reason', 'domain']);
+// types and reasons, address domains, the second an object was created or a condition changed, which a burst of
+// claims shares): the cache keeps one string per value instead of one per object. The table starts afresh when it
+// is full, in case a field is less repetitive than expected: values already shared stay shared.
+const INTERNED_FIELDS = new Set([
+  'apiVersion',
+  'kind',
+  'apiGroup',
+  'namespace',
+  'type',
+  'status',
+  'reason',
+  'domain',
+  'creationTimestamp',
+  'lastTransitionTime',
+]);
 const interned = new Map<string, string>();
 
 function intern(value: string): string {
   const hit = interned.get(value);
   if (hit !== undefined) return hit;
-  if (interned.size < 10_000 && value.length <= 128) interned.set(value, value);
+  if (value.length > 128) return value;
+  if (interned.size >= 10_000) interned.clear();
+  interned.set(value, value);
   return value;
 }
 
 // Cached objects are shared by every controller; freezing them turns an accidental in-place edit (which would
 // corrupt the cache until the next event) into an immediate TypeError. Mutate a structuredClone instead.
-function internAndFreeze<T>(value: T, field?: string): T {
+// Within one object, equal strings become one: JSON.parse makes a string per occurrence, and an object repeats its
+// own values (a claim's name in its addressRef, a condition's message and time in its v1beta1 copy, an IPAddress's
+// claim in its claimRef and owner reference).
+function internAndFreeze<T>(value: T, own = new Map<string, string>(), field?: string): T {
   if (!value || typeof value !== 'object' || Object.isFrozen(value)) return value;
   const obj = value as Record<string, unknown>;
   for (const [k, v] of Object.entries(obj)) {
-    if (typeof v === 'string' && (INTERNED_FIELDS.has(k) || field === 'finalizers')) obj[k] = intern(v);
-    else internAndFreeze(v, k);
+    if (typeof v !== 'string') internAndFreeze(v, own, k);
+    else if (INTERNED_FIELDS.has(k) || field === 'finalizers') obj[k] = intern(v);
+    else {
+      const same = own.get(v);
+      if (same === undefined) own.set(v, v);
+      else obj[k] = same;
+    }
   }
   return Object.freeze(value);
 }
@@ -135,7 +157,9 @@ export class Informer<T extends KubeObject> {
   private readonly log: Logger;
   private readonly store = new Map<string, T>();
   private readonly indexers = new Map<string, IndexFunc<T>>();
-  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  // Index name → value → the keys of the objects under it: a lone key as a string (an index by uid has one key per
+  // value: a Set each cost ~240 bytes per object), several in a Set.
+  private readonly indices = new Map<string, Map<string, string | Set<string>>>();
   private readonly handlers = new Set<EventHandler<T>>();
   private syncWaiters: (() => void)[] = [];
   private synced = false;
@@ -165,7 +189,9 @@ export class Informer<T extends KubeObject> {
   byIndex(name: string, value: string): T[] {
     const index = this.indices.get(name);
     if (!index) throw new Error(`no index "${name}"`);
-    return [...(index.get(value) ?? [])].map((key) => this.store.get(key)!);
+    const keys = index.get(value);
+    if (keys === undefined) return [];
+    return typeof keys === 'string' ? [this.store.get(keys)!] : [...keys].map((key) => this.store.get(key)!);
   }
 
   /** A frozen object: clone before changing it. */
@@ -432,13 +458,17 @@ export class Informer<T extends KubeObject> {
     for (const value of before) {
       if (after.has(value)) continue;
       const keys = index.get(value);
-      keys?.delete(key);
-      if (keys?.size === 0) index.delete(value);
+      if (keys === key) index.delete(value);
+      else if (typeof keys === 'object') {
+        keys.delete(key);
+        if (keys.size === 1) index.set(value, keys.values().next().value!);
+      }
     }
     for (const value of after) {
-      let keys = index.get(value);
-      if (!keys) index.set(value, (keys = new Set()));
-      keys.add(key);
+      const keys = index.get(value);
+      if (keys === undefined) index.set(value, key);
+      else if (typeof keys === 'object') keys.add(key);
+      else if (keys !== key) index.set(value, new Set([keys, key]));
     }
   }
 

@@ -46,8 +46,8 @@ import { emptyResult, type PartResult } from './summary.ts';
 const leaseName = 'cluster-ipam-chaos';
 /** The replicas' lease (`--leader-elect-lease-duration`); renew deadline 5 s, retry 1 s. */
 export const leaseDurationMs = 8_000;
-const wapiUser = 'chaos-admin';
-const wapiPassword = 'chaos-9f3a7c-pw';
+export const wapiUser = 'chaos-admin';
+export const wapiPassword = 'chaos-9f3a7c-pw';
 
 export type ChaosStep = 'leader-sigkill' | 'apiserver-restart' | 'partition';
 
@@ -66,8 +66,8 @@ export interface FailoverOptions {
   log?: (line: string) => void;
 }
 
-/** One manager replica: its proxy, its process (restarted by `supervise` when it dies, as a Deployment would). */
-class Replica {
+/** One manager replica: its proxy, its process (restarted when it dies by itself, as a Deployment would). */
+export class Replica {
   readonly proxy: ChaosProxy;
   identity: string | undefined;
   proc: ManagerProcess | undefined;
@@ -188,6 +188,67 @@ class Replica {
     await this.proc?.stop(15_000);
     await this.proxy.close();
     await new Promise<void>((ok) => (this.log ? this.log.end(() => ok()) : ok()));
+  }
+}
+
+/** The replica holding the lease (by the Lease, as the API server has it) once it is ready, other than `except`. */
+export function awaitLeader(
+  api: KubeClient,
+  replicas: readonly Replica[],
+  what: string,
+  except?: Replica,
+  timeoutMs = 90_000,
+): Promise<Replica> {
+  return waitFor(
+    async () => {
+      const lease = await api.resource(Leases).get({ namespace: managerNamespace, name: leaseName });
+      const id = lease.spec?.holderIdentity;
+      const r = id ? replicas.find((x) => x.identity === id && x.running) : undefined;
+      return r && r !== except && (await r.ready()) ? r : undefined;
+    },
+    { what, timeoutMs, intervalMs: 250 },
+  );
+}
+
+/**
+ * What a part with two replicas runs on: a private control plane, the WAPI simulator (with `wapiUser`), two manager
+ * replicas behind their proxies, and `dir` for their logs (kept when the part fails).
+ */
+export class Bench {
+  readonly replicas: Replica[] = [];
+  private cp: ControlPlane | undefined;
+  private client: KubeClient | undefined;
+  private sim: WapiSimulator | undefined;
+
+  constructor(readonly dir: string) {}
+
+  /** The control plane and the simulator, seeded with `seed`. */
+  async start(seed: unknown) {
+    const cp = (this.cp = await privateControlPlane());
+    const api = (this.client = KubeClient.load({ kubeconfig: cp.kubeconfigPath }));
+    const sim = (this.sim = await startWapiSimulator({ username: wapiUser, password: wapiPassword, seed }));
+    const simAccess = { url: sim.url, username: wapiUser, password: wapiPassword, ca: sim.caPem };
+    return { cp, api, sim, simAccess };
+  }
+
+  /** Both replicas, started (the credentials Secret in `managerNamespace` is for the caller to make). */
+  async startReplicas(): Promise<void> {
+    for (const name of ['replica-a', 'replica-b']) {
+      const r = new Replica(name, this.cp!.server, this.dir);
+      await r.prepare(this.cp!.kubeconfigPath);
+      this.replicas.push(r);
+    }
+    for (const r of this.replicas) await r.start();
+  }
+
+  async stop(result: PartResult): Promise<void> {
+    for (const r of this.replicas) await r.stop().catch(() => {});
+    this.client?.close();
+    await this.sim?.close();
+    await this.cp?.stop();
+    if (result.passed) return rm(this.dir, { recursive: true, force: true });
+    for (const r of this.replicas) result.notes.push(`${r.name} last lines:\n${r.lastLines().join('\n')}`);
+    result.notes.push(`${result.part}: replica logs kept in ${this.dir}`);
   }
 }
 
@@ -395,47 +456,18 @@ export async function runFailover(opts: FailoverOptions = {}): Promise<PartResul
   };
   const fault = (kind: string) => (result.faults[kind] = (result.faults[kind] ?? 0) + 1);
 
-  const dir = await mkdtemp(join(tmpdir(), 'chaos-failover-'));
-  let cp: ControlPlane | undefined;
-  let client: KubeClient | undefined;
-  let sim: WapiSimulator | undefined;
+  const bench = new Bench(await mkdtemp(join(tmpdir(), 'chaos-failover-')));
+  const { dir, replicas } = bench;
   let latencies: Observer | undefined;
-  const replicas: Replica[] = [];
   let stopLeaseLog = async () => {};
   try {
     say(`starting a control plane, the WAPI simulator and two replicas (logs in ${dir})`);
-    cp = await privateControlPlane();
-    client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
-    const api = client;
-    sim = await startWapiSimulator({
-      username: wapiUser,
-      password: wapiPassword,
-      seed: { network: [{ network: '10.30.0.0/20' }] },
-    });
+    const { cp, api, sim, simAccess } = await bench.start({ network: [{ network: '10.30.0.0/20' }] });
     await createWorld(api, sim, writeSimulatorCA(sim, dir));
-    const simAccess = { url: sim.url, username: wapiUser, password: wapiPassword, ca: sim.caPem };
+    await bench.startReplicas();
 
-    for (const name of ['replica-a', 'replica-b']) {
-      const r = new Replica(name, cp.server, dir);
-      await r.prepare(cp.kubeconfigPath);
-      replicas.push(r);
-    }
-    for (const r of replicas) await r.start();
-
-    /** The replica holding the lease (by the Lease, as the API server has it), if any. */
-    const holder = async (): Promise<Replica | undefined> => {
-      const lease = await api.resource(Leases).get({ namespace: managerNamespace, name: leaseName });
-      const id = lease.spec?.holderIdentity;
-      return id ? replicas.find((r) => r.identity === id && r.running) : undefined;
-    };
     const leader = (what: string, except?: Replica, timeoutMs = 90_000) =>
-      waitFor(
-        async () => {
-          const r = await holder();
-          return r && r !== except && (await r.ready()) ? r : undefined;
-        },
-        { what, timeoutMs, intervalMs: 250 },
-      );
+      awaitLeader(api, replicas, what, except, timeoutMs);
     const first = await leader('a first leader');
     await waitFor(async () => (await Promise.all(replicas.map((r) => r.ready()))).every(Boolean), {
       what: 'both replicas ready',
@@ -613,17 +645,11 @@ export async function runFailover(opts: FailoverOptions = {}): Promise<PartResul
     return result;
   } catch (err) {
     fail(`${(err as Error).stack ?? String(err)}`);
-    for (const r of replicas) result.notes.push(`${r.name} last lines:\n${r.lastLines().join('\n')}`);
     return result;
   } finally {
     await stopLeaseLog();
     await latencies?.close();
-    for (const r of replicas) await r.stop().catch(() => {});
-    client?.close();
-    await sim?.close();
-    await cp?.stop();
-    if (result.passed) await rm(dir, { recursive: true, force: true });
-    else result.notes.push(`failover: replica logs kept in ${dir}`);
+    await bench.stop(result);
   }
 }
 

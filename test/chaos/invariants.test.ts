@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   checkInvariants,
+  checkOwnership,
   clean,
   type AddressLike,
   type ClaimLike,
@@ -229,5 +230,36 @@ describe('chaos invariants', () => {
       { counts: 1, stuck: 1, unbound: 1, leaks: 0, duplicates: 0 },
     );
     assert.ok(r.problems.some((p) => /counts: InClusterIPPool a\/p says \{"used":3/.test(p)));
+  });
+});
+
+describe('checkOwnership', () => {
+  const tag = (c: ClaimLike) =>
+    `cluster-ipam: IPAddressClaim ${c.metadata.namespace}/${c.metadata.name} uid ${c.metadata.uid}`;
+  // One cluster name in two namespaces: two claims of one name, a record each.
+  const a = claim('tenant-a', 'dev-cp-0', 'InfobloxIPPool', 'p');
+  const b = claim('tenant-b', 'dev-cp-0', 'InfobloxIPPool', 'p');
+  const ipas = [address(a, '10.0.0.2'), address(b, '10.0.0.3')];
+
+  it('counts nothing when each record carries its live claim uid and holds its IPAddress', () => {
+    const records = [
+      { name: 'dev-cp-0', comment: tag(a), uidAttribute: a.metadata.uid!, addresses: ['10.0.0.2'] },
+      { name: 'dev-cp-0', comment: tag(b), addresses: ['10.0.0.3'] },
+    ];
+    assert.deepEqual(checkOwnership(records, [a, b], ipas), { leaks: 0, problems: [] });
+  });
+
+  it('counts a record of a gone claim, one of another uid, one holding more, and an IPAddress on no record', () => {
+    const gone = claim('tenant-a', 'dev-cp-1', 'InfobloxIPPool', 'p');
+    const records = [
+      { name: 'dev-cp-0', comment: tag(a), addresses: ['10.0.0.2', '10.0.0.9'] },
+      { name: 'dev-cp-0', comment: tag(b), uidAttribute: 'uid-other', addresses: ['10.0.0.3'] },
+      { name: 'dev-cp-1', comment: tag(gone), addresses: ['10.0.0.4'] },
+      { name: 'dev-cp-1', comment: 'hand-made', addresses: ['10.0.0.5'] },
+    ];
+    const found = checkOwnership(records, [a, b], ipas);
+    assert.equal(found.leaks, 5, found.problems.join('\n'));
+    assert.match(found.problems.join('\n'), /10\.0\.0\.9 not its claim's IPAddress/);
+    assert.match(found.problems.join('\n'), /IPAddress tenant-b\/dev-cp-0 \(10\.0\.0\.3\) is on no record/);
   });
 });

@@ -389,3 +389,67 @@ export async function readTruth(client: KubeClient, sim?: Parameters<typeof simu
     ...(hostRecords ? { hostRecords } : {}),
   };
 }
+
+/** A host record with the tags that say whose it is (the comment, and the uid attribute where defined). */
+export interface TaggedRecordLike {
+  name: string;
+  comment?: string;
+  /** The `cluster-ipam-claim-uid` extensible attribute's value, if the record has it. */
+  uidAttribute?: string;
+  addresses: string[];
+}
+
+/**
+ * Ownership by uid (issue 21): every host record carries, in its comment (and in the uid attribute when it has it),
+ * the uid of a live claim whose IPAddress holds exactly the record's address; every live claim's Infoblox IPAddress
+ * is on a record carrying that claim's uid. What does not is a leak.
+ */
+export function checkOwnership(
+  records: readonly TaggedRecordLike[],
+  claims: readonly ClaimLike[],
+  addresses: readonly AddressLike[],
+): { leaks: number; problems: string[] } {
+  const problems: string[] = [];
+  let leaks = 0;
+  const leak = (line: string) => {
+    leaks++;
+    if (problems.length < maxProblems) problems.push(`leak: ${line}`);
+  };
+  const live = new Map(claims.filter((c) => !c.metadata.deletionTimestamp).map((c) => [c.metadata.uid!, c]));
+  const addressOf = new Map<string, AddressLike>();
+  for (const a of addresses) {
+    if (a.spec.poolRef.kind !== 'InfobloxIPPool') continue;
+    const owner = a.metadata.ownerReferences?.find((o) => o.controller && o.kind === 'IPAddressClaim');
+    if (owner && live.has(owner.uid)) addressOf.set(owner.uid, a);
+  }
+  const recordsOf = new Map<string, TaggedRecordLike[]>();
+  for (const r of records) {
+    const tag = /^cluster-ipam: IPAddressClaim (\S+) uid (\S+)$/.exec(r.comment ?? '');
+    const uid = tag?.[2];
+    const what = `host record ${r.name} (${r.addresses.join(', ')}, comment ${JSON.stringify(r.comment ?? '')})`;
+    if (!uid) {
+      leak(`${what} carries no claim's uid`);
+      continue;
+    }
+    if (r.uidAttribute !== undefined && r.uidAttribute !== uid) {
+      leak(`${what}: its uid attribute says ${r.uidAttribute}`);
+      continue;
+    }
+    const claim = live.get(uid);
+    if (!claim || key(claim.metadata) !== tag[1]) {
+      leak(`${what}: no live claim ${tag[1]} has uid ${uid}`);
+      continue;
+    }
+    recordsOf.set(uid, [...(recordsOf.get(uid) ?? []), r]);
+    const a = addressOf.get(uid);
+    const extra = r.addresses.filter((x) => canonical(x) !== (a && canonical(a.spec.address)));
+    if (extra.length) leak(`${what}: ${extra.join(', ')} not its claim's IPAddress (${a?.spec.address ?? 'none'})`);
+  }
+  for (const [uid, a] of addressOf) {
+    const held = (recordsOf.get(uid) ?? []).some((r) =>
+      r.addresses.some((x) => canonical(x) === canonical(a.spec.address)),
+    );
+    if (!held) leak(`IPAddress ${key(a.metadata)} (${a.spec.address}) is on no record carrying its claim's uid ${uid}`);
+  }
+  return { leaks, problems };
+}

@@ -1,5 +1,5 @@
 // `npm run test:chaos` (`tsx test/chaos/run.ts [--quick] [--only part,part]`): runs the chaos suite's parts one
-// after the other — failover, appliance, hostile input, security (each a module of test/chaos that exports
+// after the other — failover, appliance, ownership, hostile input, security (each a module of test/chaos that exports
 // `run({quick})`; a part whose module is not there is skipped and said so) — prints a human summary and, as the
 // very last line, one JSON object with the totals. Exit code 1 if any part failed.
 import { existsSync } from 'node:fs';
@@ -18,6 +18,7 @@ interface PartModule {
 export const parts = [
   { name: 'failover', aliases: [], files: ['failover.ts'] },
   { name: 'appliance', aliases: ['appliance-faults'], files: ['appliance.ts'] },
+  { name: 'ownership', aliases: [], files: ['ownership.ts'] },
   { name: 'hostile', aliases: ['hostile-input'], files: ['hostile.ts', 'hostile/index.ts'] },
   { name: 'security', aliases: [], files: ['security.ts'] },
 ] as const;

@@ -45,9 +45,10 @@ describe('in-cluster provider: address domains', () => {
     for (const ns of [a, b]) await createPool(h.client, ns, 'nodes', { addresses: ['10.0.0.0/24'], prefix: 24 });
     await createClaim(h.client, a, 'm-0', 'nodes');
     assert.equal((await waitForAddress(h.client, a, 'm-0')).spec.address, '10.0.0.1');
+    // One after the other: claims made together are answered in no particular order.
     await createClaim(h.client, b, 'm-0', 'nodes');
-    await createClaim(h.client, b, 'm-1', 'nodes');
     assert.equal((await waitForAddress(h.client, b, 'm-0')).spec.address, '10.0.0.1');
+    await createClaim(h.client, b, 'm-1', 'nodes');
     assert.equal((await waitForAddress(h.client, b, 'm-1')).spec.address, '10.0.0.2');
     // Each pool counts its own domain only.
     await waitFor(async () => (await poolStatus(a, 'nodes')).status?.ipAddresses?.used === 1, { what: 'a used 1' });

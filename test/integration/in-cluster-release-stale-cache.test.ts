@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IPAddress } from '../../src/api/index.ts';
-import type { Manager } from '../../src/runtime/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -15,6 +14,7 @@ import {
   createClaim,
   createPool,
   getOrUndefined,
+  laggingCache,
   reservationsOfPool,
   startInCluster,
   suffix,
@@ -23,23 +23,12 @@ import {
   type Harness,
 } from './in-cluster-support.ts';
 
-/** Keys of IPAddresses the manager's informer pretends not to have seen yet. */
-const hidden = new Set<string>();
+/** IPAddresses the manager's informer pretends not to have seen yet (namespace/name → undefined). */
+const hidden = new Map<string, IPAddress | undefined>();
 let h: Harness;
 
 before(async () => {
-  const lagging = {
-    name: 'lagging-ipaddress-cache',
-    setup(mgr: Manager) {
-      const informer = mgr.informer(IPAddresses);
-      const get = informer.get.bind(informer);
-      informer.get = ((key: Parameters<typeof get>[0]) => {
-        const k = typeof key === 'string' ? key : `${key.namespace}/${key.name}`;
-        return hidden.has(k) ? undefined : get(key);
-      }) as typeof informer.get;
-    },
-  };
-  h = await startInCluster({ before: [lagging] });
+  h = await startInCluster({ before: [laggingCache(IPAddresses, hidden)] });
 });
 after(() => h?.stop());
 
@@ -52,7 +41,7 @@ describe('in-cluster: release with a cache that has not shown the IPAddress yet'
     const ipa: IPAddress = await waitForAddress(h.client, ns, 'm0');
     assert.equal(ipa.spec.address, '10.77.0.10');
 
-    hidden.add(`${ns}/m0`);
+    hidden.set(`${ns}/m0`, undefined);
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'm0' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm0' }), 'claim m0');
     // The IPAddress goes with its claim, and so does the reservation: the address is free again.

@@ -4,7 +4,6 @@
 // machine the endpoint's address. Here the manager's pool cache is made to lag behind, as any informer can.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Manager } from '../../src/runtime/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -13,6 +12,7 @@ import {
   getOrUndefined,
   InClusterIPPools,
   IPAddresses,
+  laggingCache,
   readyOf,
   startInCluster,
   waitForAddress,
@@ -26,18 +26,7 @@ const frozen = new Map<string, PoolObject | undefined>();
 let h: Harness;
 
 before(async () => {
-  const lagging = {
-    name: 'lagging-pool-cache',
-    setup(mgr: Manager) {
-      const informer = mgr.informer(InClusterIPPools);
-      const get = informer.get.bind(informer);
-      informer.get = ((key: Parameters<typeof get>[0]) => {
-        const k = typeof key === 'string' ? key : `${key.namespace}/${key.name}`;
-        return frozen.has(k) ? frozen.get(k) : get(key);
-      }) as typeof informer.get;
-    },
-  };
-  h = await startInCluster({ before: [lagging] });
+  h = await startInCluster({ before: [laggingCache(InClusterIPPools, frozen)] });
 });
 after(() => h?.stop());
 

@@ -63,6 +63,27 @@ export interface InClusterOptions {
   kubeconfig?: string;
 }
 
+/**
+ * A setup that makes the manager's informer of `type` lag behind for some objects: for a key (namespace/name) in
+ * `stale`, `get` answers the object kept there (undefined: not seen yet) instead of what the informer has.
+ */
+export function laggingCache<T extends KubeObject>(
+  type: ResourceType<T>,
+  stale: Map<string, T | undefined>,
+): ControllerSetup {
+  return {
+    name: `lagging-${type.plural}-cache`,
+    setup(mgr: Manager) {
+      const informer = mgr.informer(type);
+      const get = informer.get.bind(informer);
+      informer.get = ((key: Parameters<typeof get>[0]) => {
+        const k = typeof key === 'string' ? key : `${key.namespace}/${key.name}`;
+        return stale.has(k) ? stale.get(k) : get(key);
+      }) as typeof informer.get;
+    },
+  };
+}
+
 export async function startInCluster(opts: InClusterOptions = {}): Promise<Harness> {
   const configure = {
     name: 'in-cluster-options',

@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { TLSSocket } from 'node:tls';
 import { selfSignedServingCertificate } from '../../tls/certs.ts';
 import { FaultInjector, FaultSpecError, type Fault, type FaultKind, type FaultWhen } from './faults.ts';
 import { protoError, unknownField, WapiFault } from './errors.ts';
@@ -292,7 +293,12 @@ export async function startWapiSimulator(options: WapiSimulatorOptions): Promise
 
   /** Whether the request is authenticated, and the cookie to hand out when it came with basic auth. */
   const authenticate = (req: IncomingMessage): { ok: boolean; cookie?: string } => {
-    if (options.clientCAPem && (req.socket as { authorized?: boolean }).authorized) return { ok: true };
+    // A client certificate, verified, on this connection. Node marks a resumed TLS session `authorized` whether or not a
+    // certificate came with it: a client without one would pass on its second connection.
+    const socket = req.socket as TLSSocket;
+    if (options.clientCAPem && socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+      return { ok: true };
+    }
     const session = /(?:^|;\s*)ibapauth="?([^";]+)"?/.exec(req.headers.cookie ?? '')?.[1];
     if (session && sessions.has(session)) return { ok: true };
     const basic = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];

@@ -56,7 +56,7 @@ import {
   type ResourceType,
 } from '../../kube/index.ts';
 import { metaTime, type Informer, type Logger, type Manager } from '../../runtime/index.ts';
-import { Overlay } from '../overlay.ts';
+import { atLeast, Overlay } from '../overlay.ts';
 import { PoolProtection } from '../pool-protection.ts';
 import { providerRegistry } from '../registry.ts';
 import { notStatusOnly } from '../../runtime/index.ts';
@@ -176,6 +176,8 @@ export class InClusterProvider implements IPAMProvider {
   private readonly releaseDue = new Map<string, number>();
   private readonly staleDue = new Map<string, number>();
   private readonly lastScan = new Map<string, number>();
+  /** Per pool: the copy the book was last synced from. */
+  private readonly synced = new Map<string, { uid?: string; resourceVersion?: string }>();
 
   constructor(mgr: Manager, opts: InClusterProviderOptions = {}) {
     this.staleAfterMs = opts.staleAfterMs ?? 30_000;
@@ -265,6 +267,8 @@ export class InClusterProvider implements IPAMProvider {
           this.ranges.set(keyOfPool(p), undefined);
           this.book.removePool(keyOfPool(p));
           this.models.forget(keyOfPool(p));
+          // A copy read before the deletion must not bring it back into the book.
+          this.synced.set(keyOfPool(p), { uid: p.metadata.uid, resourceVersion: p.metadata.resourceVersion });
         },
       });
     }
@@ -329,6 +333,12 @@ export class InClusterProvider implements IPAMProvider {
   /** Validates the pool (once per generation and domain) and keeps the book's view of it current. */
   syncPool(obj: PoolObject): PoolModel {
     const model = this.models.of(obj);
+    // Never back to an older copy than one already synced (a cached pool behind the one a claim just read): the
+    // allocator must not hand out what a newer spec excludes between a claim's sync and its pick.
+    const last = this.synced.get(model.key);
+    const { uid, resourceVersion } = obj.metadata;
+    if (last && last.uid === uid && !atLeast(resourceVersion, last.resourceVersion)) return model;
+    this.synced.set(model.key, { uid, resourceVersion });
     this.book.setPoolDomain(model.key, model.domain);
     if (model.pool) this.book.syncPool(model.key, model.pool, model.version, model.domain);
     else this.book.dropPool(model.key);

@@ -917,7 +917,9 @@ export const lifecycle: HostileCase[] = [
               return p?.status?.ipAddresses?.used === 0 ? true : undefined;
             },
             'the pool to count 0 used',
-            30_000,
+            // A reservation made for a claim deleted mid-allocation goes once stale (30 s after a manager first saw
+            // it), at the sweep after that (every 15 s at most), then its delete: 90 s, as for the doomed pool.
+            90_000,
             () => last,
           );
         },

@@ -3,6 +3,7 @@
 // that names the field, or accepted and answered with a condition that names the problem.
 import { stringify } from 'yaml';
 import { kubectlAt, type KubectlResult } from '../../support/cluster.ts';
+import { waitFor } from '../../support/wait.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- objects read back from kubectl, inspected freely
 export type Obj = Record<string, any>;
@@ -115,23 +116,21 @@ export async function getObject(ctx: Ctx, kind: string, name: string, clusterSco
   return JSON.parse(r.stdout) as Obj;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns a value; throws with `what` and the last state seen after `timeoutMs`. */
-export async function until<T>(
+/** Waits (scaled like every test wait, test/support/wait.ts) until `probe` gives a value; says what it saw last. */
+export function until<T>(
   probe: () => Promise<T | undefined>,
   what: string,
   timeoutMs = 30_000,
   lastSeen: () => string = () => '',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${lastSeen() ? `; last seen: ${lastSeen()}` : ''}`);
-    await sleep(300);
-  }
+  return waitFor(
+    async (note) => {
+      const v = await probe();
+      if (v === undefined && lastSeen()) note(lastSeen());
+      return v;
+    },
+    { what, timeoutMs, intervalMs: 300 },
+  );
 }
 
 const matches = (text: string, m: string | RegExp) => (typeof m === 'string' ? text.includes(m) : m.test(text));
