@@ -31,5 +31,11 @@ export async function releaseClaim(
     await work.writeStatus(claim, { ready: { status: 'False', reason: 'ReleaseFailed', message } }).catch(() => {});
     throw err;
   }
-  work.claims.record(await removeFinalizer(work.claimClient, claim, releaseAddressFinalizer));
+  work.releasedHere.add(claim.metadata.uid!);
+  try {
+    work.claims.record(await removeFinalizer(work.claimClient, claim, releaseAddressFinalizer));
+  } catch (err) {
+    work.releasedHere.delete(claim.metadata.uid!);
+    throw err;
+  }
 }

@@ -9,17 +9,24 @@ import { hasFinalizer, type Informer, type ReconcileContext } from '../runtime/i
 import { deleteIPAddress, ipAddressOf, type ClaimWork } from './ipaddressclaim-work.ts';
 
 /**
- * The last state of each claim that went without its release, by `namespace/name`. Such a claim never had a
- * deletionTimestamp. A claim released normally has one: its DELETED event still shows our finalizer, as the event
- * carries the object as last stored, and the update that removed the last finalizer deleted it instead of storing it.
+ * The last state of each claim that went without its release here, by `namespace/name`. A claim this manager released
+ * is not one: its DELETED event still shows our finalizer (the event carries the object as last stored; the update
+ * that removed the last finalizer deleted it instead of storing it), so `releasedHere` says which those are. Any other
+ * claim that went with our finalizer is: deleted by a DELETE that read it before the finalizer was added (it never had
+ * a deletionTimestamp), or released by another manager while this one (a replica during a hand-over, a second
+ * manager) was still writing its IPAddress, which the garbage collector would leave behind (the pool owns it too).
  */
-export function trackVanished(claimInformer: Informer<IPAddressClaim>): Map<string, IPAddressClaim> {
+export function trackVanished(
+  claimInformer: Informer<IPAddressClaim>,
+  releasedHere: Set<string>,
+): Map<string, IPAddressClaim> {
   const vanished = new Map<string, IPAddressClaim>();
   claimInformer.addEventHandler({
     onDelete: (c) => {
+      const mine = releasedHere.delete(c.metadata.uid ?? '');
       // Not when the whole kind stopped being served: the claims may be there still, unseen.
       if (!claimInformer.isServed()) return;
-      if (hasFinalizer(c, releaseAddressFinalizer) && !c.metadata.deletionTimestamp) {
+      if (hasFinalizer(c, releaseAddressFinalizer) && !mine) {
         vanished.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
       }
     },

@@ -17,6 +17,8 @@ export interface ClaimWork {
   readonly claimClient: ResourceClient<IPAddressClaim>;
   readonly ipClient: ResourceClient<IPAddress>;
   readonly recorder: EventRecorder;
+  /** Uids of the claims whose release this manager finished (it removed their finalizer): see -vanished.ts. */
+  readonly releasedHere: Set<string>;
   /** The provider serving a poolRef; undefined leaves the claim to another IPAM provider, untouched. */
   servedBy(ref: PoolRef): Served | undefined;
   /**

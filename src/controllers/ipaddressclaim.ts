@@ -74,7 +74,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         return cluster ? [`${c.metadata.namespace}/${cluster}`] : [];
       });
       // Claims that went without their release (ipaddressclaim-vanished.ts).
-      const vanished = trackVanished(claimInformer);
+      const releasedHere = new Set<string>();
+      const vanished = trackVanished(claimInformer, releasedHere);
       const claimClient = mgr.client.resource(IPAddressClaims);
       const ipClient = mgr.client.resource(IPAddresses);
       const recorder = mgr.eventRecorder('cluster-ipam');
@@ -107,6 +108,7 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         claimClient,
         ipClient,
         recorder,
+        releasedHere,
         servedBy,
         releaseHandler,
         writeStatus,
