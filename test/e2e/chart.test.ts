@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +29,7 @@ const ns = 'cluster-ipam-system';
 const standalone = join(chartDir, 'values-standalone.yaml');
 const crdDir = join(chartDir, '../crds');
 const capiDir = join(chartDir, '../capi');
-const fixtures = process.env.CLUSTER_IPAM_FIXTURES ?? join(chartDir, '../../../shared/fixtures');
+const fixtures = process.env.CLUSTER_IPAM_FIXTURES ?? join(chartDir, '../../test/fixtures/neighbours');
 const capiKinds = ['ipaddressclaims.ipam.cluster.x-k8s.io', 'ipaddresses.ipam.cluster.x-k8s.io'];
 const kcmKinds = ['clusterdeployments', 'clusteripamclaims', 'clusteripams'].map((k) => `${k}.k0rdent.mirantis.com`);
 
@@ -477,41 +476,37 @@ describe('the Helm chart, installed standalone', () => {
   });
 });
 
-describe(
-  'the Helm chart, installed with defaults next to Cluster API 1.11 and kcm',
-  { skip: !existsSync(fixtures) && `no ${fixtures}` },
-  () => {
-    const chartCluster = useChartCluster();
+describe('the Helm chart, installed with defaults next to Cluster API 1.11 and kcm', () => {
+  const chartCluster = useChartCluster();
 
-    it('installs none of their CRDs and leaves theirs untouched; the provider serves machine claims', async () => {
-      const cluster = chartCluster();
-      const theirs = [...capiKinds, ...kcmKinds];
-      await cluster.kubectl(['create', '-f', join(fixtures, 'capi-v1.11.2'), '-f', join(fixtures, 'kcm')]);
-      await cluster.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
-      const versions = async () =>
-        Promise.all(theirs.map(async (n) => (await cluster.getJSON(['crd', n])).metadata as Obj));
-      const before = await versions();
+  it('installs none of their CRDs and leaves theirs untouched; the provider serves machine claims', async () => {
+    const cluster = chartCluster();
+    const theirs = [...capiKinds, ...kcmKinds];
+    await cluster.kubectl(['create', '-f', join(fixtures, 'capi-v1.11.2'), '-f', join(fixtures, 'kcm')]);
+    await cluster.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+    const versions = async () =>
+      Promise.all(theirs.map(async (n) => (await cluster.getJSON(['crd', n])).metadata as Obj));
+    const before = await versions();
 
-      await cluster.install();
-      const manifest = (await cluster.helm(['get', 'manifest', release, '-n', ns])).stdout;
-      for (const n of theirs) assert.ok(!manifest.includes(`name: ${n}`), `${n} is not the release's`);
-      const after = await versions();
-      assert.deepEqual(
-        after.map((m) => [m.name, m.resourceVersion, m.annotations?.['meta.helm.sh/release-name']]),
-        before.map((m) => [m.name, m.resourceVersion, undefined]),
-      );
+    await cluster.install();
+    const manifest = (await cluster.helm(['get', 'manifest', release, '-n', ns])).stdout;
+    for (const n of theirs) assert.ok(!manifest.includes(`name: ${n}`), `${n} is not the release's`);
+    const after = await versions();
+    assert.deepEqual(
+      after.map((m) => [m.name, m.resourceVersion, m.annotations?.['meta.helm.sh/release-name']]),
+      before.map((m) => [m.name, m.resourceVersion, undefined]),
+    );
 
-      await cluster.pointWebhookHere();
-      const opts = await cluster.startManager();
-      assert.deepEqual(opts.controllers, ['infobloxinstance', 'infobloxippool', 'ipaddressclaim', 'inclusterippool']);
-      await cluster.kubectl(['create', 'namespace', 'machines']);
-      await cluster.applyPool('machines', 'nodes', '10.0.30.10-10.0.30.20', '10.0.30.1');
-      const address = await cluster.machineGetsAddress('machines', 'm-0', 'nodes');
-      assert.equal(address.spec.address, '10.0.30.10');
-      assert.deepEqual(cluster.forbidden(), []);
-    });
-  },
-);
+    await cluster.pointWebhookHere();
+    const opts = await cluster.startManager();
+    assert.deepEqual(opts.controllers, ['infobloxinstance', 'infobloxippool', 'ipaddressclaim', 'inclusterippool']);
+    await cluster.kubectl(['create', 'namespace', 'machines']);
+    await cluster.applyPool('machines', 'nodes', '10.0.30.10-10.0.30.20', '10.0.30.1');
+    const address = await cluster.machineGetsAddress('machines', 'm-0', 'nodes');
+    assert.equal(address.spec.address, '10.0.30.10');
+    assert.deepEqual(cluster.forbidden(), []);
+  });
+});
 
 function machineClaim(name: string, pool: string): Obj {
   return {

@@ -6,7 +6,6 @@
 // garbage collector deleting a VM's claims). A private control plane: Cluster API's CRDs replace ours, and the
 // manager's log must be its own alone.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +31,7 @@ import {
 } from './in-cluster-support.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const fixtures = process.env.CLUSTER_IPAM_FIXTURES ?? join(repo, '../shared/fixtures');
+const fixtures = process.env.CLUSTER_IPAM_FIXTURES ?? join(repo, 'test/fixtures/neighbours');
 
 type Obj = KubeObject & { spec?: any; status?: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 const kind = (group: string, version: string, kindName: string, plural: string) =>
@@ -66,7 +65,7 @@ const capvFinalizer = 'vspherevm.infrastructure.cluster.x-k8s.io/ip-claim-protec
 const clusterNameLabel = 'cluster.x-k8s.io/cluster-name';
 const misleading = /released for a claim the API server deleted without its release/;
 
-describe('claims made as the Cluster API vSphere provider makes them', { skip: !existsSync(fixtures) }, () => {
+describe('claims made as the Cluster API vSphere provider makes them', () => {
   let cp: ControlPlane;
   let client: KubeClient;
   let manager: TestManager;
