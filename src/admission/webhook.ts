@@ -31,6 +31,8 @@ export const ValidatingWebhookConfigurations = resourceType<WebhookConfiguration
 });
 
 export const poolWebhookPath = '/validate-ipam-cluster-x-k8s-io-v1alpha2-pools';
+/** How long an idle connection from the API server stays open: longer than its own 90 s idle timeout. */
+export const webhookKeepAliveMs = 120_000;
 
 export interface PoolWebhookOptions {
   /** Where to listen (default 0.0.0.0 on port 9443; port 0 picks a free one). */
@@ -221,6 +223,11 @@ async function serve(mgr: Manager, opts: PoolWebhookOptions): Promise<string> {
       );
     });
   });
+  // The API server keeps idle connections to a webhook for up to 90 s (Go's transport default) and does not retry a
+  // POST when the server closes one as it is reused: Node's 5 s keep-alive made that race a "connection reset by peer"
+  // refusal under load. The server must outlast the client's idle timeout.
+  server.keepAliveTimeout = webhookKeepAliveMs;
+  server.headersTimeout = webhookKeepAliveMs + 5_000;
   server.listen(opts.port ?? 9443, host);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

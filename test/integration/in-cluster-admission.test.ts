@@ -3,6 +3,8 @@
 // under live allocations, or would be deleted while addresses are allocated from it (unless annotated to skip).
 // The webhook here only sees pools labelled for this run: other test files share the control plane.
 import assert from 'node:assert/strict';
+import https from 'node:https';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { inClusterPoolWebhook, type PoolWebhook } from '../../src/admission/webhook.ts';
 import { kubectl, testNamespace } from '../support/cluster.ts';
@@ -60,6 +62,42 @@ describe('in-cluster pools: admission webhook', () => {
     stop.abort();
     await h?.stop();
     await kubectl(['delete', 'validatingwebhookconfiguration', configurationName, '--ignore-not-found']);
+  });
+
+  it("keeps an idle connection open longer than Node's 5 s default, so the API server never reuses a closed one", async () => {
+    // The API server reuses idle webhook connections for up to 90 s and does not retry a POST on a reset (CI saw
+    // "connection reset by peer" refusals). Idleness is what is tested here, so this one test must stay idle a while.
+    const url = new URL(await webhook.ready);
+    const caBundle = await kubectl([
+      'get',
+      'validatingwebhookconfiguration',
+      configurationName,
+      '-o',
+      'jsonpath={.webhooks[0].clientConfig.caBundle}',
+    ]);
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: Buffer.from(caBundle.stdout, 'base64') });
+    const post = () =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = https.request(
+          url,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+          },
+        );
+        req.on('error', reject);
+        req.end('{}');
+      });
+    try {
+      assert.equal((await post()).status, 400);
+      await delay(6_500);
+      const second = await post();
+      assert.equal(second.status, 400);
+      assert.ok(second.reused, 'the webhook closed a connection idle for 6.5 s');
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('refuses a pool the CRD schema cannot judge invalid, naming the field', async () => {
