@@ -253,7 +253,8 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           return { requeue: true };
         }
         const duplicate = handler.duplicates(result.allocated);
-        return writeStatus(claim, { ...ready(req.name), ...(duplicate ? { duplicate } : {}) });
+        await writeStatus(claim, { ...ready(req.name), ...(duplicate ? { duplicate } : {}) });
+        return result.retryAfterMs ? { requeueAfter: result.retryAfterMs } : undefined;
       }
 
       /** Allocated, reported, not paused, not being deleted: a reconcile has nothing to write. */

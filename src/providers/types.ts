@@ -24,7 +24,11 @@ export interface Allocation {
 export type FailureReason = 'AllocationFailed' | 'PoolNotReady' | 'PoolExhausted';
 
 export type AllocateResult =
-  | { allocated: Allocation }
+  | {
+      allocated: Allocation;
+      /** When the provider must look again though the claim is bound (a check of the address it could not finish). */
+      retryAfterMs?: number;
+    }
   | {
       failed: FailureReason;
       /** For the claim's Ready condition: which pool, and why, in words a user acts on. */

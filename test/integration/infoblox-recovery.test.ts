@@ -30,7 +30,9 @@ const runManagerProcess = () => startIn(env);
 
 describe('ipam-infoblox: crashes and faults', () => {
   before(async () => {
-    env = await infobloxEnv({ network: [{ network: '10.40.0.0/24' }, { network: '10.41.0.0/24' }] });
+    env = await infobloxEnv({
+      network: [{ network: '10.40.0.0/24' }, { network: '10.41.0.0/24' }, { network: '10.42.0.0/24' }],
+    });
     await createInstance(env.client, 'ib', env.instanceSpec());
   });
   after(async () => {
@@ -122,6 +124,43 @@ describe('ipam-infoblox: crashes and faults', () => {
     } finally {
       env.sim.faults.clear();
       await manager.stop();
+    }
+  });
+  it("what else a bound claim's record holds is let go, also when the appliance refuses the first tries", async () => {
+    const ns = await testNamespace('ib-extra');
+    let address: string;
+    const first = await env.startManager();
+    try {
+      await instanceReady(env.client, 'ib');
+      await createPool(env.client, ns, 'p', { instance: { name: 'ib' }, subnets: [{ cidr: '10.42.0.0/24' }] });
+      await poolReady(env.client, ns, 'p');
+      await createClaim(env.client, ns, 'extra', 'p');
+      address = (await waitForAddress(env.client, ns, 'extra')).spec.address;
+    } finally {
+      await first.stop();
+    }
+    // A write that committed after its answer was lost (or a gateway held while it took the next address) left a
+    // second address on the claim's record; the next manager looks at the record once, and its first writes fail.
+    const [record] = env.sim.state.hostRecords().filter((r) => r.name === 'extra');
+    env.sim.state.update(record!.ref, {
+      ipv4addrs: [...record!.ipv4addrs, '10.42.0.200'].map((a) => ({ ipv4addr: a })),
+    });
+    assert.deepEqual(recordsByName(env.sim).get('extra'), [[address, '10.42.0.200']]);
+    env.sim.faults.add({ kind: 'status', status: 503, method: 'PUT', object: 'record:host', count: 6 });
+    const second = await env.startManager();
+    try {
+      await waitFor(() => env.sim.faults.list().length === 0, { what: 'the refused PUTs to be tried' });
+      await waitFor(
+        (note) => {
+          const now = recordsByName(env.sim).get('extra');
+          note(JSON.stringify(now));
+          return JSON.stringify(now) === JSON.stringify([[address]]);
+        },
+        { what: `the record of claim extra to hold ${address} alone` },
+      );
+    } finally {
+      await second.stop();
+      env.sim.faults.clear();
     }
   });
 });

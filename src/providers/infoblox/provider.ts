@@ -393,7 +393,8 @@ export class InfobloxProvider implements IPAMProvider {
           retryAfterMs: Math.max(1, until - Date.now()),
         };
       }
-      this.unsettled.delete(uid);
+      // Found while only searching, the claim's address may still be joined by a late write: keep checks after.
+      if ((this.unsettled.get(uid) ?? 0) <= Date.now()) this.unsettled.delete(uid);
       this.failures.delete(uid);
       // Full networks free up without any event here (other users of the appliance): look again now and then.
       if ('failed' in outcome) return { ...outcome, retryAfterMs: this.retryMs };
@@ -560,8 +561,9 @@ export class InfobloxProvider implements IPAMProvider {
 
   /**
    * An address already handed out (its IPAddress exists) is kept whatever happens; it is looked up on the appliance
-   * once per process, written back if the appliance lost it, and reported if another record holds it. An appliance
-   * that cannot be asked now changes nothing.
+   * once per process, written back if the appliance lost it, and reported if another record holds it; whatever else
+   * the claim's records hold is let go. An appliance that cannot be asked now changes nothing, and is asked again
+   * later (nothing else would bring a bound claim back).
    */
   private async keep(
     claim: IPAddressClaim,
@@ -583,7 +585,8 @@ export class InfobloxProvider implements IPAMProvider {
     } catch (err) {
       if (!(err instanceof WapiError || err instanceof InstanceConfigError)) throw err;
       this.log.debug({ claim: keyOf(claim), err: messageOf(err) }, 'cannot verify the address on the appliance now');
-      return { allocated: existing };
+      // Looked at again: the record may hold more than the claim's address (a gateway held, a late write) until then.
+      return { allocated: existing, retryAfterMs: this.retryMs };
     }
     if ('failed' in verdict) return verdict;
     if ('restored' in verdict) {
@@ -592,6 +595,9 @@ export class InfobloxProvider implements IPAMProvider {
         'the appliance had lost the address of an IPAddress: written back onto its host record',
       );
     }
+    // A write of the claim that got no answer may still add to its record: verified again once it cannot any more.
+    const settle = (this.unsettled.get(uid) ?? 0) - Date.now();
+    if (settle > 0) return { allocated: existing, retryAfterMs: settle };
     this.verified.set(uid, address!);
     return { allocated: existing };
   }
