@@ -10,7 +10,7 @@ import {
   type ResourceType,
   type WatchEvent,
 } from '../kube/index.ts';
-import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import { Backoff, linkedSignal, sleep, type BackoffOptions } from './backoff.ts';
 import { silentLogger, type Logger } from './log.ts';
 
 /** Callbacks may be async; a throw or a rejection is logged and never stops the informer or the process. */
@@ -328,14 +328,15 @@ export class Informer<T extends KubeObject> {
       await sleep(ms, signal);
       return false;
     }
-    const wait = AbortSignal.any([signal, AbortSignal.timeout(Math.ceil(ms))]);
+    const wait = linkedSignal([signal], Math.ceil(ms));
     const served = new AbortController();
+    const watching = linkedSignal([wait.signal, served.signal]);
     try {
       await this.opts.crds.watch(
         {
           fieldSelector: `metadata.name=${type.plural}.${type.group}`,
           timeoutSeconds: Math.max(1, Math.ceil(ms / 1000)),
-          signal: AbortSignal.any([wait, served.signal]),
+          signal: watching.signal,
         },
         (event) => {
           if (event.type !== 'BOOKMARK' && event.type !== 'DELETED' && crdServes(event.object, type)) served.abort();
@@ -343,8 +344,11 @@ export class Informer<T extends KubeObject> {
       );
     } catch (err) {
       this.log.debug({ err }, 'cannot watch the CRD; polling');
+    } finally {
+      watching.release();
     }
-    if (!served.signal.aborted && !wait.aborted) await sleep(ms, wait);
+    if (!served.signal.aborted && !wait.signal.aborted) await sleep(ms, wait.signal);
+    wait.release();
     return served.signal.aborted;
   }
 
