@@ -10,7 +10,7 @@ import {
   type ConfigMap,
   type CustomResourceDefinition,
 } from '../kube/index.ts';
-import { Informer, objectKey, splitKey } from './informer.ts';
+import { Informer, lastAppliedAnnotation, objectKey, splitKey } from './informer.ts';
 import { FakeListWatch, gone, until } from './testing.ts';
 
 function cm(namespace: string, name: string, data: Record<string, string> = {}): ConfigMap {
@@ -212,11 +212,12 @@ describe('Informer', () => {
     assert.equal(informer.get('a/x')!.data!.v, '1');
   });
 
-  it('keeps everything of an object but its managedFields, nested objects frozen too', async () => {
+  it('keeps everything of an object but its managedFields and last-applied copy, nested objects frozen too', async () => {
     const obj = cm('a', 'y', { v: '1' });
     obj.metadata.managedFields = [{ manager: 'kubectl', operation: 'Apply' }];
     obj.metadata.finalizers = ['example.com/keep'];
     obj.metadata.labels = { team: 'a' };
+    obj.metadata.annotations = { [lastAppliedAnnotation]: JSON.stringify(obj), note: 'kept' };
     server.upsert(obj);
     const informer = new Informer(server.client(), fastRetry);
     start(informer);
@@ -225,6 +226,7 @@ describe('Informer', () => {
     assert.equal(got.metadata.managedFields, undefined);
     assert.deepEqual(got.metadata.finalizers, ['example.com/keep']);
     assert.deepEqual(got.metadata.labels, { team: 'a' });
+    assert.deepEqual(got.metadata.annotations, { note: 'kept' });
     assert.equal(got.data!.v, '1');
     assert.ok(Object.isFrozen(got.metadata) && Object.isFrozen(got.metadata.finalizers) && Object.isFrozen(got.data));
   });

@@ -86,14 +86,25 @@ export function splitKey(key: string): { namespace: string; name: string } {
   return slash < 0 ? { namespace: '', name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
+/** kubectl's copy of what was last applied: often the largest annotation, and read by kubectl alone. */
+export const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /**
- * What the cache keeps of an object: everything but `metadata.managedFields`, which no reconciler reads and which is
- * often the largest part of a small object (server-side apply bookkeeping for every field and writer).
+ * What the cache keeps of an object: everything but `metadata.managedFields` and kubectl's last-applied annotation,
+ * which no reconciler reads and which are often the largest part of a small object (server-side apply bookkeeping
+ * for every field and writer; a second copy of the object). Reconcilers never write a cached object back whole (they
+ * patch the fields they set), so what is dropped here is never dropped from the API.
  */
 function cached<T extends KubeObject>(obj: T): T {
-  if (obj.metadata?.managedFields) {
-    // A copy without the field rather than `delete`, which turns the object into a dictionary (~4 times its memory).
+  const annotations = obj.metadata?.annotations;
+  const lastApplied = annotations?.[lastAppliedAnnotation] !== undefined;
+  if (obj.metadata?.managedFields || lastApplied) {
+    // A copy without the fields rather than `delete`, which turns the object into a dictionary (~4 times its memory).
     const { managedFields: _dropped, ...metadata } = obj.metadata;
+    if (lastApplied) {
+      const { [lastAppliedAnnotation]: _copy, ...others } = annotations!;
+      metadata.annotations = others;
+    }
     obj.metadata = metadata;
   }
   return internAndFreeze(obj);
