@@ -95,7 +95,8 @@ export const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configu
  * for every field and writer; a second copy of the object). Reconcilers never write a cached object back whole (they
  * patch the fields they set), so what is dropped here is never dropped from the API.
  */
-function cached<T extends KubeObject>(obj: T): T {
+function cached<T extends KubeObject>(type: ResourceType<T>, received: T): T {
+  const obj = type.cached ? type.cached(received) : received;
   const annotations = obj.metadata?.annotations;
   const lastApplied = annotations?.[lastAppliedAnnotation] !== undefined;
   if (obj.metadata?.managedFields || lastApplied) {
@@ -376,7 +377,7 @@ export class Informer<T extends KubeObject> {
     });
     this.stats.lists++;
     const fresh = new Map<string, T>();
-    for (const item of items) fresh.set(objectKey(item), cached(item));
+    for (const item of items) fresh.set(objectKey(item), cached(this.client.type, item));
     // The store changes as a whole before any handler runs, so handlers see one consistent snapshot.
     const notify: (() => void)[] = [];
     for (const [key, obj] of fresh) {
@@ -432,7 +433,7 @@ export class Informer<T extends KubeObject> {
     const rv = event.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (event.type === 'BOOKMARK') return;
-    const obj = cached(event.object);
+    const obj = cached(this.client.type, event.object);
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
