@@ -2,6 +2,7 @@
 // providers, webhook and tests agree. A type-only import keeps src/api free of the Kubernetes client (src/ipam, which
 // is pure, imports these too); a kind descriptor is already a valid ResourceType at run time. Kinds whose CRDs come
 // from components that may be absent (k0rdent, Infoblox) are `optional`: the manager runs without them.
+import { Conditions } from '../ipam/kinds.ts';
 import type { ResourceType } from '../kube/index.ts';
 import { ipAddressClaimKind, ipAddressKind, type IPAddress, type IPAddressClaim } from './capi.ts';
 import {
@@ -23,7 +24,15 @@ import { ipAddressReservationKind, type IPAddressReservation } from './reservati
 
 export const ClusterIPAMClaims: ResourceType<ClusterIPAMClaim> = clusterIPAMClaimKind;
 export const ClusterIPAMs: ResourceType<ClusterIPAM> = clusterIPAMKind;
-export const ClusterDeployments: ResourceType<ClusterDeployment> = { ...clusterDeploymentKind, optional: true };
+export const ClusterDeployments: ResourceType<ClusterDeployment> = {
+  ...clusterDeploymentKind,
+  optional: true,
+  // Of kcm's status (its conditions, services, versions, ...) only the gate's IPAMReady is read.
+  cached: (d) => {
+    const ready = d.status?.conditions?.filter((c) => c.type === Conditions.IPAMReady);
+    return d.status ? { ...d, status: ready?.length ? { conditions: ready } : {} } : d;
+  },
+};
 export const IPAddressClaims: ResourceType<IPAddressClaim> = ipAddressClaimKind;
 export const IPAddresses: ResourceType<IPAddress> = ipAddressKind;
 export const IPAddressReservations: ResourceType<IPAddressReservation> = ipAddressReservationKind;

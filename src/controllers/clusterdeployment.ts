@@ -47,6 +47,7 @@ import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import {
   controllerRef,
   setCondition,
+  setFields,
   type ConditionInput,
   type ControllerSetup,
   type Request,
@@ -187,7 +188,7 @@ export const clusterDeploymentController: ControllerSetup = {
       }
       const desired = inlineClaimSpec(name, a.spec, claim.spec);
       if (sameJSON(claim.spec, desired) || claim.metadata.deletionTimestamp) return { claim };
-      return { claim: await claimClient.update({ ...structuredClone(claim), spec: desired }) };
+      return { claim: await setFields(claimClient, claim, { '/spec': desired }) };
     }
 
     /** IPAMReady for a resolved claim, and the providerData to merge once it is True. */
@@ -346,10 +347,15 @@ export const clusterDeploymentController: ControllerSetup = {
       }
       const excluded = pool.spec.excludedAddresses ?? [];
       if (!excluded.includes(given)) {
-        const copy = structuredClone(pool);
-        copy.spec.excludedAddresses = [...excluded, given];
         try {
-          await poolClient.update(copy);
+          // The list as read plus this address, under the resourceVersion read: another change to it gets 409.
+          await poolClient.patch(
+            { namespace: ns, name: node.poolName },
+            {
+              metadata: { resourceVersion: pool.metadata.resourceVersion },
+              spec: { excludedAddresses: [...excluded, given] },
+            },
+          );
         } catch (err) {
           const message = refusal(err);
           if (message === undefined) throw err;
@@ -394,10 +400,10 @@ export const clusterDeploymentController: ControllerSetup = {
       const config = providerData ? mergeIpamConfig(d.spec.config, providerData, extra) : undefined;
       let current = d;
       if (ref || config) {
-        const copy = structuredClone(d);
-        if (ref) copy.spec.ipamClaim = { ...copy.spec.ipamClaim, ref };
-        if (config) copy.spec.config = config;
-        current = await client.update(copy);
+        current = await setFields(client, d, {
+          ...(ref ? { '/spec/ipamClaim': { ...d.spec.ipamClaim, ref } } : {}),
+          ...(config ? { '/spec/config': config } : {}),
+        });
       }
       await writeIPAMReady(current, ready);
     }

@@ -28,7 +28,7 @@ import {
   providerEntry,
   Reasons,
   specMatches,
-  withManaged,
+  managedSpecPatch,
   type NetworkPlan,
   type PoolKind,
   type ProviderPool,
@@ -64,13 +64,13 @@ export interface ClusterIPAMControllerOptions {
 const poolsByClaim = 'clusteripam.pools-by-claim';
 
 /**
- * The annotations a claim's pool should have: the claim's address domain, so the provider puts the pool where the
- * claim's overlap check counted it. Undefined when there is nothing to set (a pool's own annotation is left alone).
+ * The annotation a claim's pool should have (merged into the pool's others): the claim's address domain, so the
+ * provider puts the pool where the claim's overlap check counted it. Undefined when there is nothing to set.
  */
 function poolAnnotations(claim: ClusterIPAMClaim, pool: ProviderPool | undefined): Record<string, string> | undefined {
   const domain = claim.metadata.annotations?.[addressDomainAnnotation];
   if (domain === undefined || pool?.metadata.annotations?.[addressDomainAnnotation] === domain) return undefined;
-  return { ...pool?.metadata.annotations, [addressDomainAnnotation]: domain };
+  return { [addressDomainAnnotation]: domain };
 }
 
 /** A pool write the API server refused: the reason for the conditions, and what it said. */
@@ -169,10 +169,14 @@ export function clusterIPAMController(opts: ClusterIPAMControllerOptions = {}): 
         }
         const fields = managedFields[kind];
         if (!specMatches(existing.spec, desired, fields) || annotations) {
-          const copy = structuredClone(existing);
-          if (annotations) copy.metadata.annotations = annotations;
+          // Only what the workflow manages; the resourceVersion read keeps it from racing another writer of them.
+          const metadata = {
+            resourceVersion: existing.metadata.resourceVersion,
+            ...(annotations ? { annotations } : {}),
+          };
+          const patch = { metadata, spec: managedSpecPatch(desired, fields) };
           try {
-            await poolClients[kind].update({ ...copy, spec: withManaged(copy.spec, desired, fields) } as ProviderPool);
+            await poolClients[kind].patch({ namespace: claim.metadata.namespace, name: network.poolName }, patch);
           } catch (err) {
             return refused(err, Reasons.PoolUpdateRefused, 'update');
           }

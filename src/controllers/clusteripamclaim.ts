@@ -242,10 +242,13 @@ export const clusterIPAMClaimController: ControllerSetup = {
         };
       }
       if (cipam.spec.provider !== provider || claimRefOf(cipam.spec) !== name) {
-        const updated = await cipamClient.update({
-          ...structuredClone(cipam),
-          spec: { ...cipam.spec, provider, [settingsOf(mgr).claimRefField]: name },
-        });
+        const updated = await cipamClient.patch(
+          { namespace: cipam.metadata.namespace, name },
+          {
+            metadata: { resourceVersion: cipam.metadata.resourceVersion },
+            spec: { provider, [settingsOf(mgr).claimRefField]: name },
+          },
+        );
         return { cipam: updated };
       }
       return { cipam };

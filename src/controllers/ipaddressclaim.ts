@@ -3,7 +3,7 @@
 // status and Ready condition, pause, and release on deletion. The provider decides the address (providers/). Here:
 // the reconcile of a claim up to its address; each release or adoption flow has its own page (ipaddressclaim-work.ts
 // lists them).
-import { IPAddressClaims, IPAddresses, sameJSON, type IPAddress, type IPAddressClaim } from '../api/index.ts';
+import { IPAddressClaims, IPAddresses, type IPAddress, type IPAddressClaim } from '../api/index.ts';
 import { isNotFound, unlessNotFound, type KubeObject, type ResourceType } from '../kube/index.ts';
 import { ClusterLookup, ClusterUnreadableError } from '../providers/clusters.ts';
 import { refusedPool, settingsOf } from './coexistence.ts';
@@ -18,6 +18,7 @@ import {
   allocationOf,
   ClaimReasons,
   claimStatus,
+  claimStatusHolds,
   clusterOf,
   ipAddressRelation,
   pausedBy,
@@ -285,8 +286,10 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
 
       /** Writes the status if it changes; records an Event when Ready turns False with a new reason. */
       async function writeStatus(claim: IPAddressClaim, outcome: ClaimOutcome): Promise<void> {
+        // Only the fields we own, guarded by the resourceVersion read: the lists in it (conditions) are written whole
+        // with the other writers' entries as read, so a concurrent change to them fails with 409, never lost.
         const status = claimStatus(claim, outcome);
-        if (sameJSON(status, claim.status ?? {})) return;
+        if (claimStatusHolds(status, claim.status)) return;
         const written = claims.record(await patchStatus(claimClient, claim, status));
         const before = claim.status?.conditions?.find((c) => c.type === 'Ready');
         const r = outcome.ready;

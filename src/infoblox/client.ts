@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { formatAddress, formatCidr, parseAddress, parseCidr } from '../core/ip.ts';
-import { Backoff, sleep } from '../runtime/backoff.ts';
+import { Backoff, linkedSignal, sleep } from '../runtime/backoff.ts';
 import type { Logger } from '../runtime/log.ts';
 import {
   parseErrorBody,
@@ -467,8 +467,8 @@ export class WapiClient {
     keepAlive: boolean,
     external: AbortSignal | undefined,
   ): Promise<Raw> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = external ? AbortSignal.any([external, timeout]) : timeout;
+    // Not AbortSignal.any: `external` is usually a reconcile's long-lived signal, which would keep a WeakRef per request.
+    const { signal, release } = linkedSignal(external ? [external] : [], this.timeoutMs);
     const qs = query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
     const headers: Record<string, string | number> = {
       // On every request, GET and DELETE too, as WAPI clients do (§4.4).
@@ -481,9 +481,10 @@ export class WapiClient {
     return new Promise<Raw>((resolve, reject) => {
       let secured = false;
       const fail = (err: NodeJS.ErrnoException) => {
+        release();
         let reason: ConnectionFailure;
         let detail: string;
-        if (timeout.aborted) {
+        if (signal.aborted && !external?.aborted) {
           reason = 'timeout';
           detail = `no answer from ${this.baseURL} within ${this.timeoutMs} ms`;
         } else if (!secured && err.code && connectCodes.has(err.code)) {
@@ -517,6 +518,7 @@ export class WapiClient {
           res.on('error', fail);
           res.on('end', () => {
             if (!res.complete) return fail(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }));
+            release();
             resolve({
               status: res.statusCode ?? 0,
               headers: res.headers,

@@ -3,7 +3,14 @@ import { describe, it } from 'node:test';
 import type { ClusterIPAMClaim, InClusterIPPool, InfobloxIPPool } from '../api/index.ts';
 import { planClaim } from './claim.ts';
 import { claimHolder, planOf, poolHolder, representedBy } from './holders.ts';
-import { desiredPoolSpec, managedFields, poolReadiness, providerEntry, specMatches, withManaged } from './pools.ts';
+import {
+  desiredPoolSpec,
+  managedFields,
+  poolReadiness,
+  providerEntry,
+  specMatches,
+  managedSpecPatch,
+} from './pools.ts';
 
 const node = planClaim('c', { provider: 'in-cluster', nodeNetwork: { cidr: '10.0.0.0/24', gateway: '10.0.0.1' } })
   .networks[0]!;
@@ -51,10 +58,10 @@ describe('desired pools', () => {
     const spec = { addresses: ['10.0.0.0/24'], prefix: 24, gateway: '10.0.0.254', allocateReservedIPAddresses: true };
     const desired = { addresses: ['10.0.0.0/24'], prefix: 24 };
     assert.equal(specMatches(spec, desired, managedFields.InClusterIPPool), false); // the gateway must go
-    assert.deepEqual(withManaged(spec, desired, managedFields.InClusterIPPool), {
+    assert.deepEqual(managedSpecPatch(desired, managedFields.InClusterIPPool), {
       addresses: ['10.0.0.0/24'],
       prefix: 24,
-      allocateReservedIPAddresses: true,
+      gateway: null,
     });
     assert.equal(
       specMatches({ ...desired, allocateReservedIPAddresses: false }, desired, managedFields.InClusterIPPool),

@@ -43,15 +43,9 @@ export function specMatches(spec: object, desired: object, fields: readonly stri
   return fields.every((k) => sameJSON(get(spec, k), get(desired, k)));
 }
 
-/** `spec` with the managed fields set to `desired`'s. */
-export function withManaged<S extends object>(spec: S, desired: object, fields: readonly string[]): S {
-  const out = { ...spec } as Record<string, unknown>;
-  for (const k of fields) {
-    const v = (desired as Record<string, unknown>)[k];
-    if (v === undefined) delete out[k];
-    else out[k] = v;
-  }
-  return out as S;
+/** A merge patch of a pool's spec setting the managed fields to `desired`'s (null removes one `desired` has not). */
+export function managedSpecPatch(desired: object, fields: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(fields.map((k) => [k, (desired as Record<string, unknown>)[k] ?? null]));
 }
 
 export interface Readiness {

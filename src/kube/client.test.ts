@@ -1,5 +1,6 @@
 import { resourceOfPath } from './transport.ts';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -291,6 +292,25 @@ describe('KubeClient.withWriteGate', () => {
     assert.equal((err as Error).message, 'PATCH /api/v1/namespaces/ns/configmaps/x aborted in flight: lease lost');
     handler = (_req, res) => json(res, 200, { metadata: {} });
     await client.resource(ConfigMaps).create({ metadata: { namespace: 'ns', name: 'y' } });
+  });
+
+  it("the caller's signal cuts a write off too; a settled write leaves nothing listening on either signal", async () => {
+    const gate = new AbortController();
+    const caller = new AbortController();
+    const gated = client.withWriteGate(() => gate.signal).resource(ConfigMaps);
+    await gated.patch({ namespace: 'ns', name: 'x' }, { data: {} }, { signal: caller.signal });
+    const arrived = new Promise<void>((resolve) => (handler = () => resolve())); // never answers
+    const writing = gated
+      .patch({ namespace: 'ns', name: 'x' }, { data: {} }, { signal: caller.signal })
+      .catch((e: unknown) => e);
+    await arrived;
+    caller.abort(new Error('shutting down'));
+    const err = (await writing) as Error;
+    assert.equal(isWriteRefused(err), false, 'the gate is still open');
+    assert.equal(err.message, 'PATCH /api/v1/namespaces/ns/configmaps/x: aborted');
+    assert.equal((err.cause as Error).message, 'shutting down');
+    assert.equal(getEventListeners(gate.signal, 'abort').length, 0);
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0);
   });
 });
 

@@ -20,6 +20,12 @@ export interface ResourceType<T extends KubeObject = KubeObject> {
    * IPAddressClaim only as v1beta1): objects read are decoded into that shape, bodies written are encoded back.
    */
   readonly codec?: Codec;
+  /**
+   * What informers keep of each object, when not all of it is read from a cache (kcm's ClusterDeployment status, say).
+   * Objects are written by patching the fields a reconciler sets, never by writing a cached one back, so what this
+   * leaves out is never dropped from the API.
+   */
+  cached?(obj: T): T;
   /** Type-level only: carries T so `client.resource(type)` is typed. Never set. */
   readonly __object?: T;
 }

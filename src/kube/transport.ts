@@ -77,7 +77,9 @@ export class Transport {
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const writeGate = READS.has(method) ? undefined : this.writeGate;
     const gate = writeGate?.();
-    const signal = gate && opts.signal ? AbortSignal.any([opts.signal, gate]) : (gate ?? opts.signal);
+    // Listened to directly, not through AbortSignal.any or http.request's `signal`: both leave state behind on a
+    // long-lived signal (the gate lives as long as the leadership) per request, ~100 B a write retained for good.
+    const signals = [opts.signal, gate].filter((s) => s !== undefined);
     // Before every attempt (a retry after a 401 or a stale socket must not go out once the gate closed either), and
     // once more when the connection is ready: the gate may judge by the clock, and time passed meanwhile.
     const refuseIfClosed = (): void => {
@@ -88,7 +90,7 @@ export class Transport {
       refuseIfClosed();
       let res: RawResponse;
       try {
-        res = await this.send(method, path, { ...opts, signal }, body, refuseIfClosed);
+        res = await this.send(method, path, opts, signals, body, refuseIfClosed);
         this.observer?.(method, resourceOfPath(path), res.status);
       } catch (err) {
         if (err instanceof WriteRefusedError) throw err;
@@ -200,6 +202,7 @@ export class Transport {
     method: string,
     path: string,
     opts: RequestOptions,
+    signals: readonly AbortSignal[],
     body: Buffer | undefined,
     beforeSending: () => void,
   ) {
@@ -212,19 +215,24 @@ export class Transport {
       reqHeaders['Content-Length'] = String(body.length);
     }
     return new Promise<RawResponse>((resolve, reject) => {
-      const req = (url.protocol === 'http:' ? http : https).request(url, {
-        method,
-        agent,
-        headers: reqHeaders,
-        signal: opts.signal,
-      });
+      const abortedBy = signals.find((s) => s.aborted);
+      if (abortedBy) return reject(abortError(method, path, abortedBy));
+      const req = (url.protocol === 'http:' ? http : https).request(url, { method, agent, headers: reqHeaders });
       const timer = setTimeout(
         () => req.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)),
         this.timeoutMs,
       );
+      const onAbort = (event: Event): void => {
+        req.destroy(abortError(method, path, event.target as AbortSignal));
+      };
+      for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const signal of signals) signal.removeEventListener('abort', onAbort);
+      };
       let answered = false;
       const fail = (err: unknown): void => {
-        clearTimeout(timer);
+        done();
         const code = (err as NodeJS.ErrnoException).code;
         const stale = req.reusedSocket && !answered && (code === 'ECONNRESET' || code === 'EPIPE');
         reject(stale ? new StaleSocketError('stale keep-alive connection', { cause: err }) : err);
@@ -235,7 +243,7 @@ export class Transport {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          clearTimeout(timer);
+          done();
           resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) });
         });
         res.on('error', fail);
@@ -246,4 +254,8 @@ export class Transport {
       req.end(body);
     });
   }
+}
+
+function abortError(method: string, path: string, signal: AbortSignal): Error {
+  return Object.assign(new Error(`${method} ${path}: aborted`, { cause: signal.reason }), { name: 'AbortError' });
 }

@@ -4,6 +4,7 @@
 // holder the API server flagged (DuplicateAddress), an address a machine holds although it is reserved, excluded or
 // the gateway. A control-plane endpoint in the excluded addresses is the intended state, not a conflict.
 import { formatAddress, IntervalSet, parseAddress, type Family, type Pool } from '../core/index.ts';
+import { drain, every, sorted, type Steps } from './steps.ts';
 
 export type HolderKind = 'IPAddress' | 'IPAddressReservation' | 'Endpoint';
 
@@ -126,6 +127,11 @@ export function describeHolder(h: HolderInput): string {
 }
 
 export function planPool(input: PoolInput): PoolPlan {
+  return drain(planPoolSteps(input));
+}
+
+export function* planPoolSteps(input: PoolInput): Steps<PoolPlan> {
+  const tick = every();
   const base = {
     key: input.key,
     kind: input.kind,
@@ -136,15 +142,21 @@ export function planPool(input: PoolInput): PoolPlan {
     warnings: input.warnings,
   };
   const pool = input.pool;
-  const holders: Holder[] = input.holders.map((h) => ({ ...h, party: partyOf(h) }));
+  const holders: Holder[] = [];
+  for (const h of input.holders) {
+    holders.push({ ...h, party: partyOf(h) });
+    if (tick()) yield;
+  }
   if (!pool) return { ...base, runs: [], holders, conflicts: [], cells: undefined };
 
   const family = pool.family;
   // Each holder's address parsed once, for its place in the plan and in the sorted list.
-  const keys = holders.map((h) => sortKey(h.address));
+  const keys: SortKey[] = [];
   const byValue = new Map<bigint, Holder[]>();
-  for (const [i, h] of holders.entries()) {
-    const a = keys[i]!;
+  for (const h of holders) {
+    const a = sortKey(h.address);
+    keys.push(a);
+    if (tick()) yield;
     if (typeof a === 'string' || a.family !== family) continue;
     const v = a.value;
     const list = byValue.get(v) ?? [];
@@ -184,8 +196,12 @@ export function planPool(input: PoolInput): PoolPlan {
   for (const set of [pool.addresses, pool.excluded, pool.reserved, gateway, shared]) {
     for (const r of set.ranges()) bounds.add(r.lo).add(r.hi + 1n);
   }
-  for (const v of byValue.keys()) bounds.add(v).add(v + 1n);
-  const points = [...bounds].filter((b) => b >= subnet.lo && b <= subnet.hi + 1n).sort((a, b) => (a < b ? -1 : 1));
+  for (const v of byValue.keys()) {
+    bounds.add(v).add(v + 1n);
+    if (tick()) yield;
+  }
+  const inside = [...bounds].filter((b) => b >= subnet.lo && b <= subnet.hi + 1n);
+  const points = yield* sorted(inside, (a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
   const runs: Run[] = [];
   let open: { lo: bigint; hi: bigint; state: State; holders: Holder[] } | undefined;
@@ -214,6 +230,7 @@ export function planPool(input: PoolInput): PoolPlan {
       flush();
       open = { lo, hi, state, holders: [...here] };
     }
+    if (tick()) yield;
   }
   flush();
 
@@ -236,11 +253,18 @@ export function planPool(input: PoolInput): PoolPlan {
   }
 
   let used = 0n;
-  for (const v of byValue.keys()) if (pool.usable.has(v)) used++;
-  const sortedHolders = holders
-    .map((h, i) => ({ h, at: keys[i]! }))
-    .sort((a, b) => compareKeys(a.at, b.at) || a.h.party.localeCompare(b.h.party))
-    .map(({ h }) => h);
+  for (const v of byValue.keys()) {
+    if (pool.usable.has(v)) used++;
+    if (tick()) yield;
+  }
+  const byAddress = yield* sorted(
+    holders.map((h, i) => ({ h, at: keys[i]! })),
+    (a, b) => compareKeys(a.at, b.at) || a.h.party.localeCompare(b.h.party),
+  );
+  const byAddressConflicts = yield* sorted(
+    conflicts.map((c) => ({ c, at: sortKey(c.address) })),
+    (a, b) => compareKeys(a.at, b.at),
+  );
   return {
     ...base,
     family,
@@ -255,8 +279,8 @@ export function planPool(input: PoolInput): PoolPlan {
     },
     cells,
     runs,
-    holders: sortedHolders,
-    conflicts: conflicts.sort((a, b) => compareAddresses(a.address, b.address)),
+    holders: byAddress.map(({ h }) => h),
+    conflicts: byAddressConflicts.map(({ c }) => c),
   };
 }
 
@@ -279,10 +303,6 @@ function compareKeys(x: SortKey, y: SortKey): number {
   return x.value < y.value ? -1 : x.value > y.value ? 1 : 0;
 }
 
-function compareAddresses(a: string, b: string): number {
-  return compareKeys(sortKey(a), sortKey(b));
-}
-
 export interface DomainPlan {
   domain: string;
   pools: PoolPlan[];
@@ -290,10 +310,14 @@ export interface DomainPlan {
 
 /** Pools grouped by address domain (sorted), each pool's plan. */
 export function planDomains(pools: readonly PoolInput[]): DomainPlan[] {
+  return drain(planDomainsSteps(pools));
+}
+
+export function* planDomainsSteps(pools: readonly PoolInput[]): Steps<DomainPlan[]> {
   const byDomain = new Map<string, PoolPlan[]>();
   for (const p of pools) {
     const list = byDomain.get(p.domain) ?? [];
-    list.push(planPool(p));
+    list.push(yield* planPoolSteps(p));
     byDomain.set(p.domain, list);
   }
   return [...byDomain.keys()]

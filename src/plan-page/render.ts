@@ -9,6 +9,7 @@ import {
   type Run,
   type State,
 } from './model.ts';
+import { drain, every, prettyJSON, type Steps } from './steps.ts';
 
 const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -80,29 +81,37 @@ function holderText(holders: Holder[]): string {
   return shown.join('<br>');
 }
 
-function runsTable(runs: Run[]): string {
-  const rows = runs.map(
-    (r) =>
+function* runsTable(runs: Run[]): Steps<string> {
+  const tick = every();
+  const rows: string[] = [];
+  for (const r of runs) {
+    rows.push(
       `<tr class="s-${r.state}" data-state="${r.state}"><td>${esc(r.from)}</td><td>${esc(r.to)}</td>` +
-      `<td>${esc(r.count)}</td><td><i class="s-${r.state}" style="display:inline-block;width:.8em;height:.8em"></i> ` +
-      `${esc(stateTitles[r.state])}</td><td>${holderText(r.holders)}</td></tr>`,
-  );
+        `<td>${esc(r.count)}</td><td><i class="s-${r.state}" style="display:inline-block;width:.8em;height:.8em"></i> ` +
+        `${esc(stateTitles[r.state])}</td><td>${holderText(r.holders)}</td></tr>`,
+    );
+    if (tick()) yield;
+  }
   return (
     '<table class="runs"><thead><tr><th>from</th><th>to</th><th>addresses</th><th>state</th><th>holders</th></tr>' +
     `</thead><tbody>${rows.join('')}</tbody></table>`
   );
 }
 
-function holdersTable(pool: PoolPlan): string {
+function* holdersTable(pool: PoolPlan): Steps<string> {
+  const tick = every();
   if (pool.holders.length === 0) return '<p class="meta">No address is held.</p>';
   const conflicted = new Set(pool.conflicts.map((c) => c.address));
-  const rows = pool.holders.map(
-    (h) =>
+  const rows: string[] = [];
+  for (const h of pool.holders) {
+    rows.push(
       `<tr class="holder${conflicted.has(h.address) ? ' s-conflict' : ''}" data-address="${esc(h.address)}">` +
-      `<td>${esc(h.address)}</td><td class="machine">${esc(h.machine ?? '')}</td><td>${esc(h.cluster ?? '')}</td>` +
-      `<td>${esc(h.kind)}</td><td>${esc(`${h.namespace ?? ''}/${h.name}`)}</td><td>${esc(h.pool ?? '')}</td>` +
-      `<td>${esc(h.problem ?? (h.released ? 'released' : ''))}</td></tr>`,
-  );
+        `<td>${esc(h.address)}</td><td class="machine">${esc(h.machine ?? '')}</td><td>${esc(h.cluster ?? '')}</td>` +
+        `<td>${esc(h.kind)}</td><td>${esc(`${h.namespace ?? ''}/${h.name}`)}</td><td>${esc(h.pool ?? '')}</td>` +
+        `<td>${esc(h.problem ?? (h.released ? 'released' : ''))}</td></tr>`,
+    );
+    if (tick()) yield;
+  }
   return (
     '<table class="holders"><thead><tr><th>address</th><th>machine</th><th>cluster</th><th>kind</th><th>object</th>' +
     `<th>pool</th><th>problem</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
@@ -114,7 +123,8 @@ function list(cls: string, title: string, items: readonly string[]): string {
   return `<div class="${cls}"><strong>${esc(title)}</strong><ul>${items.map((i) => `<li>${esc(i)}</li>`).join('')}</ul></div>`;
 }
 
-function poolSection(pool: PoolPlan): string {
+function* poolSection(pool: PoolPlan): Steps<string> {
+  const tick = every();
   const c = pool.counts;
   const meta = [
     esc(pool.kind),
@@ -124,9 +134,16 @@ function poolSection(pool: PoolPlan): string {
       ? `${esc(c.used)} used, ${esc(c.free === c.usable ? c.usableHuman : c.free)} free of ${esc(c.usableHuman)} usable`
       : '',
   ].filter(Boolean);
-  const conflicts = pool.conflicts.map(
-    (x) => `${x.address}: ${x.message}${x.holders.length ? ` — ${x.holders.map(describeHolder).join('; ')}` : ''}`,
-  );
+  const conflicts: string[] = [];
+  for (const x of pool.conflicts) {
+    conflicts.push(
+      `${x.address}: ${x.message}${x.holders.length ? ` — ${x.holders.map(describeHolder).join('; ')}` : ''}`,
+    );
+    if (tick()) yield;
+  }
+  const runs = pool.runs.length
+    ? `<details${pool.cells ? '' : ' open'}><summary>Ranges</summary>${yield* runsTable(pool.runs)}</details>`
+    : '';
   return (
     `<article class="pool" id="${esc(pool.key)}" data-pool="${esc(pool.key)}">` +
     `<h3>${esc(pool.namespace ? `${pool.namespace}/${pool.name}` : pool.name)}</h3>` +
@@ -135,20 +152,26 @@ function poolSection(pool: PoolPlan): string {
     list('conflicts', `${pool.conflicts.length} conflict${pool.conflicts.length === 1 ? '' : 's'}`, conflicts) +
     list('warnings', 'Warnings', pool.warnings) +
     grid(pool) +
-    (pool.runs.length
-      ? `<details${pool.cells ? '' : ' open'}><summary>Ranges</summary>${runsTable(pool.runs)}</details>`
-      : '') +
-    holdersTable(pool) +
+    runs +
+    (yield* holdersTable(pool)) +
     '</article>'
   );
 }
 
 export function renderPage(domains: readonly DomainPlan[], generatedAt: string): string {
-  const sections = domains.map(
-    (d) =>
+  return drain(renderPageSteps(domains, generatedAt));
+}
+
+export function* renderPageSteps(domains: readonly DomainPlan[], generatedAt: string): Steps<string> {
+  const sections: string[] = [];
+  for (const d of domains) {
+    const pools: string[] = [];
+    for (const pool of d.pools) pools.push(yield* poolSection(pool));
+    sections.push(
       `<section class="domain" data-domain="${esc(d.domain)}"><h2>Address domain ${esc(d.domain)}</h2>` +
-      `${d.pools.map(poolSection).join('')}</section>`,
-  );
+        `${pools.join('')}</section>`,
+    );
+  }
   const total = domains.reduce((n, d) => n + d.pools.reduce((m, p) => m + p.conflicts.length, 0), 0);
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
@@ -165,5 +188,9 @@ export function renderPage(domains: readonly DomainPlan[], generatedAt: string):
 
 /** The same data as the page; bigints are already strings in the model. */
 export function renderJSON(domains: readonly DomainPlan[], generatedAt: string): string {
-  return JSON.stringify({ generatedAt, domains }, null, 2);
+  return drain(renderJSONSteps(domains, generatedAt));
+}
+
+export function renderJSONSteps(domains: readonly DomainPlan[], generatedAt: string): Steps<string> {
+  return prettyJSON({ generatedAt, domains });
 }

@@ -20,8 +20,9 @@ import { clusterNameLabel } from '../providers/claims.ts';
 import { isInClusterPoolRef, poolKey } from '../providers/in-cluster/names.ts';
 import type { PoolObject } from '../providers/in-cluster/pools.ts';
 import { poolTypes } from '../providers/in-cluster/provider.ts';
-import { planDomains, type DomainPlan, type HolderInput, type PoolInput } from './model.ts';
-import { renderJSON, renderPage } from './render.ts';
+import { planDomainsSteps, type DomainPlan, type HolderInput, type PoolInput } from './model.ts';
+import { renderJSONSteps, renderPageSteps } from './render.ts';
+import { drain, every, runInSlices, type Steps } from './steps.ts';
 
 export interface PlanSources {
   pools: readonly PoolObject[];
@@ -50,6 +51,11 @@ const inSubnet = (pool: Pool, a: Address | undefined): boolean =>
 
 /** The plan of every in-cluster pool from the objects the caches hold (pure: tests call it with objects). */
 export function planFromObjects(src: PlanSources): DomainPlan[] {
+  return drain(planFromObjectsSteps(src));
+}
+
+export function* planFromObjectsSteps(src: PlanSources): Steps<DomainPlan[]> {
+  const tick = every();
   const poolByKey = new Map(
     src.pools.map((p) => [poolKey(p.kind ?? '', p.metadata.namespace, p.metadata.name ?? ''), p]),
   );
@@ -88,6 +94,7 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
       pool: key,
       problem: duplicateOf(claim),
     });
+    if (tick()) yield;
   }
   for (const r of src.reservations) {
     const domain = r.spec.domain ?? globalDomain;
@@ -104,6 +111,7 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
       pool: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
       released: r.spec.releasedAt !== undefined,
     });
+    if (tick()) yield;
   }
 
   const endpoints: DomainHolder[] = [];
@@ -117,7 +125,8 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
     });
   }
   const checked = src.pools.map((obj) => ({ obj, check: validatePool(obj.spec), domain: addressDomain(obj) }));
-  const inputs: PoolInput[] = checked.map(({ obj, check, domain }) => {
+  const inputs: PoolInput[] = [];
+  for (const { obj, check, domain } of checked) {
     const key = poolKey(obj.kind ?? '', obj.metadata.namespace, obj.metadata.name ?? '');
     const pool = check.pool;
     const conditionWarnings = (obj.status?.conditions ?? [])
@@ -134,9 +143,15 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
       warnings: [...check.warnings.map((w) => `${w.field}: ${w.message}`), ...conditionWarnings],
       holders: [],
     };
-    if (!pool) return input;
+    if (!pool) {
+      inputs.push(input);
+      continue;
+    }
     const mine: HolderInput[] = [];
-    for (const h of byDomain.get(domain) ?? []) if (inSubnet(pool, h.at)) mine.push(h.holder);
+    for (const h of byDomain.get(domain) ?? []) {
+      if (inSubnet(pool, h.at)) mine.push(h.holder);
+      if (tick()) yield;
+    }
     for (const e of endpoints) if (inSubnet(pool, e.at)) mine.push(e.holder);
     const overlaps = checked
       .filter((o) => o.obj !== obj && o.domain === domain && o.check.pool?.family === pool.family)
@@ -148,9 +163,9 @@ export function planFromObjects(src: PlanSources): DomainPlan[] {
     for (const o of overlaps) {
       input.warnings = [...input.warnings, `shares ${o.set.toString()} with ${o.pool} in its address domain`];
     }
-    return { ...input, holders: mine, overlaps };
-  });
-  return planDomains(inputs);
+    inputs.push({ ...input, holders: mine, overlaps });
+  }
+  return yield* planDomainsSteps(inputs);
 }
 
 export const planPagePaths = { html: '/', json: '/plan.json' } as const;
@@ -164,16 +179,25 @@ export const planKeepMs = 60_000;
 /**
  * The plan and its two renderings, built when a GET finds that the objects changed since the last build, and at most
  * once per `intervalMs`: a GET in between is answered with the last build, which says when it was made. A GET of an
- * unchanged plan costs nothing but sending it; building it at 10,000 holders takes a few hundred ms of the event loop
- * (bench:plan-page). A build is dropped `keepMs` after the last GET: at 10,000 holders it holds ~9 MB of text.
+ * unchanged plan costs nothing but sending it. Building and rendering it at 10,000 holders takes a few hundred ms of
+ * CPU (bench:plan-page), run in slices (runInSlices) so the event loop never waits on it for long; GETs meanwhile
+ * wait for the same build. A build is dropped `keepMs` after the last GET: at 10,000 holders it holds ~9 MB of text.
  */
 export class PlanCache {
   private changed = true;
-  private built: { at: number; domains: DomainPlan[]; generatedAt: string; html?: string; json?: string } | undefined;
+  private built:
+    | {
+        at: number;
+        domains: Promise<DomainPlan[]>;
+        generatedAt: string;
+        html?: Promise<string>;
+        json?: Promise<string>;
+      }
+    | undefined;
   private forget: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly plan: () => DomainPlan[],
+    private readonly plan: () => Steps<DomainPlan[]>,
     private readonly opts: { intervalMs?: number; keepMs?: number; now?: () => number } = {},
   ) {}
 
@@ -182,21 +206,26 @@ export class PlanCache {
     this.changed = true;
   }
 
-  html(): string {
+  html(): Promise<string> {
     const b = this.current();
-    return (b.html ??= renderPage(b.domains, b.generatedAt));
+    return (b.html ??= b.domains.then((domains) => runInSlices(renderPageSteps(domains, b.generatedAt))));
   }
 
-  json(): string {
+  json(): Promise<string> {
     const b = this.current();
-    return (b.json ??= renderJSON(b.domains, b.generatedAt));
+    return (b.json ??= b.domains.then((domains) => runInSlices(renderJSONSteps(domains, b.generatedAt))));
   }
 
   private current() {
     const now = (this.opts.now ?? Date.now)();
     if (!this.built || (this.changed && now - this.built.at >= (this.opts.intervalMs ?? planRebuildIntervalMs))) {
       this.changed = false;
-      this.built = { at: now, domains: this.plan(), generatedAt: new Date(now).toISOString() };
+      const domains = runInSlices(this.plan());
+      this.built = { at: now, domains, generatedAt: new Date(now).toISOString() };
+      // A failed build is not kept: the next GET tries again.
+      domains.catch(() => {
+        if (this.built?.domains === domains) [this.built, this.changed] = [undefined, true];
+      });
     }
     clearTimeout(this.forget);
     this.forget = setTimeout(() => {
@@ -229,7 +258,7 @@ export function planPage(bindAddress: string): PlanPage {
         clusterDeployments: mgr.informer(ClusterDeployments) as Informer<ClusterDeployment>,
       };
       const cache = new PlanCache(() =>
-        planFromObjects({
+        planFromObjectsSteps({
           pools: [...informers.inCluster.list(), ...informers.global.list()],
           ipAddresses: informers.ipAddresses.list(),
           reservations: informers.reservations.list(),
@@ -243,11 +272,11 @@ export function planPage(bindAddress: string): PlanPage {
       }
       const page = async () => {
         if (!mgr.cache.hasSynced()) return { status: 503, body: 'caches not synced yet; reload in a moment' };
-        return { status: 200, body: cache.html(), contentType: 'text/html; charset=utf-8' };
+        return { status: 200, body: await cache.html(), contentType: 'text/html; charset=utf-8' };
       };
       const json = async () => {
         if (!mgr.cache.hasSynced()) return { status: 503, body: '{"error":"caches not synced"}' };
-        return { status: 200, body: cache.json(), contentType: 'application/json' };
+        return { status: 200, body: await cache.json(), contentType: 'application/json' };
       };
       mgr.serve(bindAddress, { [planPagePaths.html]: page, [planPagePaths.json]: json }).then(
         (address) => resolveUrl(address && `http://${address}/`),

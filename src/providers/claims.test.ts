@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { IPAddressClaim } from '../api/index.ts';
-import { claimStatus, ipAddressMetadataPatch, ownerReferences, pausedBy } from './claims.ts';
+import { claimStatus, claimStatusHolds, ipAddressMetadataPatch, ownerReferences, pausedBy } from './claims.ts';
 
 const claim = (extra: Partial<IPAddressClaim['metadata']> = {}): IPAddressClaim => ({
   apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
@@ -129,5 +129,34 @@ describe('claims', () => {
         lastTransitionTime: '2026-01-01T00:01:00Z',
       },
     ]);
+  });
+
+  it("are written as their own fields only: other writers' conditions, in either shape, are kept as read", () => {
+    const theirs = { type: 'ExampleHealthy', status: 'True', lastTransitionTime: '2026-01-01T00:00:00Z' } as const;
+    const read = {
+      ...claim(),
+      status: {
+        observedGeneration: 1,
+        conditions: [{ ...theirs, reason: 'Fine', message: '' }],
+        deprecated: { v1beta1: { conditions: [theirs] } },
+      },
+    };
+    const ready = { status: 'True', reason: 'AddressAllocated', message: 'IPAddress m allocated' } as const;
+    const owned = claimStatus(read, { addressRef: 'm', ready });
+    assert.equal(owned.observedGeneration, undefined, 'not ours: left out of the patch');
+    assert.deepEqual(
+      owned.conditions?.map((c) => c.type),
+      ['ExampleHealthy', 'Ready'],
+    );
+    assert.deepEqual(
+      owned.deprecated?.v1beta1?.conditions?.map((c) => c.type),
+      ['ExampleHealthy', 'Ready'],
+    );
+    assert.equal(claimStatusHolds(owned, read.status), false);
+    const written = { ...read.status, ...owned };
+    assert.equal(
+      claimStatusHolds(claimStatus({ ...read, status: written }, { addressRef: 'm', ready }), written),
+      true,
+    );
   });
 });

@@ -157,7 +157,11 @@ export interface ClaimOutcome {
   duplicate?: string;
 }
 
-/** The claim's status for an outcome; conditions keep their lastTransitionTime while their status holds. */
+/**
+ * The status fields this provider owns for an outcome, to be written as a merge patch: conditions keep their
+ * lastTransitionTime while their status holds; what other writers set (their conditions, in either shape, and any
+ * other field) is kept as read.
+ */
 export function claimStatus(claim: IPAddressClaim, outcome: ClaimOutcome, now = new Date()): ClaimStatus {
   const before = (claim.status?.conditions ?? []) as Condition[];
   let conditions = before;
@@ -174,12 +178,28 @@ export function claimStatus(claim: IPAddressClaim, outcome: ClaimOutcome, now = 
       set('DuplicateAddress', 'True', ClaimReasons.DuplicateAddress, outcome.duplicate);
     } else if (isSet('DuplicateAddress')) set('DuplicateAddress', 'False', ClaimReasons.UniqueAddress);
   }
-  const status: ClaimStatus = { ...claim.status, conditions };
+  const status: ClaimStatus = { conditions };
   // Cluster API's v1beta2 transition asks providers to go on writing the v1beta1 conditions: v1beta1 readers (CAPV
   // aggregates the claims' Ready into its VSphereVM's IPAddressClaimed; clusterctl describe) see only these.
   const ready = conditions.find((c) => c.type === 'Ready');
-  if (ready) status.deprecated = { v1beta1: { conditions: [toV1Beta1Condition(ready)] } };
+  if (ready) {
+    const older = claim.status?.deprecated?.v1beta1?.conditions ?? [];
+    const mine = toV1Beta1Condition(ready);
+    const at = older.findIndex((c) => c.type === 'Ready');
+    status.deprecated = {
+      v1beta1: { conditions: at < 0 ? [...older, mine] : older.map((c, i) => (i === at ? mine : c)) },
+    };
+  }
   const ref = outcome.addressRef ?? claim.status?.addressRef?.name;
   if (ref) status.addressRef = { name: ref };
   return status;
+}
+
+/** Whether writing `owned` (as claimStatus makes it, a merge patch) would leave the claim's status as it is. */
+export function claimStatusHolds(owned: ClaimStatus, current: ClaimStatus | undefined): boolean {
+  return (
+    sameJSON(owned.conditions, current?.conditions ?? []) &&
+    (!owned.addressRef || sameJSON(owned.addressRef, current?.addressRef)) &&
+    (!owned.deprecated || sameJSON(owned.deprecated.v1beta1?.conditions, current?.deprecated?.v1beta1?.conditions))
+  );
 }

@@ -10,7 +10,8 @@ import {
   type ConfigMap,
   type CustomResourceDefinition,
 } from '../kube/index.ts';
-import { Informer, objectKey, splitKey } from './informer.ts';
+import { ClusterDeployments, type ClusterDeployment } from '../api/index.ts';
+import { Informer, lastAppliedAnnotation, objectKey, splitKey } from './informer.ts';
 import { FakeListWatch, gone, until } from './testing.ts';
 
 function cm(namespace: string, name: string, data: Record<string, string> = {}): ConfigMap {
@@ -212,11 +213,12 @@ describe('Informer', () => {
     assert.equal(informer.get('a/x')!.data!.v, '1');
   });
 
-  it('keeps everything of an object but its managedFields, nested objects frozen too', async () => {
+  it('keeps everything of an object but its managedFields and last-applied copy, nested objects frozen too', async () => {
     const obj = cm('a', 'y', { v: '1' });
     obj.metadata.managedFields = [{ manager: 'kubectl', operation: 'Apply' }];
     obj.metadata.finalizers = ['example.com/keep'];
     obj.metadata.labels = { team: 'a' };
+    obj.metadata.annotations = { [lastAppliedAnnotation]: JSON.stringify(obj), note: 'kept' };
     server.upsert(obj);
     const informer = new Informer(server.client(), fastRetry);
     start(informer);
@@ -225,8 +227,37 @@ describe('Informer', () => {
     assert.equal(got.metadata.managedFields, undefined);
     assert.deepEqual(got.metadata.finalizers, ['example.com/keep']);
     assert.deepEqual(got.metadata.labels, { team: 'a' });
+    assert.deepEqual(got.metadata.annotations, { note: 'kept' });
     assert.equal(got.data!.v, '1');
     assert.ok(Object.isFrozen(got.metadata) && Object.isFrozen(got.metadata.finalizers) && Object.isFrozen(got.data));
+  });
+
+  it("keeps what the kind says is read: of a ClusterDeployment's status, the IPAMReady condition alone", async () => {
+    const kcm = new FakeListWatch(ClusterDeployments);
+    const condition = (type: string) => ({ type, status: 'True', reason: 'R', message: '', lastTransitionTime: 't' });
+    const deployment = (name: string) =>
+      ({
+        metadata: { namespace: 'a', name },
+        spec: { template: 't', config: { x: 1 } },
+        status: { conditions: [condition('Ready'), condition('IPAMReady')], services: [{ name: 's' }] },
+      }) as unknown as ClusterDeployment;
+    kcm.upsert(deployment('listed'));
+    const informer = new Informer(kcm.client(), fastRetry);
+    const stop = new AbortController();
+    const running = informer.run(stop.signal);
+    try {
+      await informer.waitForSync();
+      kcm.upsert(deployment('watched'));
+      await until(() => informer.get('a/watched') !== undefined, 'the watched one');
+      for (const name of ['listed', 'watched']) {
+        const got = informer.get(`a/${name}`)!;
+        assert.deepEqual(got.status, { conditions: [condition('IPAMReady')] }, name);
+        assert.deepEqual(got.spec, { template: 't', config: { x: 1 } }, name);
+      }
+    } finally {
+      stop.abort();
+      await running;
+    }
   });
 
   it('keeps every value of every field but managedFields, however values repeat within and across objects', async () => {

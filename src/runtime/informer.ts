@@ -10,7 +10,7 @@ import {
   type ResourceType,
   type WatchEvent,
 } from '../kube/index.ts';
-import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import { Backoff, linkedSignal, sleep, type BackoffOptions } from './backoff.ts';
 import { silentLogger, type Logger } from './log.ts';
 
 /** Callbacks may be async; a throw or a rejection is logged and never stops the informer or the process. */
@@ -86,14 +86,26 @@ export function splitKey(key: string): { namespace: string; name: string } {
   return slash < 0 ? { namespace: '', name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
+/** kubectl's copy of what was last applied: often the largest annotation, and read by kubectl alone. */
+export const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /**
- * What the cache keeps of an object: everything but `metadata.managedFields`, which no reconciler reads and which is
- * often the largest part of a small object (server-side apply bookkeeping for every field and writer).
+ * What the cache keeps of an object: everything but `metadata.managedFields` and kubectl's last-applied annotation,
+ * which no reconciler reads and which are often the largest part of a small object (server-side apply bookkeeping
+ * for every field and writer; a second copy of the object). Reconcilers never write a cached object back whole (they
+ * patch the fields they set), so what is dropped here is never dropped from the API.
  */
-function cached<T extends KubeObject>(obj: T): T {
-  if (obj.metadata?.managedFields) {
-    // A copy without the field rather than `delete`, which turns the object into a dictionary (~4 times its memory).
+function cached<T extends KubeObject>(type: ResourceType<T>, received: T): T {
+  const obj = type.cached ? type.cached(received) : received;
+  const annotations = obj.metadata?.annotations;
+  const lastApplied = annotations?.[lastAppliedAnnotation] !== undefined;
+  if (obj.metadata?.managedFields || lastApplied) {
+    // A copy without the fields rather than `delete`, which turns the object into a dictionary (~4 times its memory).
     const { managedFields: _dropped, ...metadata } = obj.metadata;
+    if (lastApplied) {
+      const { [lastAppliedAnnotation]: _copy, ...others } = annotations!;
+      metadata.annotations = others;
+    }
     obj.metadata = metadata;
   }
   return internAndFreeze(obj);
@@ -328,14 +340,15 @@ export class Informer<T extends KubeObject> {
       await sleep(ms, signal);
       return false;
     }
-    const wait = AbortSignal.any([signal, AbortSignal.timeout(Math.ceil(ms))]);
+    const wait = linkedSignal([signal], Math.ceil(ms));
     const served = new AbortController();
+    const watching = linkedSignal([wait.signal, served.signal]);
     try {
       await this.opts.crds.watch(
         {
           fieldSelector: `metadata.name=${type.plural}.${type.group}`,
           timeoutSeconds: Math.max(1, Math.ceil(ms / 1000)),
-          signal: AbortSignal.any([wait, served.signal]),
+          signal: watching.signal,
         },
         (event) => {
           if (event.type !== 'BOOKMARK' && event.type !== 'DELETED' && crdServes(event.object, type)) served.abort();
@@ -343,8 +356,11 @@ export class Informer<T extends KubeObject> {
       );
     } catch (err) {
       this.log.debug({ err }, 'cannot watch the CRD; polling');
+    } finally {
+      watching.release();
     }
-    if (!served.signal.aborted && !wait.aborted) await sleep(ms, wait);
+    if (!served.signal.aborted && !wait.signal.aborted) await sleep(ms, wait.signal);
+    wait.release();
     return served.signal.aborted;
   }
 
@@ -361,7 +377,7 @@ export class Informer<T extends KubeObject> {
     });
     this.stats.lists++;
     const fresh = new Map<string, T>();
-    for (const item of items) fresh.set(objectKey(item), cached(item));
+    for (const item of items) fresh.set(objectKey(item), cached(this.client.type, item));
     // The store changes as a whole before any handler runs, so handlers see one consistent snapshot.
     const notify: (() => void)[] = [];
     for (const [key, obj] of fresh) {
@@ -417,7 +433,7 @@ export class Informer<T extends KubeObject> {
     const rv = event.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (event.type === 'BOOKMARK') return;
-    const obj = cached(event.object);
+    const obj = cached(this.client.type, event.object);
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {

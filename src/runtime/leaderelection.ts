@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { isNotFound, type Lease, type LeaseSpec, type ResourceClient } from '../kube/index.ts';
-import { jittered, sleep } from './backoff.ts';
+import { jittered, linkedSignal, sleep } from './backoff.ts';
 import { silentLogger, type Logger } from './log.ts';
 
 export interface LeaderElectionConfig {
@@ -157,7 +157,8 @@ export class LeaderElector {
   private async tryAcquireOrRenew(signal: AbortSignal, timeoutMs: number): Promise<boolean> {
     if (this.lostWith) return false;
     const { client, namespace, name, leaseDurationMs } = this.cfg;
-    const opts = { signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, timeoutMs))]) };
+    const deadline = linkedSignal([signal], Math.max(1, timeoutMs));
+    const opts = { signal: deadline.signal };
     const now = Date.now();
     const fresh: LeaseSpec = {
       holderIdentity: this.identity,
@@ -192,6 +193,8 @@ export class LeaderElector {
     } catch (err) {
       if (!signal.aborted) this.log.debug({ err }, 'could not acquire or renew the lease');
       return false;
+    } finally {
+      deadline.release();
     }
   }
 

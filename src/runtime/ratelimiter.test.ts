@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import fc from 'fast-check';
-import { Backoff, sleep } from './backoff.ts';
+import { getEventListeners } from 'node:events';
+import { Backoff, linkedSignal, sleep } from './backoff.ts';
 import {
   BucketRateLimiter,
   ItemExponentialFailureRateLimiter,
@@ -129,5 +130,25 @@ describe('Backoff', () => {
     ac.abort();
     await slept;
     await sleep(1, ac.signal); // already aborted: immediate
+  });
+
+  it('linkedSignal aborts with the source that aborted, or on its deadline; released, it leaves the sources alone', async () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const linked = linkedSignal([a.signal, b.signal], 60_000);
+    b.abort(new Error('stopped'));
+    assert.equal((linked.signal.reason as Error).message, 'stopped');
+    assert.equal(getEventListeners(a.signal, 'abort').length, 0, 'aborting released it');
+
+    const timed = linkedSignal([a.signal], 1);
+    await new Promise((resolve) => timed.signal.addEventListener('abort', resolve));
+    assert.equal((timed.signal.reason as DOMException).name, 'TimeoutError');
+
+    const released = linkedSignal([a.signal], 60_000);
+    released.release();
+    assert.equal(getEventListeners(a.signal, 'abort').length, 0);
+    a.abort();
+    assert.equal(released.signal.aborted, false);
+    assert.equal(linkedSignal([a.signal]).signal.aborted, true, 'an aborted source aborts it at once');
   });
 });

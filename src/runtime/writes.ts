@@ -67,3 +67,32 @@ export async function removeFinalizer<T extends KubeObject>(
     (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer),
   );
 }
+
+/**
+ * Sets each of `fields` (JSON pointers into obj, e.g. `/spec/config`) to its value as a whole, or removes it where the
+ * value is undefined, guarded by obj's resourceVersion (409 when obj is stale): nothing of obj but these fields is
+ * sent, so fields the manager's cache does not hold (informer transforms) are never written back. Parents of a
+ * pointer must exist in obj.
+ */
+export async function setFields<T extends KubeObject>(
+  client: ResourceClient<T>,
+  obj: T,
+  fields: Record<string, unknown>,
+): Promise<T> {
+  const ops: unknown[] = [{ op: 'replace', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion }];
+  for (const [path, value] of Object.entries(fields)) {
+    if (value !== undefined) ops.push({ op: 'add', path, value });
+    else if (pointsAt(obj, path)) ops.push({ op: 'remove', path });
+  }
+  return client.patch(keyOfObject(obj), ops, { type: 'json' });
+}
+
+function pointsAt(obj: unknown, path: string): boolean {
+  let at = obj;
+  for (const token of path.split('/').slice(1)) {
+    const key = token.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return false;
+    at = (at as Record<string, unknown>)[key];
+  }
+  return true;
+}

@@ -73,6 +73,10 @@ async function deploymentGetsIPAM(ns: string, name: string, source: Obj, claimNa
   assert.deepEqual(ipPool, cipam.status.providerData[0]);
   assert.deepEqual(ipPool.config, { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: claimName });
   assert.deepEqual(rest, source.spec.config, 'no other key of spec.config changed');
+  // What `kubectl apply` recorded stays, so applying the manifest again merges as kubectl users expect.
+  const lastApplied = d.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
+  assert.ok(lastApplied, 'the last-applied annotation is kept');
+  assert.deepEqual(JSON.parse(lastApplied).spec.config, source.spec.config);
   const rows = await table(['clusterdeployment', name], ns);
   assert.equal(rows[0]!.IPAM, 'True');
   return d;

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
+  conditionOf,
   createClaim,
   createPool,
   eventsFor,
@@ -157,6 +158,55 @@ describe('in-cluster provider: claims', () => {
     // b never moved.
     const bAgain = await h.client.resource(IPAddresses).get({ namespace: ns, name: 'b' });
     assert.equal(bAgain.metadata.uid, b.metadata.uid);
+  });
+
+  it("keeps the claim status another writer set: its conditions, in both shapes, survive the manager's writes", async () => {
+    const ns = await testNamespace('ic-status');
+    await createPool(h.client, ns, 'pool', { addresses: ['10.201.4.10-10.201.4.20'], prefix: 24 });
+    await createClaim(h.client, ns, 'm', 'pool');
+    await waitForAddress(h.client, ns, 'm');
+    const claims = h.client.resource(IPAddressClaims);
+    const allocated = await waitForReason(h.client, ns, 'm', 'AddressAllocated');
+    // Another controller's condition, in the v1beta2 list and in the older shape kept for v1beta1 readers.
+    const theirs = { type: 'ExampleHealthy', status: 'True', reason: 'Fine', message: 'all good' };
+    const at = { lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    await claims.patchStatus(
+      { namespace: ns, name: 'm' },
+      {
+        status: {
+          conditions: [...(allocated.status?.conditions ?? []), { ...theirs, ...at }],
+          deprecated: {
+            v1beta1: {
+              conditions: [...(allocated.status?.deprecated?.v1beta1?.conditions ?? []), { ...theirs, ...at }],
+            },
+          },
+        },
+      },
+    );
+    // Pausing the claim and resuming it makes the manager write its conditions twice.
+    const annotate = (value: string | null) =>
+      claims.patch({ namespace: ns, name: 'm' }, { metadata: { annotations: { 'cluster.x-k8s.io/paused': value } } });
+    for (const [value, paused] of [
+      ['true', 'True'],
+      [null, 'False'],
+    ] as const) {
+      await annotate(value);
+      const claim = await waitFor(
+        async (note) => {
+          const got = await claims.get({ namespace: ns, name: 'm' });
+          note(got.status?.conditions ?? 'no conditions');
+          return conditionOf(got, 'Paused')?.status === paused ? got : undefined;
+        },
+        { what: `claim ${ns}/m to say Paused=${paused}` },
+      );
+      assert.equal(conditionOf(claim, 'ExampleHealthy')?.message, 'all good', 'their v1beta2 condition');
+      assert.deepEqual(
+        claim.status?.deprecated?.v1beta1?.conditions?.map((c) => c.type),
+        ['Ready', 'ExampleHealthy'],
+        'Ready and their condition in the v1beta1 shape',
+      );
+      assert.equal(claim.status?.addressRef?.name, 'm');
+    }
   });
 
   it('a claim on a full pool waits (PoolExhausted) and gets the address promptly once one frees up', async () => {

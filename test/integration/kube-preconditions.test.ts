@@ -12,6 +12,7 @@ import {
   type ApiError,
   type ConfigMap,
 } from '../../src/kube/index.ts';
+import { setFields } from '../../src/runtime/index.ts';
 import { testKubeconfig, testNamespace } from '../support/cluster.ts';
 
 let client: KubeClient;
@@ -79,5 +80,25 @@ describe('uid and resourceVersion guards on kube-apiserver', () => {
     const now = await client.resource(ConfigMaps).get(key());
     assert.equal(now.metadata.uid, cm.metadata.uid);
     assert.deepEqual(now.data, { v: '1' });
+  });
+});
+
+describe('setFields on kube-apiserver', () => {
+  it('sets whole fields and removes others, guarded by the resourceVersion read; nothing else is written', async () => {
+    const cms = client.resource(ConfigMaps);
+    const read = await cms.create({
+      metadata: { namespace, name: 'fields', labels: { theirs: 'kept' } },
+      data: { a: '1', b: '2' },
+    });
+    // What a cache holding less than the object (no labels) would hand out: its absence writes nothing.
+    const cached = { ...read, metadata: { ...read.metadata, labels: undefined } };
+    const written = await setFields(cms, cached, { '/data': { c: '3' }, '/binaryData': undefined });
+    assert.deepEqual(written.data, { c: '3' }, 'the field replaced as a whole');
+    assert.deepEqual(written.metadata.labels, { theirs: 'kept' });
+    const stale = await failure(setFields(cms, read, { '/data': { d: '4' } }));
+    assert.ok(isConflict(stale), stale.message);
+    assert.deepEqual((await cms.get({ namespace, name: 'fields' })).data, { c: '3' });
+    const removed = await setFields(cms, written, { '/data': undefined });
+    assert.equal(removed.data, undefined);
   });
 });
