@@ -8,6 +8,30 @@ import { ageColumn, defineKind, type ObjectOf } from './meta.ts';
 
 export const reservationGroup = 'ipam.k0rdent.mirantis.com';
 
+/** The parts of a reservation a ledger entry (src/api/ledger.ts) has too. */
+export const poolRefProperties = {
+  kind: { type: 'string', maxLength: 63 },
+  namespace: { ...objectNameSchema, maxLength: 63, description: 'Empty for a GlobalInClusterIPPool.' },
+  name: objectNameSchema,
+} as const;
+
+export const claimRefSchema = {
+  type: 'object',
+  description: 'The IPAddressClaim the address is (or was) held for.',
+  required: ['namespace', 'name', 'uid'],
+  properties: {
+    namespace: { ...objectNameSchema, maxLength: 63 },
+    name: objectNameSchema,
+    uid: { type: 'string', minLength: 1, maxLength: 64 },
+  },
+} as const;
+
+export const releasedAtSchema = {
+  type: 'string',
+  format: 'date-time',
+  description: 'When the claim let the address go; it is reused once the grace period of the pool has passed.',
+} as const;
+
 export const ipAddressReservationKind = defineKind({
   group: reservationGroup,
   version: 'v1alpha1',
@@ -51,26 +75,11 @@ export const ipAddressReservationKind = defineKind({
         required: ['apiGroup', 'kind', 'name'],
         properties: {
           apiGroup: { type: 'string', maxLength: 253, pattern: dnsSubdomainPattern },
-          kind: { type: 'string', maxLength: 63 },
-          namespace: { ...objectNameSchema, maxLength: 63, description: 'Empty for a GlobalInClusterIPPool.' },
-          name: objectNameSchema,
+          ...poolRefProperties,
         },
       },
-      claimRef: {
-        type: 'object',
-        description: 'The IPAddressClaim the address is (or was) held for.',
-        required: ['namespace', 'name', 'uid'],
-        properties: {
-          namespace: { ...objectNameSchema, maxLength: 63 },
-          name: objectNameSchema,
-          uid: { type: 'string', minLength: 1, maxLength: 64 },
-        },
-      },
-      releasedAt: {
-        type: 'string',
-        format: 'date-time',
-        description: 'When the claim let the address go; it is reused once the grace period of the pool has passed.',
-      },
+      claimRef: claimRefSchema,
+      releasedAt: releasedAtSchema,
     },
     'x-kubernetes-validations': [
       {
