@@ -24,9 +24,14 @@ import type { IntervalSet } from '../../core/index.ts';
 import { Allocator, type Address, type Pool, type PoolCounts } from '../../core/index.ts';
 import { addressKey, defaultDomainOfKey } from './names.ts';
 
+/**
+ * A holder of an address for a claim: an entry of an IPAddressLedger (`ledger` names it; `name` is the entry's, one
+ * per address and domain, `uid` its claim's), or an IPAddressReservation of an older release (its name and uid).
+ */
 export interface ReservationInfo {
   name: string;
   uid: string;
+  ledger?: string;
   address: Address;
   domain: AddressDomain;
   claimUid: string;

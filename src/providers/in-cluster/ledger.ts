@@ -146,8 +146,11 @@ export class LedgerCommitter {
         // Changed meanwhile (409), gone (404), or the outcome is unknown: what the API server holds decides.
         try {
           ledger = this.hold(await this.store.get(this.name));
-        } catch {
-          throw err;
+        } catch (readErr) {
+          // Not a refusal, whatever the write's answer was: the callers keep their addresses to retry.
+          throw new Error(`IPAddressLedger ${this.name}: the write's outcome is unknown and reading it failed`, {
+            cause: readErr,
+          });
         }
         fresh = true;
       }
