@@ -9,6 +9,7 @@ import { KubeClient } from '../../src/kube/index.ts';
 import { testKubeconfig, testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
+  bareIPAddress,
   claimObject,
   createClaim,
   createPool,
@@ -190,44 +191,3 @@ describe('in-cluster provider: recovery', () => {
     });
   });
 });
-
-function bareIPAddress(
-  ns: string,
-  name: string,
-  pool: string,
-  poolUid: string,
-  claimUid: string,
-  address: string,
-): IPAddress {
-  return {
-    apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
-    kind: 'IPAddress',
-    metadata: {
-      namespace: ns,
-      name,
-      ownerReferences: [
-        {
-          apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
-          kind: 'IPAddressClaim',
-          name,
-          uid: claimUid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-        {
-          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
-          kind: 'InClusterIPPool',
-          name: pool,
-          uid: poolUid,
-          blockOwnerDeletion: true,
-        },
-      ],
-    },
-    spec: {
-      address,
-      prefix: 24,
-      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: pool },
-      claimRef: { name },
-    },
-  };
-}

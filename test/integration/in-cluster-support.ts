@@ -342,3 +342,45 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** An IPAddress of claim `name` as a provider writes it (owned by the claim and the pool). */
+export function bareIPAddress(
+  ns: string,
+  name: string,
+  pool: string,
+  poolUid: string,
+  claimUid: string,
+  address: string,
+): IPAddress {
+  return {
+    apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+    kind: 'IPAddress',
+    metadata: {
+      namespace: ns,
+      name,
+      ownerReferences: [
+        {
+          apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+          kind: 'IPAddressClaim',
+          name,
+          uid: claimUid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+        {
+          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+          kind: 'InClusterIPPool',
+          name: pool,
+          uid: poolUid,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      address,
+      prefix: 24,
+      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: pool },
+      claimRef: { name },
+    },
+  };
+}
