@@ -79,6 +79,7 @@ import type {
 } from '../types.ts';
 import { Counter } from 'prom-client';
 import { AddressBook, type ReservationInfo } from './book.ts';
+import { diffEntries, entryInfo, entryOf, ledgerInfos, poolRefOf } from './entries.ts';
 import { LedgerCommitter, refused, type LedgerOp } from './ledger.ts';
 import {
   blockOf,
@@ -149,61 +150,6 @@ function parseReservation(r: IPAddressReservation): ReservationInfo | undefined 
     poolKey: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
     releasedAt: r.spec.releasedAt,
   };
-}
-
-/** A ledger entry as the book keeps it: one per address, named like the reservation it replaces. */
-function entryInfo(ledger: string, domain: AddressDomain, address: Address, e: IPAddressLedgerEntry): ReservationInfo {
-  return {
-    name: reservationName(domain, address),
-    uid: e.claimRef.uid,
-    ledger,
-    address,
-    domain,
-    claimUid: e.claimRef.uid,
-    claimNamespace: e.claimRef.namespace,
-    claimName: e.claimRef.name,
-    poolKey: poolKey(e.poolRef.kind, e.poolRef.namespace, e.poolRef.name),
-    releasedAt: e.releasedAt,
-  };
-}
-
-/**
- * The ledger's entries as the book keeps them, by address text; entries unchanged since `prev` (the ledger's last
- * copy seen) keep their object. `bad` gets the keys that are not an address of the ledger's block.
- */
-function ledgerInfos(
-  l: IPAddressLedger,
-  prev: ReadonlyMap<string, ReservationInfo> | undefined,
-  bad: (key: string) => void,
-): Map<string, ReservationInfo> {
-  const name = l.metadata.name ?? '';
-  const { domain } = l.spec;
-  const out = new Map<string, ReservationInfo>();
-  for (const [key, e] of Object.entries(l.spec.entries ?? {})) {
-    const before = prev?.get(key);
-    const pool = poolKey(e.poolRef.kind, e.poolRef.namespace, e.poolRef.name);
-    if (before?.claimUid === e.claimRef.uid && before.releasedAt === e.releasedAt && before.poolKey === pool) {
-      out.set(key, before);
-      continue;
-    }
-    const address = tryParseAddress(key);
-    if (!address || formatAddress(address) !== key || ledgerName(domain, address) !== name) bad(key);
-    else out.set(key, entryInfo(name, domain, address, e));
-  }
-  return out;
-}
-
-/** The entry a reservation of an older release becomes. */
-const entryOf = (info: ReservationInfo): IPAddressLedgerEntry => ({
-  poolRef: poolRefOf(info.poolKey),
-  claimRef: { namespace: info.claimNamespace, name: info.claimName, uid: info.claimUid },
-  ...(info.releasedAt !== undefined ? { releasedAt: info.releasedAt } : {}),
-});
-
-/** A pool key as a ledger entry's poolRef. */
-function poolRefOf(key: string): { kind: string; namespace?: string; name: string } {
-  const [kind, namespace, ...name] = key.split('/');
-  return { kind: kind!, ...(namespace ? { namespace } : {}), name: name.join('/') };
 }
 
 type IPAddressEntry = { key: string; poolKey: string; address: Address } | undefined;
@@ -310,20 +256,11 @@ export class InClusterProvider implements IPAMProvider {
       const next = ledgerInfos(l, prev, (key) =>
         this.log.error({ ledger: name, entry: key }, 'ignoring a ledger entry that is not an address of its block'),
       );
-      const changed: ReservationInfo[] = [];
-      for (const [key, old] of prev ?? []) {
-        if (next.get(key) === old) continue;
-        changed.push(old);
-        // A release keeps the holder (the book keeps when it first saw it); another holder replaces it.
-        if (next.get(key)?.claimUid !== old.claimUid) this.book.forgetReservation(old);
-      }
-      for (const [key, info] of next) {
-        if (prev?.get(key) === info) continue;
-        changed.push(info);
-        observe(info);
-      }
+      const diff = diffEntries(prev, next);
+      for (const info of diff.forget) this.book.forgetReservation(info);
+      for (const info of diff.observe) observe(info);
       this.ledgerEntries.set(name, next);
-      this.ledgerChanges.set(l, changed);
+      this.ledgerChanges.set(l, diff.changed);
       const committer = this.committers.get(name);
       committer?.observed(l);
       if (committer?.idle) this.committers.delete(name);
