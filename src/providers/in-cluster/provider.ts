@@ -350,6 +350,11 @@ export class InClusterProvider implements IPAMProvider {
       });
     const claimsOf = (list: readonly IPAddressClaim[]) =>
       list.map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }));
+    const waitingFor = (released: readonly (ReservationInfo | undefined)[]) => {
+      const freed = released.filter((i) => i !== undefined && !this.book.reservationAt(i.domain, i.address));
+      const pools = new Set(freed.flatMap((i) => this.book.poolsContaining(i!.domain, i!.address)));
+      return claimsOf([...pools].flatMap((k) => this.waitingClaims(k)));
+    };
     // A pool that changes (grows, unpauses, becomes valid, goes away) concerns its claims still waiting or being
     // deleted; the others are done.
     const poolChanged = (p: KubeObject) =>
@@ -364,17 +369,16 @@ export class InClusterProvider implements IPAMProvider {
         predicate: notStatusOnly,
         map: poolChanged,
       })),
-      // An entry removed frees its address: the claims waiting in any pool of its domain holding it try again at
-      // once.
+      // An entry removed (or a reservation of an older release deleted) frees its address: the claims waiting in any
+      // pool of its domain holding it try again at once.
       {
         type: IPAddressLedgers as unknown as ResourceType<KubeObject>,
-        map: (obj: KubeObject) => {
-          const freed = this.ledgerChange(obj as IPAddressLedger).filter(
-            (i) => !this.book.reservationAt(i.domain, i.address),
-          );
-          const pools = new Set(freed.flatMap((i) => this.book.poolsContaining(i.domain, i.address)));
-          return claimsOf([...pools].flatMap((k) => this.waitingClaims(k)));
-        },
+        map: (obj: KubeObject) => waitingFor(this.ledgerChange(obj as IPAddressLedger)),
+      },
+      {
+        type: IPAddressReservations as unknown as ResourceType<KubeObject>,
+        predicate: (e: { type: string }) => e.type === 'delete',
+        map: (obj: KubeObject) => waitingFor([reservationInfo(obj as IPAddressReservation)]),
       },
       // An IPAddress that arrives with (or leaves) an address another IPAddress of the domain carries: both claims
       // report the duplicate (or stop reporting it).
