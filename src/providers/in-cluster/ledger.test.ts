@@ -189,4 +189,22 @@ describe('ledger committer', () => {
     assert.equal(r.entry?.releasedAt, '2026-01-01T00:00:00Z');
     assert.ok(store.gets > gets);
   });
+
+  it('two replicas racing for the same addresses: each address gets one holder, and each is told who', async () => {
+    const store = new FakeStore();
+    const [a, b] = [new LedgerCommitter('l', blank, store), new LedgerCommitter('l', blank, store)];
+    const addresses = Array.from({ length: 12 }, (_, i) => `10.0.0.${i}`);
+    const answers = await Promise.all(
+      addresses.flatMap((address, i) => [
+        reserve(a, address, `a${i}`).then((r) => [address, `a${i}`, r.entry?.claimRef.uid] as const),
+        reserve(b, address, `b${i}`).then((r) => [address, `b${i}`, r.entry?.claimRef.uid] as const),
+      ]),
+    );
+    const holders = store.obj!.spec.entries!;
+    for (const [address, claim, told] of answers) {
+      assert.equal(told, holders[address]!.claimRef.uid, `${claim} is told the holder of ${address}`);
+    }
+    const won = answers.filter(([, claim, told]) => claim === told).map(([address]) => address);
+    assert.deepEqual(won.sort(), [...addresses].sort(), 'each address won exactly once');
+  });
 });
