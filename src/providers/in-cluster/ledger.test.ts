@@ -79,7 +79,7 @@ describe('ledger committer', () => {
     const c = new LedgerCommitter('l', blank, store, (n) => carried.push(n));
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => reserve(c, `10.0.0.${i + 1}`, `u${i}`)));
     assert.deepEqual(
-      results.map((r) => r.entry?.claimRef.uid),
+      results.map((r) => r?.claimRef.uid),
       Array.from({ length: 20 }, (_, i) => `u${i}`),
     );
     assert.deepEqual(carried, [1, 19], 'one create, then one patch for the 19 that queued meanwhile');
@@ -91,8 +91,8 @@ describe('ledger committer', () => {
     const c = new LedgerCommitter('l', blank, store);
     await reserve(c, '10.0.0.1', 'a');
     const [again, other] = await Promise.all([reserve(c, '10.0.0.1', 'a'), reserve(c, '10.0.0.1', 'b')]);
-    assert.equal(again.entry?.claimRef.uid, 'a');
-    assert.equal(other.entry?.claimRef.uid, 'a', 'b is told a holds it');
+    assert.equal(again?.claimRef.uid, 'a');
+    assert.equal(other?.claimRef.uid, 'a', 'b is told a holds it');
     assert.equal(store.writes.length, 1);
   });
 
@@ -106,8 +106,8 @@ describe('ledger committer', () => {
       store.apply({ '10.0.0.2': entry('other') });
     };
     const [r2, r3] = await Promise.all([reserve(c, '10.0.0.2', 'b'), reserve(c, '10.0.0.3', 'c')]);
-    assert.equal(r2.entry?.claimRef.uid, 'other');
-    assert.equal(r3.entry?.claimRef.uid, 'c');
+    assert.equal(r2?.claimRef.uid, 'other');
+    assert.equal(r3?.claimRef.uid, 'c');
     assert.equal(store.obj!.spec.entries!['10.0.0.2']!.claimRef.uid, 'other');
     assert.equal(store.obj!.spec.entries!['10.0.0.3']!.claimRef.uid, 'c');
   });
@@ -131,7 +131,7 @@ describe('ledger committer', () => {
           throw apiError(503, 'ServiceUnavailable');
         };
       const r = await reserve(c, '10.0.0.2', 'b');
-      assert.equal(r.entry?.claimRef.uid, 'b');
+      assert.equal(r?.claimRef.uid, 'b');
       assert.equal(store.writes.length, 2, `applied=${applied}: one entry, written once`);
     }
   });
@@ -169,11 +169,11 @@ describe('ledger committer', () => {
     await Promise.all([reserve(c, '10.0.0.1', 'a'), reserve(c, '10.0.0.2', 'b')]);
     const at = '2026-01-01T00:00:00Z';
     const released = await c.submit({ type: 'release', address: '10.0.0.1', claimUid: 'a', at });
-    assert.equal(released.entry?.releasedAt, at);
+    assert.equal(released?.releasedAt, at);
     const notMine = await c.submit({ type: 'delete', address: '10.0.0.2', claimUid: 'a' });
-    assert.equal(notMine.entry?.claimRef.uid, 'b');
+    assert.equal(notMine?.claimRef.uid, 'b');
     const deleted = await c.submit({ type: 'delete', address: '10.0.0.1', claimUid: 'a' });
-    assert.equal(deleted.entry, undefined);
+    assert.equal(deleted, undefined);
     assert.deepEqual(Object.keys(store.obj!.spec.entries!), ['10.0.0.2']);
   });
 
@@ -186,7 +186,7 @@ describe('ledger committer', () => {
     store.apply({ '10.0.0.5': entry('e') }); // written by another replica, not cached yet
     const gets = store.gets;
     const r = await c.submit({ type: 'release', address: '10.0.0.5', claimUid: 'e', at: '2026-01-01T00:00:00Z' });
-    assert.equal(r.entry?.releasedAt, '2026-01-01T00:00:00Z');
+    assert.equal(r?.releasedAt, '2026-01-01T00:00:00Z');
     assert.ok(store.gets > gets);
   });
 
@@ -196,8 +196,8 @@ describe('ledger committer', () => {
     const addresses = Array.from({ length: 12 }, (_, i) => `10.0.0.${i}`);
     const answers = await Promise.all(
       addresses.flatMap((address, i) => [
-        reserve(a, address, `a${i}`).then((r) => [address, `a${i}`, r.entry?.claimRef.uid] as const),
-        reserve(b, address, `b${i}`).then((r) => [address, `b${i}`, r.entry?.claimRef.uid] as const),
+        reserve(a, address, `a${i}`).then((r) => [address, `a${i}`, r?.claimRef.uid] as const),
+        reserve(b, address, `b${i}`).then((r) => [address, `b${i}`, r?.claimRef.uid] as const),
       ]),
     );
     const holders = store.obj!.spec.entries!;

@@ -27,12 +27,6 @@ export type LedgerOp =
   /** Remove the claim's entry. */
   | { type: 'delete'; address: string; claimUid: string };
 
-/** The address's entry once the operation is done (undefined: none), and the ledger as written or read. */
-export interface LedgerResult {
-  entry: IPAddressLedgerEntry | undefined;
-  ledger: IPAddressLedger | undefined;
-}
-
 /** What the committer needs of the API server and the informer. */
 export interface LedgerStore {
   /** The informer's copy (possibly behind), without a request. */
@@ -48,7 +42,8 @@ export const refused = (err: unknown): boolean =>
 
 interface Pending {
   op: LedgerOp;
-  resolve: (r: LedgerResult) => void;
+  /** With the address's entry once the operation is done (undefined: none). */
+  resolve: (entry: IPAddressLedgerEntry | undefined) => void;
   reject: (err: unknown) => void;
 }
 
@@ -79,7 +74,8 @@ export class LedgerCommitter {
     return !this.running && this.queue.length === 0 && this.current === undefined;
   }
 
-  submit(op: LedgerOp): Promise<LedgerResult> {
+  /** The address's entry once the operation is done (undefined: none): the claim's, or whose it is. */
+  submit(op: LedgerOp): Promise<IPAddressLedgerEntry | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ op, resolve, reject });
       if (!this.running) void this.drain();
@@ -132,14 +128,14 @@ export class LedgerCommitter {
         fresh = true;
         continue;
       }
-      for (const [p, entry] of decided.answered) p.resolve({ entry, ledger });
+      for (const [p, entry] of decided.answered) p.resolve(entry);
       open = decided.writes.map(([p]) => p);
       if (open.length === 0) return;
       if (round > maxRounds) throw new Error(`IPAddressLedger ${this.name} keeps changing; retrying`);
       try {
         ledger = this.hold(await this.write(ledger, decided.delta));
         this.onWrite(open.length);
-        for (const [p, entry] of decided.writes) p.resolve({ entry, ledger });
+        for (const [p, entry] of decided.writes) p.resolve(entry);
         return;
       } catch (err) {
         if (!(isConflict(err) || isAlreadyExists(err) || isNotFound(err)) && refused(err)) throw err;

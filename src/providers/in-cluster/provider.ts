@@ -644,7 +644,7 @@ export class InClusterProvider implements IPAMProvider {
 
   /** The operation on the address's ledger entry; the entry as it stands after it, as the book keeps it. */
   private async commit(domain: AddressDomain, address: Address, op: LedgerOp): Promise<ReservationInfo | undefined> {
-    const { entry } = await this.committer(domain, address).submit(op);
+    const entry = await this.committer(domain, address).submit(op);
     return entry && entryInfo(ledgerName(domain, address), domain, address, entry);
   }
 
