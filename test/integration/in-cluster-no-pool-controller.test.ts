@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ipAddressClaimController } from '../../src/controllers/ipaddressclaim.ts';
-import { KubeClient } from '../../src/kube/index.ts';
-import { testKubeconfig, testNamespace } from '../support/cluster.ts';
-import { startTestManager, type TestManager } from '../support/manager.ts';
+import { KubeClient, Namespaces } from '../../src/kube/index.ts';
+import type { ControlPlane } from '../../src/local/controlplane.ts';
+import { privateControlPlane } from '../support/cluster.ts';
+import { startManagerOn, type TestManager } from '../support/manager.ts';
 import {
   createClaim,
   createPool,
@@ -20,17 +21,23 @@ import {
 describe('in-cluster provider without the pool controller', () => {
   let manager: TestManager;
   let client: KubeClient;
+  let cp: ControlPlane;
   before(async () => {
-    manager = await startTestManager([ipAddressClaimController()]);
-    client = KubeClient.load({ kubeconfig: await testKubeconfig() });
+    // Alone with its manager: on the shared control plane another test file's pool controller would write the pool's
+    // status, run the sweep and remove the pool's finalizer, and this test would prove nothing (CI saw the status).
+    cp = await privateControlPlane();
+    manager = startManagerOn(cp.kubeconfigPath, [ipAddressClaimController()]);
+    client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
   });
   after(async () => {
     await manager?.stop();
     client?.close();
+    await cp?.stop();
   });
 
   it('gives a released address back after its grace period, and lets an emptied pool be deleted', async () => {
-    const ns = await testNamespace('ic-no-pool-controller');
+    const ns = 'no-pool-controller';
+    await client.resource(Namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     await createPool(client, ns, 'p', { addresses: ['10.206.0.1'], prefix: 24, addressReuseGracePeriodSeconds: 2 });
     await createClaim(client, ns, 'first', 'p');
     assert.equal((await waitForAddress(client, ns, 'first')).spec.address, '10.206.0.1');
