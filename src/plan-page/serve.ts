@@ -6,10 +6,12 @@ import {
   globalDomain,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   type ClusterDeployment,
   type IPAddress,
   type IPAddressClaim,
+  type IPAddressLedger,
   type IPAddressReservation,
 } from '../api/index.ts';
 import { parseAddress, validatePool, type Address, type Pool } from '../core/index.ts';
@@ -27,6 +29,8 @@ import { drain, every, runInSlices, type Steps } from './steps.ts';
 export interface PlanSources {
   pools: readonly PoolObject[];
   ipAddresses: readonly IPAddress[];
+  ledgers: readonly IPAddressLedger[];
+  /** Of an older release, until imported into the ledgers. */
   reservations: readonly IPAddressReservation[];
   claims: readonly IPAddressClaim[];
   clusterDeployments: readonly ClusterDeployment[];
@@ -96,20 +100,30 @@ export function* planFromObjectsSteps(src: PlanSources): Steps<DomainPlan[]> {
     });
     if (tick()) yield;
   }
-  for (const r of src.reservations) {
-    const domain = r.spec.domain ?? globalDomain;
-    const { claimRef, poolRef } = r.spec;
+  // Ledger entries, shown by their ledger's name, and reservations of an older release.
+  const reserved = [
+    ...src.ledgers.flatMap((l) =>
+      Object.entries(l.spec.entries ?? {}).map(([address, e]) => ({
+        name: l.metadata.name ?? '',
+        spec: { ...e, address, domain: l.spec.domain },
+      })),
+    ),
+    ...src.reservations.map((r) => ({ name: r.metadata.name ?? '', spec: r.spec })),
+  ];
+  for (const { name, spec } of reserved) {
+    const domain = spec.domain ?? globalDomain;
+    const { claimRef, poolRef } = spec;
     // A claim's reservation and its IPAddress are one holder: show the IPAddress.
-    if (seen.has(`${domain}|${claimRef.namespace}/${claimRef.name}|${r.spec.address}`)) continue;
+    if (seen.has(`${domain}|${claimRef.namespace}/${claimRef.name}|${spec.address}`)) continue;
     hold(domain, {
-      address: r.spec.address,
+      address: spec.address,
       kind: 'IPAddressReservation',
       namespace: claimRef.namespace,
-      name: r.metadata.name ?? '',
+      name,
       machine: claimRef.name,
       cluster: clusterOf(claimAt.get(`${claimRef.namespace}/${claimRef.name}`)),
       pool: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
-      released: r.spec.releasedAt !== undefined,
+      released: spec.releasedAt !== undefined,
     });
     if (tick()) yield;
   }
@@ -253,6 +267,7 @@ export function planPage(bindAddress: string): PlanPage {
         inCluster: mgr.informer(poolTypes.InClusterIPPool),
         global: mgr.informer(poolTypes.GlobalInClusterIPPool),
         ipAddresses: mgr.informer(IPAddresses),
+        ledgers: mgr.informer(IPAddressLedgers),
         reservations: mgr.informer(IPAddressReservations),
         claims: mgr.informer(IPAddressClaims),
         clusterDeployments: mgr.informer(ClusterDeployments) as Informer<ClusterDeployment>,
@@ -261,6 +276,7 @@ export function planPage(bindAddress: string): PlanPage {
         planFromObjectsSteps({
           pools: [...informers.inCluster.list(), ...informers.global.list()],
           ipAddresses: informers.ipAddresses.list(),
+          ledgers: informers.ledgers.list(),
           reservations: informers.reservations.list(),
           claims: informers.claims.list(),
           clusterDeployments: informers.clusterDeployments.list(),
