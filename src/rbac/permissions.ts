@@ -112,7 +112,7 @@ export const permissions: readonly Permissions[] = [
     what: 'ClusterIPAMClaim: checks, creates its ClusterIPAM, reports Bound',
     access: [
       { kind: ClusterIPAMClaims, verbs: [...read, 'patch', 'update'], status: statusWrites, finalizers: ownerOf },
-      { kind: ClusterIPAMs, verbs: [...read, 'create', 'update'] },
+      { kind: ClusterIPAMs, verbs: [...read, 'create', 'patch'] },
       { kind: InClusterIPPools, verbs: read },
       { kind: GlobalInClusterIPPools, verbs: read },
       { kind: InfobloxIPPools, verbs: read },
@@ -126,8 +126,8 @@ export const permissions: readonly Permissions[] = [
     access: [
       { kind: ClusterIPAMs, verbs: read, status: statusWrites },
       { kind: ClusterIPAMClaims, verbs: read, finalizers: ownerOf },
-      { kind: InClusterIPPools, verbs: [...read, 'create', 'update', 'delete'] },
-      { kind: InfobloxIPPools, verbs: [...read, 'create', 'update', 'delete'] },
+      { kind: InClusterIPPools, verbs: [...read, 'create', 'patch', 'delete'] },
+      { kind: InfobloxIPPools, verbs: [...read, 'create', 'patch', 'delete'] },
       { kind: InfobloxInstances, verbs: read },
     ],
   },
@@ -136,15 +136,15 @@ export const permissions: readonly Permissions[] = [
     value: 'controllers.clusterDeployment',
     what: 'the ClusterDeployment gate: inline claims, IPAMReady, the pool and endpoint address in spec.config',
     access: [
-      { kind: ClusterDeployments, verbs: [...read, 'update'], status: statusWrites, finalizers: ownerOf },
-      { kind: ClusterIPAMClaims, verbs: [...read, 'create', 'update', 'delete'] },
+      { kind: ClusterDeployments, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
+      { kind: ClusterIPAMClaims, verbs: [...read, 'create', 'patch', 'delete'] },
       { kind: ClusterIPAMs, verbs: read },
       // The endpoint address: its IPAddressClaim and IPAddress, and a hand-set one in the node pool's excludedAddresses.
       { kind: IPAddressClaims, verbs: [...read, 'create'] },
       { kind: IPAddresses, verbs: read },
       { kind: IPAddressLedgers, verbs: read },
       { kind: IPAddressReservations, verbs: read },
-      { kind: InClusterIPPools, verbs: [...read, 'update'] },
+      { kind: InClusterIPPools, verbs: [...read, 'patch'] },
       { kind: GlobalInClusterIPPools, verbs: read },
     ],
   },
