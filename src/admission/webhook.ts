@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { IPAddresses, IPAddressLedgers, IPAddressReservations } from '../api/index.ts';
+import { IPAddresses, IPAddressReservations } from '../api/index.ts';
 import { resourceType, isNotFound, type KubeObject } from '../kube/index.ts';
 import { poolKey, tryParseAddress } from '../providers/in-cluster/names.ts';
 import type { PoolObject } from '../providers/in-cluster/pools.ts';
@@ -149,31 +149,21 @@ async function serve(mgr: Manager, opts: PoolWebhookOptions): Promise<string> {
   const cert = mounted ?? selfSignedServingCertificate(hosts);
   let caPem = cert.caPem;
 
-  /**
-   * Addresses held from the pool: its IPAddresses and unreleased ledger entries (and reservations of an older
-   * release), from the cache once synced, else from the API.
-   */
+  /** Addresses held from the pool: its IPAddresses and live reservations (cache once synced, else the API). */
   async function allocated(key: string, namespace: string | undefined): Promise<Address[]> {
     const [kind] = key.split('/');
     const ns = kind === 'InClusterIPPool' ? namespace : undefined;
     // Once synced, the address book has them per pool; before, the API is asked.
-    if (provider.ipAddresses.hasSynced() && provider.ledgers.hasSynced() && provider.reservations.hasSynced())
-      return provider.book.heldBy(key);
+    if (provider.ipAddresses.hasSynced() && provider.reservations.hasSynced()) return provider.book.heldBy(key);
     const ips = (await mgr.client.resource(IPAddresses).listAll({ namespace: ns })).items.filter(
       (a) => a.spec.poolRef.kind === kind && poolKey(kind, a.metadata.namespace, a.spec.poolRef.name) === key,
     );
     const reservations = (await mgr.client.resource(IPAddressReservations).listAll()).items.filter(
       (r) => poolKey(r.spec.poolRef.kind, r.spec.poolRef.namespace, r.spec.poolRef.name) === key,
     );
-    const entries = (await mgr.client.resource(IPAddressLedgers).listAll()).items.flatMap((l) =>
-      Object.entries(l.spec.entries ?? {}).filter(
-        ([, e]) => !e.releasedAt && poolKey(e.poolRef.kind, e.poolRef.namespace, e.poolRef.name) === key,
-      ),
-    );
     const held = new Map<string, Address>();
     for (const text of [
       ...ips.map((a) => a.spec.address),
-      ...entries.map(([address]) => address),
       ...reservations.filter((r) => !r.spec.releasedAt).map((r) => r.spec.address),
     ]) {
       const a = tryParseAddress(text);

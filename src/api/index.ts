@@ -4,7 +4,6 @@ import { globalInClusterIPPoolKind, inClusterIPPoolKind } from './in-cluster.ts'
 import { infobloxInstanceKind, infobloxIPPoolKind } from './infoblox.ts';
 import { clusterDeploymentKind, clusterIPAMClaimKind, clusterIPAMKind } from './k0rdent.ts';
 import type { KindDescriptor } from './meta.ts';
-import { ipAddressLedgerKind } from './ledger.ts';
 import { ipAddressReservationKind } from './reservation.ts';
 
 export * from './address.ts';
@@ -13,7 +12,6 @@ export * from './common.ts';
 export * from './crd.ts';
 export * from './domains.ts';
 export * from './json.ts';
-export * from './ledger.ts';
 export * from './in-cluster.ts';
 export * from './infoblox.ts';
 export * from './k0rdent.ts';
@@ -33,5 +31,4 @@ export const kinds: readonly KindDescriptor[] = [
   infobloxInstanceKind,
   infobloxIPPoolKind,
   ipAddressReservationKind,
-  ipAddressLedgerKind,
 ];

@@ -1,36 +1,12 @@
-// IPAddressReservation (ipam.k0rdent.mirantis.com/v1alpha1, cluster-scoped): how releases before the IPAddressLedgers
-// (ledger.ts) recorded that one address is taken, one object per address, named after it. This release only reads
-// them, imports each into its ledger and deletes it (docs/in-cluster-provider.md, Upgrading); the CRD stays installed
-// for that. Internal: users read it, never write it.
+// IPAddressReservation (ipam.k0rdent.mirantis.com/v1alpha1, cluster-scoped): the in-cluster provider's record that
+// one address is taken. Its name is derived from the address alone (`ipv4-10-0-0-5`), so the API server's name
+// uniqueness makes a second reservation of the same address fail with 409 AlreadyExists, whatever any cache says.
+// See docs/in-cluster-provider.md. Internal: users read it, never write it.
 import { ipSchema } from './address.ts';
 import { dnsSubdomainPattern, objectNameSchema } from './common.ts';
 import { ageColumn, defineKind, type ObjectOf } from './meta.ts';
 
 export const reservationGroup = 'ipam.k0rdent.mirantis.com';
-
-/** The parts of a reservation a ledger entry (src/api/ledger.ts) has too. */
-export const poolRefProperties = {
-  kind: { type: 'string', maxLength: 63 },
-  namespace: { ...objectNameSchema, maxLength: 63, description: 'Empty for a GlobalInClusterIPPool.' },
-  name: objectNameSchema,
-} as const;
-
-export const claimRefSchema = {
-  type: 'object',
-  description: 'The IPAddressClaim the address is (or was) held for.',
-  required: ['namespace', 'name', 'uid'],
-  properties: {
-    namespace: { ...objectNameSchema, maxLength: 63 },
-    name: objectNameSchema,
-    uid: { type: 'string', minLength: 1, maxLength: 64 },
-  },
-} as const;
-
-export const releasedAtSchema = {
-  type: 'string',
-  format: 'date-time',
-  description: 'When the claim let the address go; it is reused once the grace period of the pool has passed.',
-} as const;
 
 export const ipAddressReservationKind = defineKind({
   group: reservationGroup,
@@ -44,8 +20,8 @@ export const ipAddressReservationKind = defineKind({
   description:
     'One address taken from an in-cluster pool, named after the address and its address domain (ipv4-10-0-0-5 in ' +
     'the global domain, ipv4-10-0-0-5.ns.tenant-a in the domain of namespace tenant-a) so that it can exist only ' +
-    'once per domain. Written by releases of the in-cluster provider before IPAddressLedger; imported into the ' +
-    'ledgers and deleted by later ones.',
+    'once per domain. Written by the in-cluster provider before the IPAddress; kept after release ' +
+    'for the addressReuseGracePeriodSeconds of the pool.',
   printerColumns: [
     { name: 'Address', type: 'string', jsonPath: '.spec.address' },
     { name: 'Domain', type: 'string', jsonPath: '.spec.domain' },
@@ -75,11 +51,26 @@ export const ipAddressReservationKind = defineKind({
         required: ['apiGroup', 'kind', 'name'],
         properties: {
           apiGroup: { type: 'string', maxLength: 253, pattern: dnsSubdomainPattern },
-          ...poolRefProperties,
+          kind: { type: 'string', maxLength: 63 },
+          namespace: { ...objectNameSchema, maxLength: 63, description: 'Empty for a GlobalInClusterIPPool.' },
+          name: objectNameSchema,
         },
       },
-      claimRef: claimRefSchema,
-      releasedAt: releasedAtSchema,
+      claimRef: {
+        type: 'object',
+        description: 'The IPAddressClaim the address is (or was) held for.',
+        required: ['namespace', 'name', 'uid'],
+        properties: {
+          namespace: { ...objectNameSchema, maxLength: 63 },
+          name: objectNameSchema,
+          uid: { type: 'string', minLength: 1, maxLength: 64 },
+        },
+      },
+      releasedAt: {
+        type: 'string',
+        format: 'date-time',
+        description: 'When the claim let the address go; it is reused once the grace period of the pool has passed.',
+      },
     },
     'x-kubernetes-validations': [
       {

@@ -12,18 +12,15 @@ import {
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
   IPAddressReservations,
   type ClusterDeployment,
   type IPAddressClaim,
   type ClusterIPAMClaim,
   type IPAddress,
-  type IPAddressLedger,
   type IPAddressReservation,
   type ProviderData,
 } from '../api/index.ts';
 import { isAlreadyExists, isNotFound } from '../kube/index.ts';
-import type { Address } from '../core/index.ts';
 import {
   attachment,
   checkEndpointConfig,
@@ -108,7 +105,8 @@ export const clusterDeploymentController: ControllerSetup = {
      * An address taken or released in a pool of `domain` changes what the claims of that domain whose node network
      * holds it can count on (unless the pool is the claim's own): their deployments' capacity check runs again.
      */
-    function capacityConcerned(domain: string, address: Address | undefined, pool: string): Request[] {
+    function capacityConcerned(domain: string, text: string, pool: string): Request[] {
+      const address = tryParseAddress(text);
       if (!address) return [];
       return claims
         .byIndex(byDomain, domain)
@@ -126,22 +124,17 @@ export const clusterDeploymentController: ControllerSetup = {
     const reservationEvent = (r: IPAddressReservation) =>
       capacityConcerned(
         r.spec.domain,
-        tryParseAddress(r.spec.address),
+        r.spec.address,
         poolKey(r.spec.poolRef.kind, r.spec.poolRef.namespace, r.spec.poolRef.name),
       );
-    // Ledger entries come and go with allocations (reservations of an older release with their import); an IPAddress
-    // can predate its entry (adoption, a move).
-    const ledgerEvent = (l: IPAddressLedger) =>
-      provider.ledgerChange(l).flatMap((i) => capacityConcerned(i.domain, i.address, i.poolKey));
+    // Reservations come and go with allocations; an IPAddress can predate its reservation (adoption, a move).
     const ipAddressEvent = (ipa: IPAddress) => {
       const ref = ipa.spec.poolRef;
       if (!isInClusterPoolRef(ref)) return [];
       const ns = ipa.metadata.namespace;
       const pool =
         ref.kind === 'GlobalInClusterIPPool' ? globalPools.get(ref.name) : inClusterPools.get(nsKey(ns, ref.name));
-      return pool
-        ? capacityConcerned(addressDomain(pool), tryParseAddress(ipa.spec.address), poolKey(ref.kind, ns, ref.name))
-        : [];
+      return pool ? capacityConcerned(addressDomain(pool), ipa.spec.address, poolKey(ref.kind, ns, ref.name)) : [];
     };
 
     /** Inline claims this deployment made and no longer uses (ref renamed, spec removed) go with their pools. */
@@ -460,7 +453,6 @@ export const clusterDeploymentController: ControllerSetup = {
       watches: [
         watch(ClusterIPAMClaims, (c) => usersOf(c.metadata.namespace, c.metadata.name ?? '')),
         watch(ClusterIPAMs, (c) => usersOf(c.metadata.namespace, claimRefOf(c.spec) || c.metadata.name || '')),
-        watch(IPAddressLedgers, ledgerEvent),
         watch(IPAddressReservations, reservationEvent),
         watch(IPAddresses, (ipa) => [...ipAddressEvent(ipa), ...endpointUsers(ipa)]),
         watch(IPAddressClaims, (c) => endpointOwner(c)),

@@ -2,17 +2,14 @@
 // fields; warnings such as a gateway outside the subnet or an overlap with another pool, also as Events). And the
 // in-cluster provider's upkeep of each pool, which runs whenever its claims or its pools are served (the status is
 // optional, `controllers.inClusterPool: false`; the upkeep is not): the ProtectPool finalizer while addresses come
-// from the pool, and the sweep (providers/in-cluster): grace periods that end, ledger entries left without a holder,
-// and the import of an older release's reservations into the ledgers.
+// from the pool, and the sweep (providers/in-cluster): grace periods that end, reservations left without a holder.
 import {
   addressDomainAnnotation,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
   IPAddressReservations,
   type Condition,
   type IPAddress,
-  type IPAddressLedger,
   type IPAddressReservation,
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
@@ -69,7 +66,6 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           watches: [
             // A holder's change concerns every pool counting it: its own, and those sharing its address.
             { type: IPAddresses, map: (a: IPAddress) => ofKind(provider.poolsCountingIPAddress(a)) },
-            { type: IPAddressLedgers, map: (l: IPAddressLedger) => ofKind(provider.poolsCountingLedger(l)) },
             {
               type: IPAddressReservations,
               map: (r: IPAddressReservation) => ofKind(provider.poolsCountingReservation(r)),
@@ -140,11 +136,8 @@ const inUse = (provider: InClusterProvider, key: string): boolean => {
   return holds.ipAddresses > 0 || holds.reservations > 0;
 };
 
-/**
- * What holds addresses of a pool of `kind` (its IPAddresses, ledger entries, reservations of an older release, and
- * claims going): mapped to the pool.
- */
-function holderWatches(provider: InClusterProvider, kind: PoolKind): WatchSpec[] {
+/** What holds addresses of a pool of `kind` (its IPAddresses, reservations, and claims going): mapped to the pool. */
+function holderWatches(kind: PoolKind): WatchSpec[] {
   const toPool = (ref: { kind?: string; name?: string; namespace?: string } | undefined, ns?: string) =>
     ref?.kind === kind && ref.name ? [{ namespace: kind === 'InClusterIPPool' ? (ns ?? '') : '', name: ref.name }] : [];
   return [
@@ -155,7 +148,7 @@ function holderWatches(provider: InClusterProvider, kind: PoolKind): WatchSpec[]
         return toPool(spec?.poolRef, a.metadata.namespace);
       },
     },
-    // A claim gone may leave its ledger entry without an IPAddress: the sweep looks.
+    // A claim gone may leave its reservation without an IPAddress: the sweep looks.
     {
       type: IPAddressClaims,
       predicate: (e: { type: string }) => e.type === 'delete',
@@ -164,15 +157,6 @@ function holderWatches(provider: InClusterProvider, kind: PoolKind): WatchSpec[]
         return toPool(ref, c.metadata.namespace);
       },
     },
-    {
-      type: IPAddressLedgers,
-      map: (l: KubeObject) =>
-        [...new Set(provider.ledgerChange(l as IPAddressLedger).map((i) => i.poolKey))].flatMap((key) => {
-          const [k, namespace, ...name] = key.split('/');
-          return toPool({ kind: k, name: name.join('/') }, namespace);
-        }),
-    },
-    // To import into the ledgers.
     {
       type: IPAddressReservations,
       map: (r: KubeObject) => {
@@ -199,7 +183,7 @@ export function inClusterPoolUpkeep(mgr: Manager): void {
       name: `${kind.toLowerCase()}-upkeep`,
       for: poolTypes[kind],
       predicate: notStatusOnly,
-      watches: holderWatches(provider, kind),
+      watches: holderWatches(kind),
       reconcile: tolerateRaces((req, ctx) => upkeep(provider, kind, req, ctx)),
     });
   }

@@ -6,12 +6,10 @@ import {
   globalDomain,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
   IPAddressReservations,
   type ClusterDeployment,
   type IPAddress,
   type IPAddressClaim,
-  type IPAddressLedger,
   type IPAddressReservation,
 } from '../api/index.ts';
 import { parseAddress, validatePool, type Address, type Pool } from '../core/index.ts';
@@ -29,8 +27,6 @@ import { drain, every, runInSlices, type Steps } from './steps.ts';
 export interface PlanSources {
   pools: readonly PoolObject[];
   ipAddresses: readonly IPAddress[];
-  ledgers: readonly IPAddressLedger[];
-  /** Of an older release, until imported into the ledgers. */
   reservations: readonly IPAddressReservation[];
   claims: readonly IPAddressClaim[];
   clusterDeployments: readonly ClusterDeployment[];
@@ -100,30 +96,20 @@ export function* planFromObjectsSteps(src: PlanSources): Steps<DomainPlan[]> {
     });
     if (tick()) yield;
   }
-  // Ledger entries, shown by their ledger's name, and reservations of an older release.
-  const reserved = [
-    ...src.ledgers.flatMap((l) =>
-      Object.entries(l.spec.entries ?? {}).map(([address, e]) => ({
-        name: l.metadata.name ?? '',
-        spec: { ...e, address, domain: l.spec.domain },
-      })),
-    ),
-    ...src.reservations.map((r) => ({ name: r.metadata.name ?? '', spec: r.spec })),
-  ];
-  for (const { name, spec } of reserved) {
-    const domain = spec.domain ?? globalDomain;
-    const { claimRef, poolRef } = spec;
+  for (const r of src.reservations) {
+    const domain = r.spec.domain ?? globalDomain;
+    const { claimRef, poolRef } = r.spec;
     // A claim's reservation and its IPAddress are one holder: show the IPAddress.
-    if (seen.has(`${domain}|${claimRef.namespace}/${claimRef.name}|${spec.address}`)) continue;
+    if (seen.has(`${domain}|${claimRef.namespace}/${claimRef.name}|${r.spec.address}`)) continue;
     hold(domain, {
-      address: spec.address,
+      address: r.spec.address,
       kind: 'IPAddressReservation',
       namespace: claimRef.namespace,
-      name,
+      name: r.metadata.name ?? '',
       machine: claimRef.name,
       cluster: clusterOf(claimAt.get(`${claimRef.namespace}/${claimRef.name}`)),
       pool: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
-      released: spec.releasedAt !== undefined,
+      released: r.spec.releasedAt !== undefined,
     });
     if (tick()) yield;
   }
@@ -267,7 +253,6 @@ export function planPage(bindAddress: string): PlanPage {
         inCluster: mgr.informer(poolTypes.InClusterIPPool),
         global: mgr.informer(poolTypes.GlobalInClusterIPPool),
         ipAddresses: mgr.informer(IPAddresses),
-        ledgers: mgr.informer(IPAddressLedgers),
         reservations: mgr.informer(IPAddressReservations),
         claims: mgr.informer(IPAddressClaims),
         clusterDeployments: mgr.informer(ClusterDeployments) as Informer<ClusterDeployment>,
@@ -276,7 +261,6 @@ export function planPage(bindAddress: string): PlanPage {
         planFromObjectsSteps({
           pools: [...informers.inCluster.list(), ...informers.global.list()],
           ipAddresses: informers.ipAddresses.list(),
-          ledgers: informers.ledgers.list(),
           reservations: informers.reservations.list(),
           claims: informers.claims.list(),
           clusterDeployments: informers.clusterDeployments.list(),

@@ -12,7 +12,6 @@ import {
   InfobloxIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
   IPAddressReservations,
 } from '../api/resources.ts';
 import { CustomResourceDefinitions, Events, Leases, Secrets } from '../kube/index.ts';
@@ -61,10 +60,7 @@ const Clusters: Kind = { group: 'cluster.x-k8s.io', plural: 'clusters' };
 const inClusterProvider: readonly Access[] = [
   { kind: IPAddressClaims, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: IPAddresses, verbs: [...read, 'create', 'patch', 'delete'] },
-  { kind: IPAddressLedgers, verbs: [...read, 'create', 'patch'] },
-  // Written by releases before the ledgers: read, imported into the ledgers, deleted. Never created: an older
-  // replica still running during an upgrade is refused the create (docs/in-cluster-provider.md, Upgrade).
-  { kind: IPAddressReservations, verbs: [...read, 'delete'] },
+  { kind: IPAddressReservations, verbs: [...read, 'create', 'patch', 'delete'] },
   { kind: InClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: GlobalInClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: Clusters, verbs: read },
@@ -142,7 +138,6 @@ export const permissions: readonly Permissions[] = [
       // The endpoint address: its IPAddressClaim and IPAddress, and a hand-set one in the node pool's excludedAddresses.
       { kind: IPAddressClaims, verbs: [...read, 'create'] },
       { kind: IPAddresses, verbs: read },
-      { kind: IPAddressLedgers, verbs: read },
       { kind: IPAddressReservations, verbs: read },
       { kind: InClusterIPPools, verbs: [...read, 'patch'] },
       { kind: GlobalInClusterIPPools, verbs: read },

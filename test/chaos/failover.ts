@@ -19,12 +19,10 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
+  IPAddressReservations,
   InClusterIPPools,
   addressDomainAnnotation,
   type IPAddressClaim,
-  type IPAddressLedger,
-  type IPAddressLedgerEntry,
 } from '../../src/api/index.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
 import { KubeClient, Leases, Namespaces, isAlreadyExists, isNotFound, type KubeObject } from '../../src/kube/index.ts';
@@ -366,9 +364,10 @@ class Observer {
     this.informers.push(
       claims as unknown as Informer<KubeObject>,
       new Informer(client.resource(IPAddresses), {}) as unknown as Informer<KubeObject>,
+      new Informer(client.resource(IPAddressReservations), {}) as unknown as Informer<KubeObject>,
     );
     for (const [i, informer] of this.informers.entries()) {
-      const kind = ['IPAddressClaim', 'IPAddress'][i]!;
+      const kind = ['IPAddressClaim', 'IPAddress', 'IPAddressReservation'][i]!;
       const note = (what: string, o: KubeObject) => this.note(kind, what, o);
       informer.addEventHandler({
         onAdd: (o) => note('add', o),
@@ -376,36 +375,6 @@ class Observer {
         onDelete: (o) => note('delete', o),
       });
     }
-    // A ledger's entries, each noted as a reservation of its claim when it changes.
-    const ledgers = new Informer(client.resource(IPAddressLedgers), {});
-    const entries = new Map<string, string>();
-    const noteEntries = (l: IPAddressLedger, gone = false) => {
-      const name = l.metadata.name ?? '';
-      const now = gone ? {} : (l.spec.entries ?? {});
-      const known = [...entries.keys()]
-        .filter((k) => k.startsWith(`${name}[`))
-        .map((k) => k.slice(name.length + 1, -1));
-      for (const address of new Set([...Object.keys(now), ...known])) {
-        const k = `${name}[${address}]`;
-        const e = now[address];
-        const was = entries.get(k);
-        const text = e && JSON.stringify(e);
-        if (was === text) continue;
-        if (text) entries.set(k, text);
-        else entries.delete(k);
-        const claimRef = (e ?? (JSON.parse(was!) as IPAddressLedgerEntry)).claimRef;
-        this.note('IPAddressReservation', e ? (e.releasedAt ? 'released' : 'reserved') : 'delete', {
-          metadata: { name: k, resourceVersion: l.metadata.resourceVersion },
-          spec: { address, claimRef },
-        } as unknown as KubeObject);
-      }
-    };
-    ledgers.addEventHandler({
-      onAdd: (l) => noteEntries(l),
-      onUpdate: (_, l) => noteEntries(l),
-      onDelete: (l) => noteEntries(l, true),
-    });
-    this.informers.push(ledgers as unknown as Informer<KubeObject>);
   }
 
   private note(kind: string, what: string, o: KubeObject): void {

@@ -166,7 +166,7 @@ describe('chaos invariants', () => {
     let r = checkInvariants(t);
     assert.equal(r.leaks, 2, r.problems.join('\n'));
     assert.ok(r.problems.some((p) => p.startsWith('leak: IPAddress a/g1')));
-    assert.ok(r.problems.some((p) => p.startsWith('leak: reservation')));
+    assert.ok(r.problems.some((p) => p.startsWith('leak: IPAddressReservation')));
 
     const u = world();
     u.addresses = u.addresses.filter((a) => a.metadata.name !== 'g1'); // claim says bound, reservation orphaned

@@ -4,9 +4,8 @@
 //   in-cluster pools; an Infoblox pool's domain is its instance's network view), or by more than one host record in
 //   one network view of the appliance;
 // - leaks: an IPAddress without its live claim (owner reference by uid, claimRef by name), a live bound claim without
-//   its one IPAddress, an in-cluster IPAddress without its reservation (an IPAddressLedger entry, or an
-//   IPAddressReservation of an older release), a reservation without a live holder (or released and past its grace
-//   period), a host record address that no live claim holds, an Infoblox IPAddress that
+//   its one IPAddress, an in-cluster IPAddress without its reservation, a reservation without a live holder (or
+//   released and past its grace period), a host record address that no live claim holds, an Infoblox IPAddress that
 //   is not on the appliance;
 // - count mismatches: an in-cluster pool's status.ipAddresses (used, free, outOfRange) against the addresses really
 //   held in its domain inside its usable set;
@@ -17,7 +16,6 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
   IPAddressReservations,
   InClusterIPPools,
   InfobloxInstances,
@@ -49,7 +47,6 @@ export interface AddressLike {
   spec: { address: string; poolRef: { kind?: string; name: string }; claimRef: { name: string } };
 }
 
-/** A ledger entry (named `<ledger>[<address>]`) or an IPAddressReservation of an older release. */
 export interface ReservationLike {
   metadata: Meta;
   spec: {
@@ -235,7 +232,7 @@ export function checkInvariants(t: Truth): InvariantReport {
       if (Date.parse(res.spec.releasedAt) + grace * 1000 <= t.now) {
         r.leaks++;
         problem(
-          `leak: reservation ${res.metadata.name} released at ${res.spec.releasedAt}, past its grace period of ${grace}s`,
+          `leak: IPAddressReservation ${res.metadata.name} released at ${res.spec.releasedAt}, past its grace period of ${grace}s`,
         );
       }
       continue;
@@ -245,7 +242,7 @@ export function checkInvariants(t: Truth): InvariantReport {
     if (!a || canonical(a.spec.address) !== canonical(res.spec.address) || domainOf(a) !== res.spec.domain) {
       r.leaks++;
       problem(
-        `leak: reservation ${res.metadata.name} (${res.spec.address} for ${res.spec.claimRef.namespace}/${res.spec.claimRef.name}) has no live holder` +
+        `leak: IPAddressReservation ${res.metadata.name} (${res.spec.address} for ${res.spec.claimRef.namespace}/${res.spec.claimRef.name}) has no live holder` +
           (a ? ` (the claim holds ${a.spec.address})` : ''),
       );
     }
@@ -367,11 +364,10 @@ export async function simulatorRecords(sim: {
 /** Reads the truth from the API server (every namespace) and, when given, the simulator. */
 export async function readTruth(client: KubeClient, sim?: Parameters<typeof simulatorRecords>[0]): Promise<Truth> {
   const list = async <T>(p: Promise<{ items: T[] }>) => (await p).items;
-  const [claims, addresses, ledgers, legacy, pools, globalPools, infobloxPools, infobloxInstances, hostRecords] =
+  const [claims, addresses, reservations, pools, globalPools, infobloxPools, infobloxInstances, hostRecords] =
     await Promise.all([
       list(client.resource(IPAddressClaims).listAll()),
       list(client.resource(IPAddresses).listAll()),
-      list(client.resource(IPAddressLedgers).listAll()),
       list(client.resource(IPAddressReservations).listAll()),
       list(client.resource(InClusterIPPools).listAll()),
       list(client.resource(GlobalInClusterIPPools).listAll()),
@@ -379,17 +375,11 @@ export async function readTruth(client: KubeClient, sim?: Parameters<typeof simu
       list(client.resource(InfobloxInstances).listAll()),
       sim ? simulatorRecords(sim) : Promise.resolve(undefined),
     ]);
-  const entries: ReservationLike[] = ledgers.flatMap((l) =>
-    Object.entries(l.spec.entries ?? {}).map(([address, e]) => ({
-      metadata: { name: `${l.metadata.name}[${address}]` },
-      spec: { ...e, address, domain: l.spec.domain },
-    })),
-  );
   return {
     now: Date.now(),
     claims,
     addresses,
-    reservations: [...entries, ...legacy],
+    reservations,
     inClusterPools: [
       ...pools.map((p) => ({ ...p, kind: 'InClusterIPPool' })),
       ...globalPools.map((p) => ({ ...p, kind: 'GlobalInClusterIPPool' })),

@@ -1,9 +1,9 @@
 // A claim adopting an IPAddress that already exists (as after `clusterctl move`) races with another holder of its
-// address letting its ledger entry go: the claim's write of its entry gets 409 (the holder's entry was written just
-// before), and the read that follows shows the address free (the holder let it go meanwhile). The race is held open
-// by a wrapper of the manager's ledger client that makes the holder appear just before the write and go just before
-// the read. The claim must retry and end Ready with its address, not stay AllocationFailed (nothing else wakes it:
-// the address is outside its pool's range, so no waiting claim of any pool is woken by the holder's release).
+// address letting its reservation go: the claim's create of the reservation gets 409 (the holder's still there),
+// and the read that follows gets 404 (gone meanwhile). The race is held open by a wrapper of the manager's
+// reservation client that makes the holder appear just before the create and go just before the read. The claim
+// must retry and end Ready with its address, not stay AllocationFailed (nothing else wakes it: the address is
+// outside its pool's range, so no waiting claim of any pool is woken by the holder's deletion).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient, Namespaces } from '../../src/kube/index.ts';
@@ -15,11 +15,8 @@ import {
   createPool,
   eventsFor,
   IPAddressClaims,
-  entriesOfPool,
-  getOrUndefined,
   IPAddresses,
-  IPAddressLedgers,
-  ledgerOf,
+  IPAddressReservations,
   startInCluster,
   waitForAddress,
   wrapClient,
@@ -40,29 +37,21 @@ describe('in-cluster provider: adopting while the address changes hands', () => 
     cp = await privateControlPlane();
     direct = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
     let appeared: string | undefined;
-    const holder = wrapClient(IPAddressLedgers, (real, wrapped) => {
-      // Another claim's entry of the address, there when the write carrying the claim's arrives.
-      const race = async (name: string, entries: Record<string, unknown> | undefined) => {
-        if (!entries?.[moved] || raced.length > 0) return;
-        const other = ledgerOf(ns, 'p', { [moved]: ['other', 'a5c0ffee-0000-4000-8000-000000000001'] });
-        const ledgers = direct.resource(IPAddressLedgers);
-        if (await getOrUndefined(ledgers.get({ name }))) await ledgers.patch({ name }, { spec: other.spec });
-        else await ledgers.create(other);
-        appeared = name;
-        raced.push('written by another claim');
-      };
+    const holder = wrapClient(IPAddressReservations, (real, wrapped) => {
       wrapped.create = async (obj, opts) => {
-        await race(obj.metadata.name!, obj.spec.entries);
+        if (obj.spec.address === moved && raced.length === 0) {
+          // Another claim's reservation of the address, there when the create arrives.
+          const other = { ...obj.spec.claimRef, name: 'other', uid: 'a5c0ffee-0000-4000-8000-000000000001' };
+          await direct.resource(IPAddressReservations).create({ ...obj, spec: { ...obj.spec, claimRef: other } });
+          appeared = obj.metadata.name;
+          raced.push('created by another claim');
+        }
         return real.create(obj, opts);
-      };
-      wrapped.patch = async (key, patch, opts) => {
-        await race(key.name, (patch as { spec?: { entries?: Record<string, unknown> } }).spec?.entries);
-        return real.patch(key, patch, opts);
       };
       wrapped.get = async (key, opts) => {
         if (key.name === appeared) {
           appeared = undefined;
-          await direct.resource(IPAddressLedgers).patch({ name: key.name }, { spec: { entries: { [moved]: null } } });
+          await direct.resource(IPAddressReservations).delete({ name: key.name });
           raced.push('gone before the read');
         }
         return real.get(key, opts);
@@ -95,12 +84,13 @@ describe('in-cluster provider: adopting while the address changes hands', () => 
     await direct.resource(IPAddressClaims).create(claimObject(ns, 'm', 'p'));
 
     const ipa = await waitForAddress(direct, ns, 'm', 60_000);
-    assert.deepEqual(raced, ['written by another claim', 'gone before the read']);
+    assert.deepEqual(raced, ['created by another claim', 'gone before the read']);
     assert.equal(ipa.spec.address, moved);
     const claim = await direct.resource(IPAddressClaims).get({ namespace: ns, name: 'm' });
     assert.equal(conditionOf(claim, 'Ready')?.status, 'True');
+    const reservations = (await direct.resource(IPAddressReservations).listAll()).items;
     assert.deepEqual(
-      (await entriesOfPool(direct, 'p')).map((e) => [e.address, e.claimRef.uid]),
+      reservations.map((r) => [r.spec.address, r.spec.claimRef.uid]),
       [[moved, claim.metadata.uid]],
     );
     const events = await eventsFor(direct, ns, 'm');

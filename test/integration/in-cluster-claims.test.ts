@@ -12,12 +12,11 @@ import {
   getOrUndefined,
   GlobalInClusterIPPools,
   IPAddressClaims,
-  entriesOfPool,
-  entryAt,
   IPAddresses,
-  IPAddressLedgers,
+  IPAddressReservations,
   InClusterIPPools,
   readyOf,
+  reservationsOfPool,
   startInCluster,
   suffix,
   waitForAddress,
@@ -77,13 +76,15 @@ describe('in-cluster provider: claims', () => {
         lastTransitionTime: readyOf(got)?.lastTransitionTime,
       },
     ]);
-    // The address is reserved in the ledger of its block in the namespace's address domain, for this claim.
-    const ledger = await h.client.resource(IPAddressLedgers).get({ name: `ipv4-10-201-0-0-24.ns.${ns}` });
-    assert.equal(ledger.spec.domain, `namespace/${ns}`);
-    assert.equal(ledger.spec.block, '10.201.0.0/24');
-    assert.deepEqual(ledger.spec.entries?.['10.201.0.1'], {
-      claimRef: { namespace: ns, name: 'machine-0', uid: claim.metadata.uid },
-      poolRef: { kind: 'InClusterIPPool', namespace: ns, name: 'pool' },
+    // The address is reserved under its own name in the namespace's address domain, for this claim.
+    const reservation = await h.client.resource(IPAddressReservations).get({ name: `ipv4-10-201-0-1.ns.${ns}` });
+    assert.equal(reservation.spec.domain, `namespace/${ns}`);
+    assert.deepEqual(reservation.spec.claimRef, { namespace: ns, name: 'machine-0', uid: claim.metadata.uid });
+    assert.deepEqual(reservation.spec.poolRef, {
+      apiGroup: 'ipam.cluster.x-k8s.io',
+      kind: 'InClusterIPPool',
+      namespace: ns,
+      name: 'pool',
     });
     // The pool is protected and counts the address.
     await waitFor(
@@ -137,7 +138,7 @@ describe('in-cluster provider: claims', () => {
     assert.equal(readyOf(waiting)!.status, 'False');
   });
 
-  it('releases on deletion: IPAddress, ledger entry and finalizers go, and the address is reused', async () => {
+  it('releases on deletion: IPAddress, reservation and finalizers go, and the address is reused', async () => {
     const ns = await testNamespace('ic-delete');
     await createPool(h.client, ns, 'pool', { addresses: ['10.201.3.10-10.201.3.20'], prefix: 24 });
     await createClaim(h.client, ns, 'a', 'pool');
@@ -149,9 +150,8 @@ describe('in-cluster provider: claims', () => {
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'a' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'a' }), 'claim a');
     assert.equal(await getOrUndefined(h.client.resource(IPAddresses).get({ namespace: ns, name: 'a' })), undefined);
-    await waitFor(async () => (await entryAt(h.client, `namespace/${ns}`, a.spec.address)) === undefined, {
-      what: `the ledger entry of ${a.spec.address} to go`,
-    });
+    const name = `ipv4-${a.spec.address.replaceAll('.', '-')}.ns.${ns}`;
+    await waitGone(() => h.client.resource(IPAddressReservations).get({ name }), `reservation ${name}`);
 
     await createClaim(h.client, ns, 'c', 'pool');
     assert.equal((await waitForAddress(h.client, ns, 'c')).spec.address, a.spec.address);
@@ -330,8 +330,8 @@ describe('in-cluster provider: claims', () => {
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'old' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'old' }), 'claim old');
     const released = Date.now();
-    const [entry] = await entriesOfPool(h.client, pool);
-    assert.ok(entry?.releasedAt, 'the ledger entry stays, marked released');
+    const [reservation] = await reservationsOfPool(h.client, pool);
+    assert.ok(reservation?.spec.releasedAt, 'the reservation stays, marked released');
 
     await createClaim(h.client, ns, 'new', pool);
     const waiting = await waitForReason(h.client, ns, 'new', 'PoolExhausted');

@@ -1,7 +1,7 @@
-// The ledger path under injected faults, against the real API server: ledger writes that are committed but whose
-// answer is lost (a dropped connection after the PATCH or POST), writes refused by overload (429), and reads that
-// fail (503). Two managers serve the same claims, so 409s are frequent. Whatever happens, no address is handed out
-// twice, every claim ends with an address, and every ledger entry belongs to the IPAddress of its claim.
+// The reservation path under injected faults, against the real API server: creates that are committed but whose
+// answer is lost (a dropped connection after the POST), creates refused by overload (429), and GETs that fail after
+// a 409 (503). Two managers serve the same claims, so 409s are frequent. Whatever happens, no address is handed
+// out twice, every claim ends with an address, and every reservation belongs to the IPAddress of its claim.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { IPAddress } from '../../src/api/index.ts';
@@ -15,8 +15,8 @@ import {
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
-  entriesOfPool,
+  IPAddressReservations,
+  reservationsOfPool,
   startInCluster,
   suffix,
   waitForAddress,
@@ -25,36 +25,32 @@ import {
 } from './in-cluster-support.ts';
 
 interface Faults {
-  lostWrites: number;
-  refusedWrites: number;
+  lostCreates: number;
+  refusedCreates: number;
   failedGets: number;
 }
 
 /**
- * Wraps the manager's ledger client: every 3rd write (create or patch) is committed and its answer lost, every 5th
- * is refused with 429 before reaching the server, and 2 of every 3 GETs fail with 503.
+ * Wraps the manager's reservation client: every 3rd create is committed and its answer lost, every 5th is refused
+ * with 429 before reaching the server, and 2 of every 3 GETs fail with 503.
  */
 function injectFaults(faults: Faults) {
-  let writes = 0;
+  let creates = 0;
   let gets = 0;
-  return wrapClient(IPAddressLedgers, (real, faulty) => {
-    const faultyWrite =
-      <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
-      async (...args: A): Promise<R> => {
-        const n = ++writes;
-        if (n % 5 === 0) {
-          faults.refusedWrites++;
-          throw new ApiError(429, { message: 'injected: too many requests', reason: 'TooManyRequests' } as never, 'X');
-        }
-        const written = await write(...args);
-        if (n % 3 === 0) {
-          faults.lostWrites++;
-          throw new Error('injected: socket hang up after the write was committed');
-        }
-        return written;
-      };
-    faulty.create = faultyWrite(real.create.bind(real));
-    faulty.patch = faultyWrite(real.patch.bind(real));
+  return wrapClient(IPAddressReservations, (real, faulty) => {
+    faulty.create = async (obj, opts) => {
+      creates++;
+      if (creates % 5 === 0) {
+        faults.refusedCreates++;
+        throw new ApiError(429, { message: 'injected: too many requests', reason: 'TooManyRequests' } as never, 'POST');
+      }
+      const created = await real.create(obj, opts);
+      if (creates % 3 === 0) {
+        faults.lostCreates++;
+        throw new Error('injected: socket hang up after the create was committed');
+      }
+      return created;
+    };
     faulty.get = async (key, opts) => {
       if (++gets % 3 !== 0) {
         faults.failedGets++;
@@ -75,15 +71,15 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
     for (const h of running) await h.stop();
   });
 
-  it('never hands out an address twice, and every claim ends with one ledger entry of its own', async () => {
+  it('never hands out an address twice, and every claim ends with one reservation of its own', async () => {
     // Alone with its managers: another test file's manager would answer claims without faults (and these faulty
     // managers would serve the other files' claims).
     const cp = await privateControlPlane();
     after(() => cp.stop());
     const ns = 'faults';
-    const faults: Faults = { lostWrites: 0, refusedWrites: 0, failedGets: 0 };
+    const faults: Faults = { lostCreates: 0, refusedCreates: 0, failedGets: 0 };
     const faulty = injectFaults(faults);
-    // The fault injector must wrap the client before the provider takes its ledger client.
+    // The fault injector must wrap the client before the provider takes its reservation client.
     const opts = { provider: { staleAfterMs: 1000 }, before: [faulty], kubeconfig: cp.kubeconfigPath };
     const [a, b] = [await startInCluster(opts), await startInCluster(opts)];
     running.push(a, b);
@@ -102,19 +98,19 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
     );
     const addresses = all.map((i: IPAddress) => i.spec.address);
     assert.equal(new Set(addresses).size, addresses.length, `duplicate addresses: ${addresses.sort().join(' ')}`);
-    assert.ok(faults.lostWrites > 0 && faults.failedGets > 0 && faults.refusedWrites > 0, JSON.stringify(faults));
+    assert.ok(faults.lostCreates > 0 && faults.failedGets > 0 && faults.refusedCreates > 0, JSON.stringify(faults));
 
-    // Settled: one entry per claim, each the one of the IPAddress of the claim it names (lost writes that went
-    // unused were released by the sweep).
-    await waitFor(async () => (await entriesOfPool(a.client, pool)).length === claims.length, {
+    // Settled: one reservation per claim, each the one of the IPAddress of the claim it names (lost creates that
+    // went unused were released by the sweep).
+    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === claims.length, {
       timeoutMs: 60_000,
       intervalMs: 500,
-      what: 'one ledger entry per claim',
+      what: 'one reservation per claim',
     });
-    for (const e of await entriesOfPool(a.client, pool)) {
-      const ipa = all.find((i) => i.metadata.name === e.claimRef.name);
-      assert.equal(e.address, ipa?.spec.address, `entry of ${e.claimRef.name}`);
-      assert.equal(e.releasedAt, undefined);
+    for (const r of await reservationsOfPool(a.client, pool)) {
+      const ipa = all.find((i) => i.metadata.name === r.spec.claimRef.name);
+      assert.equal(r.spec.address, ipa?.spec.address, `reservation ${r.metadata.name}`);
+      assert.equal(r.spec.releasedAt, undefined);
     }
     // They would serve the next test's claims too.
     for (const h of running.splice(0)) await h.stop();

@@ -8,9 +8,9 @@ import { testNamespace } from '../support/cluster.ts';
 import {
   createClaim,
   createPool,
-  entriesOfPool,
   IPAddressClaims,
-  IPAddressLedgers,
+  IPAddressReservations,
+  reservationsOfPool,
   startInCluster,
   suffix,
   waitForAddress,
@@ -38,13 +38,13 @@ describe('in-cluster provider: grace periods and other hosts’ clocks', () => {
     assert.equal((await waitForAddress(h.client, ns, 'first')).spec.address, '10.208.0.1');
 
     // Released by another replica whose clock is two hours behind.
-    const [entry] = await entriesOfPool(h.client, pool);
+    const [reservation] = await reservationsOfPool(h.client, pool);
     const started = Date.now();
     await h.client
-      .resource(IPAddressLedgers)
+      .resource(IPAddressReservations)
       .patch(
-        { name: entry!.ledger },
-        { spec: { entries: { [entry!.address]: { releasedAt: metaTime(new Date(started - 2 * 3600_000)) } } } },
+        { name: reservation!.metadata.name! },
+        { spec: { releasedAt: metaTime(new Date(started - 2 * 3600_000)) } },
       );
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'first' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'first' }), 'claim first');
@@ -58,6 +58,6 @@ describe('in-cluster provider: grace periods and other hosts’ clocks', () => {
       Date.parse(free) >= started + 3600_000 - 1000,
       `comes free at ${free}, started ${metaTime(new Date(started))}`,
     );
-    assert.equal((await entriesOfPool(h.client, pool)).length, 1, 'the released entry is still there');
+    assert.equal((await reservationsOfPool(h.client, pool)).length, 1, 'the released reservation is still there');
   });
 });

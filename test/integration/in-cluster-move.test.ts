@@ -20,7 +20,7 @@ import {
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  entryAt,
+  IPAddressReservations,
   startInCluster,
   waitForAddress,
   type Harness,
@@ -115,8 +115,11 @@ describe('in-cluster provider: clusterctl move', () => {
         `${m}'s IPAddress is owned by the moved claim`,
       );
       // The bookkeeping is rebuilt: the address is reserved for the moved claim.
-      const entry = await entryAt(targetClient, `namespace/${ns}`, got.spec.address);
-      assert.equal(entry?.claimRef.uid, claim.metadata.uid, `${m}'s address is reserved for it`);
+      const reservations = (await targetClient.resource(IPAddressReservations).listAll()).items;
+      assert.ok(
+        reservations.some((r) => r.spec.address === got.spec.address && r.spec.claimRef.uid === claim.metadata.uid),
+        `${m}'s address is reserved for it`,
+      );
     }
     const fresh = await waitForAddress(targetClient, ns, 'fresh', 60_000);
     const movedAddresses = [...before.values()].map((a) => a.spec.address);

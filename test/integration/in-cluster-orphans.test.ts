@@ -13,7 +13,7 @@ import {
   claimObject,
   createPool,
   getOrUndefined,
-  entriesOfPool,
+  reservationsOfPool,
   startInCluster,
   waitForAddress,
   waitGone,
@@ -51,10 +51,10 @@ describe('in-cluster: an IPAddress left without its claim', () => {
         await waitGone(() => client.resource(IPAddresses).get({ namespace: ns, name: 'gone' }), 'the orphan IPAddress');
         await waitFor(
           async () => {
-            const held = (await entriesOfPool(client, 'pool')).filter((e) => e.claimRef.namespace === ns);
+            const held = (await reservationsOfPool(client, 'pool')).filter((r) => r.spec.claimRef.namespace === ns);
             return held.length === 1 ? held : undefined;
           },
-          { what: "the orphan's ledger entry to be swept, the live claim's kept" },
+          { what: "the orphan's reservation to be swept, the live claim's kept" },
         );
         // The address is free again: a new claim gets it (the lowest free one).
         await client.resource(IPAddressClaims).create(claimObject(ns, 'new', 'pool'));

@@ -1,5 +1,5 @@
 // A bound claim that is reconciled again (an unrelated annotation, a resync, a restart) costs reads at most: the
-// manager's own request counters show no write to claims, IPAddresses, ledgers or Events.
+// manager's own request counters show no write to claims, IPAddresses, reservations or Events.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Manager } from '../../src/runtime/index.ts';
@@ -17,7 +17,7 @@ import {
   type Harness,
 } from './in-cluster-support.ts';
 
-const watched = ['ipaddressclaims', 'ipaddressclaims/status', 'ipaddresses', 'ipaddressledgers', 'events'];
+const watched = ['ipaddressclaims', 'ipaddressclaims/status', 'ipaddresses', 'ipaddressreservations', 'events'];
 
 async function counter(
   mgr: Manager,

@@ -1,26 +1,23 @@
 // What is left behind by a crash, a restart, the reference provider or a second replica: the in-use state is
 // rebuilt from the API on start-up, interrupted allocations are finished with the address already reserved,
-// IPAddresses without a ledger entry are adopted (and duplicates reported), entries of vanished claims are
+// IPAddresses without a reservation are adopted (and duplicates reported), reservations of vanished claims are
 // released, and two managers reconciling the same claims at once never hand out one address twice.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { IPAddress } from '../../src/api/index.ts';
+import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
 import { KubeClient } from '../../src/kube/index.ts';
 import { testKubeconfig, testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
-  bareIPAddress,
   claimObject,
   createClaim,
   createPool,
   eventsFor,
   IPAddressClaims,
-  entriesOfPool,
-  entryAt,
   IPAddresses,
-  IPAddressLedgers,
-  ledgerOf,
+  IPAddressReservations,
   readyOf,
+  reservationsOfPool,
   startInCluster,
   suffix,
   waitForAddress,
@@ -64,7 +61,7 @@ describe('in-cluster provider: recovery', () => {
     await stop(h);
   });
 
-  it('finishes an allocation interrupted after its ledger entry, adopts bare IPAddresses, reports duplicates', async () => {
+  it('finishes an allocation interrupted after its reservation, adopts bare IPAddresses, reports duplicates', async () => {
     const ns = await testNamespace('ic-crash');
     const pool = `p-${suffix()}`;
     const client = KubeClient.load({ kubeconfig: await testKubeconfig() });
@@ -74,9 +71,9 @@ describe('in-cluster provider: recovery', () => {
     const [x, y, z] = await Promise.all(
       ['x', 'y', 'z', 'w'].map((m) => createClaim(client, ns, m, pool, 'InClusterIPPool', paused)),
     );
-    // Interrupted: the ledger entry of .7 was written for claim x, its IPAddress never was.
-    await client.resource(IPAddressLedgers).create(ledgerOf(ns, pool, { '10.220.1.7': ['x', x!.metadata.uid!] }));
-    // Written by the reference provider: an IPAddress for claim y, without a ledger entry ...
+    // Interrupted: the reservation of .7 was written for claim x, its IPAddress never was.
+    await client.resource(IPAddressReservations).create(reservation('10.220.1.7', ns, pool, 'x', x!.metadata.uid!));
+    // Written by the reference provider: an IPAddress for claim y, without a reservation ...
     await client
       .resource(IPAddresses)
       .create(bareIPAddress(ns, 'y', pool, poolObj.metadata.uid!, y!.metadata.uid!, '10.220.1.1'));
@@ -96,10 +93,10 @@ describe('in-cluster provider: recovery', () => {
     for (const m of ['x', 'y', 'w']) await unpause(m);
     assert.equal((await waitForAddress(client, ns, 'x')).spec.address, '10.220.1.7');
     assert.equal((await waitForAddress(client, ns, 'y')).spec.address, '10.220.1.1');
-    // w gets the lowest address nobody holds: not .1 (y's and z's IPAddresses), not .7 (x's entry).
+    // w gets the lowest address nobody holds: not .1 (y's and z's IPAddresses), not .7 (x's reservation).
     assert.equal((await waitForAddress(client, ns, 'w')).spec.address, '10.220.1.2');
-    const adopted = await entryAt(client, `namespace/${ns}`, '10.220.1.1');
-    assert.equal(adopted?.claimRef.uid, y!.metadata.uid);
+    const adopted = await client.resource(IPAddressReservations).get({ name: `ipv4-10-220-1-1.ns.${ns}` });
+    assert.equal(adopted.spec.claimRef.uid, y!.metadata.uid);
 
     await unpause('z');
     const dup = await waitForReason(client, ns, 'z', 'AllocationFailed');
@@ -139,13 +136,15 @@ describe('in-cluster provider: recovery', () => {
     await stop(h);
   });
 
-  it('releases a ledger entry whose claim vanished without an IPAddress', async () => {
+  it('releases a reservation whose claim vanished without an IPAddress', async () => {
     const ns = await testNamespace('ic-stale');
     const h = await start();
     const pool = `p-${suffix()}`;
     await createPool(h.client, ns, pool, { addresses: ['10.220.2.1'], prefix: 24 });
-    // A claim that no longer exists (force-deleted between its ledger entry and its IPAddress).
-    await h.client.resource(IPAddressLedgers).create(ledgerOf(ns, pool, { '10.220.2.1': ['vanished', 'no-such-uid'] }));
+    // A claim that no longer exists (force-deleted between its reservation and its IPAddress).
+    await h.client
+      .resource(IPAddressReservations)
+      .create(reservation('10.220.2.1', ns, pool, 'vanished', 'no-such-uid'));
     await createClaim(h.client, ns, 'next', pool);
     assert.equal((await waitForAddress(h.client, ns, 'next', 60_000)).spec.address, '10.220.2.1');
     await stop(h);
@@ -167,13 +166,13 @@ describe('in-cluster provider: recovery', () => {
     );
     const addresses = all.map((i: IPAddress) => i.spec.address);
     assert.equal(new Set(addresses).size, addresses.length, 'duplicate addresses');
-    await waitFor(async () => (await entriesOfPool(a.client, pool)).length === claims.length, {
-      what: 'one ledger entry per claim',
+    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === claims.length, {
+      what: 'one reservation per claim',
     });
-    // Every entry is the one of the IPAddress of the claim it names: the losing replica's went back.
-    for (const e of await entriesOfPool(a.client, pool)) {
-      const ipa = all.find((i) => i.metadata.name === e.claimRef.name);
-      assert.equal(e.address, ipa?.spec.address, `entry of ${e.claimRef.name}`);
+    // Every reservation is the one of the IPAddress of the claim it names: the losing replica's went back.
+    for (const r of await reservationsOfPool(a.client, pool)) {
+      const ipa = all.find((i) => i.metadata.name === r.spec.claimRef.name);
+      assert.equal(r.spec.address, ipa?.spec.address, `reservation ${r.metadata.name}`);
     }
     await Promise.all(
       claims.map((c) => a.client.resource(IPAddressClaims).delete({ namespace: ns, name: c.metadata.name! })),
@@ -183,11 +182,66 @@ describe('in-cluster provider: recovery', () => {
       'the claims',
       60_000,
     );
-    // Released by the claims' deletions, or at worst by the orphan sweep (entries 30 s old) under load.
-    await waitFor(async () => (await entriesOfPool(a.client, pool)).length === 0, {
+    // Released by the claims' deletions, or at worst by the orphan sweep (reservations 30 s old) under load.
+    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === 0, {
       timeoutMs: 120_000,
       intervalMs: 500,
-      what: 'no ledger entry left',
+      what: 'no reservation left',
     });
   });
 });
+
+function reservation(address: string, ns: string, pool: string, claim: string, uid: string): IPAddressReservation {
+  return {
+    apiVersion: 'ipam.k0rdent.mirantis.com/v1alpha1',
+    kind: 'IPAddressReservation',
+    metadata: { name: `ipv4-${address.replaceAll('.', '-')}.ns.${ns}` },
+    spec: {
+      address,
+      domain: `namespace/${ns}`,
+      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', namespace: ns, name: pool },
+      claimRef: { namespace: ns, name: claim, uid },
+    },
+  };
+}
+
+function bareIPAddress(
+  ns: string,
+  name: string,
+  pool: string,
+  poolUid: string,
+  claimUid: string,
+  address: string,
+): IPAddress {
+  return {
+    apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+    kind: 'IPAddress',
+    metadata: {
+      namespace: ns,
+      name,
+      ownerReferences: [
+        {
+          apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
+          kind: 'IPAddressClaim',
+          name,
+          uid: claimUid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+        {
+          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
+          kind: 'InClusterIPPool',
+          name: pool,
+          uid: poolUid,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      address,
+      prefix: 24,
+      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: pool },
+      claimRef: { name },
+    },
+  };
+}

@@ -15,7 +15,7 @@ import {
   createPool,
   getOrUndefined,
   laggingCache,
-  entriesOfPool,
+  reservationsOfPool,
   startInCluster,
   suffix,
   waitForAddress,
@@ -44,10 +44,10 @@ describe('in-cluster: release with a cache that has not shown the IPAddress yet'
     hidden.set(`${ns}/m0`, undefined);
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'm0' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm0' }), 'claim m0');
-    // The IPAddress goes with its claim, and so does the ledger entry: the address is free again.
+    // The IPAddress goes with its claim, and so does the reservation: the address is free again.
     await waitGone(() => h.client.resource(IPAddresses).get({ namespace: ns, name: 'm0' }), 'IPAddress m0');
-    await waitFor(async () => (await entriesOfPool(h.client, pool)).length === 0, {
-      what: 'the ledger entry of 10.77.0.10 to be released',
+    await waitFor(async () => (await reservationsOfPool(h.client, pool)).length === 0, {
+      what: 'the reservation of 10.77.0.10 to be released',
     });
     hidden.clear();
     await createClaim(h.client, ns, 'm1', pool);

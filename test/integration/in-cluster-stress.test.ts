@@ -12,7 +12,7 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  ledgerEntries,
+  IPAddressReservations,
   InClusterIPPools,
   startInCluster,
   suffix,
@@ -93,8 +93,10 @@ describe('in-cluster provider under load', () => {
       const duplicates = [...byAddress].filter(([, holders]) => holders.length > 1);
       assert.deepEqual(duplicates, [], 'addresses held by more than one IPAddress');
 
-      // Every claim reports its address; every address has its ledger entry, for that very claim.
-      const entries = await ledgerEntries(h.client);
+      // Every claim reports its address; every address has its reservation, for that very claim.
+      const reservations = new Map(
+        (await h.client.resource(IPAddressReservations).listAll()).items.map((r) => [r.spec.address, r]),
+      );
       const claimUids = new Map<string, string>();
       for (const namespace of [ns1, ns2]) {
         for (const c of (await h.client.resource(IPAddressClaims).listAll({ namespace })).items) {
@@ -102,10 +104,10 @@ describe('in-cluster provider under load', () => {
         }
       }
       for (const a of addresses) {
-        const e = entries.find((e) => e.address === a.spec.address && e.claimRef.namespace === a.metadata.namespace);
-        assert.ok(e, `ledger entry for ${a.spec.address}`);
-        assert.equal(e.claimRef.uid, claimUids.get(`${a.metadata.namespace}/${a.metadata.name}`));
-        assert.equal(e.claimRef.name, a.metadata.name);
+        const r = reservations.get(a.spec.address);
+        assert.ok(r, `reservation for ${a.spec.address}`);
+        assert.equal(r.spec.claimRef.uid, claimUids.get(`${a.metadata.namespace}/${a.metadata.name}`));
+        assert.equal(r.spec.claimRef.name, a.metadata.name);
       }
 
       // Each pool counts every holder of its address domain: p0 and p1 share theirs (the count is written at most once

@@ -7,13 +7,11 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
   IPAddressReservations,
   InClusterIPPools,
   type IPAddress,
   type IPAddressClaim,
-  type IPAddressLedger,
-  type IPAddressLedgerEntry,
+  type IPAddressReservation,
   type InClusterIPPoolSpec,
 } from '../../src/api/index.ts';
 import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts';
@@ -42,14 +40,7 @@ import { testKubeconfig } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
 import { waitFor } from '../support/wait.ts';
 
-export {
-  GlobalInClusterIPPools,
-  IPAddressClaims,
-  IPAddresses,
-  IPAddressLedgers,
-  IPAddressReservations,
-  InClusterIPPools,
-};
+export { GlobalInClusterIPPools, IPAddressClaims, IPAddresses, IPAddressReservations, InClusterIPPools };
 
 export const suffix = (): string => randomBytes(3).toString('hex');
 
@@ -225,61 +216,9 @@ export async function waitGone(read: () => Promise<unknown>, what: string, timeo
   await waitFor(async () => (await getOrUndefined(read())) === undefined, { what: `${what} to be gone`, timeoutMs });
 }
 
-/** A ledger entry as the tests read it: with its address, domain and ledger's name. */
-export interface LedgerEntryView extends IPAddressLedgerEntry {
-  address: string;
-  domain: string;
-  ledger: string;
-}
-
-/** Every entry of every IPAddressLedger, as the API server holds them. */
-export async function ledgerEntries(client: KubeClient): Promise<LedgerEntryView[]> {
-  const { items } = await client.resource(IPAddressLedgers).listAll();
-  return items.flatMap((l) =>
-    Object.entries(l.spec.entries ?? {}).map(([address, e]) => ({
-      ...e,
-      address,
-      domain: l.spec.domain,
-      ledger: l.metadata.name ?? '',
-    })),
-  );
-}
-
-export async function entriesOfPool(client: KubeClient, poolName: string): Promise<LedgerEntryView[]> {
-  return (await ledgerEntries(client)).filter((e) => e.poolRef.name === poolName);
-}
-
-/**
- * An IPAddressLedger of namespace `ns`'s domain holding addresses of one /24 of the InClusterIPPool `pool` for the
- * claims given (address → [claim name, claim uid]), as the provider would have written it.
- */
-export function ledgerOf(ns: string, pool: string, held: Record<string, [string, string]>): IPAddressLedger {
-  const [first] = Object.keys(held);
-  const block = first!.replace(/\.\d+$/, '.0');
-  return {
-    apiVersion: 'ipam.k0rdent.mirantis.com/v1alpha1',
-    kind: 'IPAddressLedger',
-    metadata: { name: `ipv4-${block.replaceAll('.', '-')}-24.ns.${ns}` },
-    spec: {
-      domain: `namespace/${ns}`,
-      block: `${block}/24`,
-      entries: Object.fromEntries(
-        Object.entries(held).map(([address, [name, uid]]) => [
-          address,
-          { poolRef: { kind: 'InClusterIPPool', namespace: ns, name: pool }, claimRef: { namespace: ns, name, uid } },
-        ]),
-      ),
-    },
-  };
-}
-
-/** The ledger entry of an address in a domain (`namespace/<ns>`, `global`, ...), if any. */
-export async function entryAt(
-  client: KubeClient,
-  domain: string,
-  address: string,
-): Promise<LedgerEntryView | undefined> {
-  return (await ledgerEntries(client)).find((e) => e.domain === domain && e.address === address);
+export async function reservationsOfPool(client: KubeClient, poolName: string): Promise<IPAddressReservation[]> {
+  const { items } = await client.resource(IPAddressReservations).listAll();
+  return items.filter((r) => r.spec.poolRef.name === poolName);
 }
 
 export async function eventsFor(client: KubeClient, namespace: string, name: string): Promise<CoreEvent[]> {
@@ -341,46 +280,4 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** An IPAddress of claim `name` as a provider writes it (owned by the claim and the pool). */
-export function bareIPAddress(
-  ns: string,
-  name: string,
-  pool: string,
-  poolUid: string,
-  claimUid: string,
-  address: string,
-): IPAddress {
-  return {
-    apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
-    kind: 'IPAddress',
-    metadata: {
-      namespace: ns,
-      name,
-      ownerReferences: [
-        {
-          apiVersion: 'ipam.cluster.x-k8s.io/v1beta2',
-          kind: 'IPAddressClaim',
-          name,
-          uid: claimUid,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-        {
-          apiVersion: 'ipam.cluster.x-k8s.io/v1alpha2',
-          kind: 'InClusterIPPool',
-          name: pool,
-          uid: poolUid,
-          blockOwnerDeletion: true,
-        },
-      ],
-    },
-    spec: {
-      address,
-      prefix: 24,
-      poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: pool },
-      claimRef: { name },
-    },
-  };
 }

@@ -1,22 +1,21 @@
 // The in-cluster provider's in-memory view of which addresses are taken, per address domain (spec 03 §3.4), shared
 // by every pool and every worker of one manager process. It only ever errs on the side of "taken": it is an
-// optimisation that makes most ledger writes succeed at the first try, never the guarantee (that is the API server
-// refusing a ledger write decided on a copy that changed since, see provider.ts and ledger.ts).
+// optimisation that makes most creates of a reservation succeed at the first try, never the guarantee (that is the
+// API server refusing a second reservation of one name, see provider.ts).
 //
-// Within a domain, an address is taken while any of these holds (a "reservation" is either of the first two):
-// - an IPAddressLedger entry for it exists (the ledger informer shows it, or our own write just succeeded), released
-//   or not;
-// - an IPAddressReservation of an older release for it exists, until it is imported into its ledger;
-// - an IPAddress of a pool of the domain carries it (covers IPAddresses that predate their entry: written by the
-//   reference provider, or re-created by `clusterctl move`, until the claim reconciler adopts them);
-// - this process is writing its entry and does not know the outcome yet (`pending`);
-// - a write of its entry found another claim's and the informer has not shown it yet (`conflict`).
-// Pending and conflict marks that the informer never confirms (an entry written and removed between two relists)
-// are dropped after `staleMs`, at worst costing one more 409; a claim's pending mark goes as soon as the claim tries
-// another address or is deleted (its attempt will not be retried).
+// Within a domain, an address is taken while any of these holds:
+// - a reservation object for it exists (the reservation informer shows it, or our own create just succeeded),
+//   released or not;
+// - an IPAddress of a pool of the domain carries it (covers IPAddresses that predate their reservation: written by
+//   the reference provider, or re-created by `clusterctl move`, until the claim reconciler adopts them);
+// - this process is creating its reservation and does not know the outcome yet (`pending`);
+// - a create of its reservation failed with AlreadyExists and the informer has not shown it yet (`conflict`).
+// Pending and conflict marks that the informer never confirms (a reservation created and deleted between two
+// relists) are dropped after `staleMs`, at worst costing one more 409; a claim's pending mark goes as soon as the
+// claim tries another address or is deleted (its attempt will not be retried).
 //
 // A claim's address is only ever what a reservation of that claim says: a pending mark is an attempt whose outcome
-// is unknown (the write may or may not have happened), never an address to hand out.
+// is unknown (the create may or may not have happened), never an address to hand out.
 //
 // JS runs one reconcile at a time between awaits, so `pick` chooses and marks an address in one synchronous step:
 // two workers of this process never try the same address.
@@ -25,14 +24,9 @@ import type { IntervalSet } from '../../core/index.ts';
 import { Allocator, type Address, type Pool, type PoolCounts } from '../../core/index.ts';
 import { addressKey, defaultDomainOfKey } from './names.ts';
 
-/**
- * A holder of an address for a claim: an entry of an IPAddressLedger (`ledger` names it; `name` is the entry's, one
- * per address and domain, `uid` its claim's), or an IPAddressReservation of an older release (its name and uid).
- */
 export interface ReservationInfo {
   name: string;
   uid: string;
-  ledger?: string;
   address: Address;
   domain: AddressDomain;
   claimUid: string;
@@ -246,8 +240,8 @@ export class AddressBook {
   }
 
   /**
-   * Marks a specific address pending for the claim (an attempt is about to write its entry). A claim has one
-   * attempt at a time: one it no longer retries stops holding its address (at worst a later write there gets 409).
+   * Marks a specific address pending for the claim (an attempt is about to create its reservation). A claim has one
+   * attempt at a time: one it no longer retries stops holding its address (at worst a later create there gets 409).
    */
   hold(domain: AddressDomain, address: Address, claimUid: string, poolKey: string): void {
     const previous = this.attempts.get(claimUid);
@@ -264,12 +258,12 @@ export class AddressBook {
     if (attempt) this.abandon(attempt.domain, attempt.address, claimUid);
   }
 
-  /** The claim's last attempt whose outcome is unknown (its write failed without an answer): try it first. */
+  /** The claim's last attempt whose outcome is unknown (its create failed without an answer): try it first. */
   attemptOf(claimUid: string): { domain: AddressDomain; address: Address; poolKey: string } | undefined {
     return this.attempts.get(claimUid);
   }
 
-  /** The write of the address's entry found someone else's: they have it. */
+  /** The create of the address's reservation failed with AlreadyExists: someone (maybe this claim) has it. */
   conflict(domain: AddressDomain, address: Address, claimUid: string): void {
     this.change(domain, address, (e) => {
       if (e.pending?.claimUid === claimUid) e.pending = undefined;
@@ -278,7 +272,7 @@ export class AddressBook {
     this.dropAttempt(claimUid, domain, address);
   }
 
-  /** The write was refused (it changed nothing): no entry was made, the address is free as far as we know. */
+  /** The create was refused (not a 409): no reservation was made, the address is free as far as we know. */
   abandon(domain: AddressDomain, address: Address, claimUid: string): void {
     this.change(domain, address, (e) => {
       if (e.pending?.claimUid === claimUid) e.pending = undefined;

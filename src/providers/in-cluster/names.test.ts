@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAddress } from '../../core/index.ts';
-import {
-  blockOf,
-  blockText,
-  defaultDomainOfKey,
-  isInClusterPoolRef,
-  ledgerName,
-  poolKey,
-  poolTitle,
-  reservationName,
-} from './names.ts';
+import { defaultDomainOfKey, isInClusterPoolRef, poolKey, poolTitle, reservationName } from './names.ts';
 
 describe('reservation names', () => {
   it('are a function of the domain and the address alone, one per address, and valid DNS subdomains', () => {
@@ -61,17 +52,5 @@ describe('pool references', () => {
     assert.equal(poolKey('GlobalInClusterIPPool', 'ns', 'p'), 'GlobalInClusterIPPool//p');
     assert.equal(poolTitle('InClusterIPPool/ns/p'), 'InClusterIPPool ns/p');
     assert.equal(poolTitle('GlobalInClusterIPPool//p'), 'GlobalInClusterIPPool p');
-  });
-});
-
-describe('ledger names', () => {
-  it('name one block of 256 addresses per domain: an IPv4 /24, an IPv6 /120', () => {
-    const names = ['10.0.0.0', '10.0.0.255', '10.0.1.0'].map((t) => ledgerName('global', parseAddress(t)));
-    assert.deepEqual(names, ['ipv4-10-0-0-0-24', 'ipv4-10-0-0-0-24', 'ipv4-10-0-1-0-24']);
-    assert.equal(ledgerName('namespace/a', parseAddress('fd00::1ff')), 'ipv6-fd00-0-0-0-0-0-0-100-120.ns.a');
-    assert.equal(blockText(blockOf(parseAddress('10.1.2.3'))), '10.1.2.0/24');
-    assert.equal(blockText(blockOf(parseAddress('fd00::1ff'))), 'fd00::100/120');
-    const longest = ledgerName('a'.repeat(63), parseAddress('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'));
-    assert.ok(longest.length <= 253, longest);
   });
 });

@@ -5,7 +5,6 @@ import {
   globalInClusterIPPoolKind,
   inClusterIPPoolKind,
   ipamGroup,
-  ledgerBlockSize,
   type AddressDomain,
 } from '../../api/index.ts';
 import { formatAddress, parseAddress, type Address } from '../../core/index.ts';
@@ -43,27 +42,6 @@ export function defaultDomainOfKey(key: string): AddressDomain {
  */
 export function reservationName(domain: AddressDomain, address: Address): string {
   return addressName(address) + domainNameSuffix(domain);
-}
-
-/** The first address of the ledger block holding `address`. */
-export function blockOf(address: Address): Address {
-  return { family: address.family, value: address.value - (address.value % BigInt(ledgerBlockSize)) };
-}
-
-const blockPrefix = (a: Address): number => (a.family === 4 ? 32 : 128) - Math.log2(ledgerBlockSize);
-
-/** The block as its ledger's spec.block writes it: `10.0.0.0/24`, `fd00::/120`. */
-export function blockText(block: Address): string {
-  return `${formatAddress(block)}/${blockPrefix(block)}`;
-}
-
-/**
- * The ledger object's name: a function of the domain and the block alone, like a reservation's (`ipv4-10-0-0-0-24`
- * in the global domain, `ipv4-10-0-0-0-24.ns.tenant-a` in namespace tenant-a's).
- */
-export function ledgerName(domain: AddressDomain, address: Address): string {
-  const block = blockOf(address);
-  return `${addressName(block)}-${blockPrefix(block)}${domainNameSuffix(domain)}`;
 }
 
 function addressName(address: Address): string {

@@ -1,60 +1,53 @@
 // The in-cluster provider: pools kept in the Kubernetes API (InClusterIPPool, GlobalInClusterIPPool).
 //
-// Uniqueness does not rest on timing. Every address handed out has an entry in the cluster-scoped IPAddressLedger of
-// its address domain and block of 256 addresses (named after both alone: `ipv4-10-0-0-0-24.ns.tenant-a`), written
-// BEFORE the IPAddress. Each ledger write is a compare-and-swap on the ledger's resourceVersion (ledger.ts), so of two
-// writers that pick the same address in one domain (two workers, two replicas during a leader hand-over, a stale
-// cache) exactly one adds its entry; the other's write is refused with 409, and reading the ledger again shows the
-// address taken: it tries the next. An address is the claim's only once our own write succeeded or the API shows the
-// entry with the claim's uid: a write whose outcome is unknown (timeout, 5xx, a 409 whose read failed) is retried on
-// the same address, never trusted. The in-memory AddressBook (book.ts) makes collisions rare; it is never trusted to
-// prevent them. The claims picking addresses of one block at the same time share one ledger write, so under load the
-// writes per claim beyond the contract's tend to zero. Consequences:
+// Uniqueness does not rest on timing. Every address handed out has a cluster-scoped IPAddressReservation whose name
+// is derived from the address and its address domain alone (`ipv4-10-0-0-5.ns.tenant-a`), created BEFORE the
+// IPAddress. The API server accepts one object per name, so of two writers that pick the same address in one domain
+// (two workers, two replicas during a leader hand-over, a stale cache) exactly one create succeeds; the other gets
+// 409 AlreadyExists, marks the address taken and tries the next. An address is the claim's only once our own
+// create succeeded or the API shows the reservation with the claim's uid: a create whose outcome is unknown (timeout,
+// 5xx, a 409 whose GET failed) is retried on the same address, never trusted. The in-memory AddressBook (book.ts)
+// makes collisions rare; it is never trusted to prevent them. Consequences:
 // - An address has one holder per address domain (spec 03 §3.4): a namespace's pools share theirs, pools of
 //   different namespaces do not interfere, global pools share across the cluster, and an annotation joins pools into
 //   a named domain. The pool reconciler reports overlaps: within a domain (shared addresses) and with the global
 //   domain (the one place the same address can be handed out twice).
-// - Crash after the ledger entry, before the IPAddress: the claim's next reconcile finds its entry (book index by
-//   claim uid, or the ledger read again after an unknown outcome, showing the claim's uid) and uses it.
+// - Crash after the reservation, before the IPAddress: the claim's next reconcile finds its reservation (book index
+//   by claim uid, or the 409 followed by a GET showing the claim's uid) and uses it.
 // - `clusterctl move`: IPAddresses re-created before their claims count as taken at once; each claim adopts its
-//   IPAddress (same name, its claimRef and poolRef) and its ledger entry is written again, so the address never
-//   changes.
-// - Crash after the IPAddress: the IPAddress is found and kept; a missing entry is written ("adopt"), which also
-//   covers IPAddresses written by the reference provider before a migration.
-// - Entries whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`).
-// - Start-up: the informers list every ledger, reservation and IPAddress before any reconcile runs, and the book
-//   counts an address as taken if any shows it; nothing is allocated from a partial view.
-// - Upgrade from a release that wrote one IPAddressReservation per address: those still count as holders; the pool
-//   upkeep (on the leader) imports each into its ledger, then deletes it. This release may not create reservations
-//   (its RBAC), so an older replica still running is refused any new one.
-// - Grace period: a released entry stays (releasedAt set) until the pool's grace period has passed; the pool upkeep
-//   then deletes it, and that change wakes the claims waiting for an address.
+//   IPAddress (same name, its claimRef and poolRef) and its reservation is re-created, so the address never changes.
+// - Crash after the IPAddress: the IPAddress is found and kept; a missing reservation is created ("adopt"), which
+//   also covers IPAddresses written by the reference provider before a migration.
+// - Reservations whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`).
+// - Start-up: the informers list every reservation and IPAddress before any reconcile runs, and the book counts an
+//   address as taken if either exists; nothing is allocated from a partial view.
+// - Grace period: a released reservation stays (spec.releasedAt set) until the pool's grace period has passed; the
+//   pool upkeep then deletes it, and that delete wakes the claims waiting for an address.
 // - The sweep's ages (grace periods, staleness) run on this process's clock from when its informer first showed the
-//   entry (or its release), never from a timestamp another host wrote: skew cannot make it early; after a restart
-//   it counts from the start (later, never earlier).
-// Writes per allocated claim: the IPAddress create (+ the claim's finalizer and status, which the contract requires
-// of any provider) = 3, plus a share of one ledger write (one per batch of claims of one block). Release: a share of
-// one ledger write (the entry deleted or marked released) + IPAddress finalizer removal + IPAddress delete + claim
-// finalizer removal.
+//   reservation (or its release), never from a timestamp another host wrote: skew cannot make it early; after a
+//   restart it counts from the start (later, never earlier).
+// Writes per allocated claim: reservation create + IPAddress create (+ the claim's finalizer and status, which the
+// contract requires of any provider) = 4. Release: reservation delete (or release mark) + IPAddress finalizer
+// removal + IPAddress delete + claim finalizer removal = 4.
 import {
   globalDomain,
   GlobalInClusterIPPools,
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressLedgers,
   IPAddressReservations,
-  ipAddressLedgerKind,
+  ipAddressReservationKind,
+  ipamGroup,
   type IPAddress,
   type IPAddressClaim,
   domainTitle,
   type AddressDomain,
-  type IPAddressLedger,
-  type IPAddressLedgerEntry,
   type IPAddressReservation,
 } from '../../api/index.ts';
 import { formatAddress, type Address, type IntervalSet } from '../../core/index.ts';
 import {
+  isAlreadyExists,
+  isApiError,
   isNotFound,
   unlessNotFound,
   isUIDMismatch,
@@ -77,21 +70,8 @@ import type {
   PoolReadiness,
   PoolRef,
 } from '../types.ts';
-import { Counter } from 'prom-client';
 import { AddressBook, type ReservationInfo } from './book.ts';
-import { diffEntries, entryInfo, entryOf, ledgerInfos, poolRefOf } from './entries.ts';
-import { LedgerCommitter, refused, type LedgerOp } from './ledger.ts';
-import {
-  blockOf,
-  blockText,
-  isInClusterPoolRef,
-  ledgerName,
-  poolKey,
-  poolTitle,
-  reservationName,
-  tryParseAddress,
-  type PoolKind,
-} from './names.ts';
+import { isInClusterPoolRef, poolKey, poolTitle, reservationName, tryParseAddress, type PoolKind } from './names.ts';
 import { keyOfPool, PoolModels, poolProblem, PoolRangeIndex, type PoolModel, type PoolObject } from './pools.ts';
 
 /** The two pool kinds, seen as what they share (PoolObject). */
@@ -171,6 +151,10 @@ function parseIPAddress(ipa: IPAddress): IPAddressEntry {
   return address && { key, poolKey: poolKey(ref.kind, ipa.metadata.namespace, ref.name), address };
 }
 
+/** A create refused outright (it made nothing); anything else — timeout, 5xx, 429, a dropped connection — may have. */
+const refused = (err: unknown): boolean =>
+  isApiError(err) && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429;
+
 export class InClusterProvider implements IPAMProvider {
   readonly name = 'in-cluster';
   readonly poolTypes = Object.values(poolTypes) as unknown as ResourceType<KubeObject>[];
@@ -180,8 +164,6 @@ export class InClusterProvider implements IPAMProvider {
   readonly ranges = new PoolRangeIndex();
   readonly claims: Informer<IPAddressClaim>;
   readonly ipAddresses: Informer<IPAddress>;
-  readonly ledgers: Informer<IPAddressLedger>;
-  /** IPAddressReservations of an older release, until imported into the ledgers. */
   readonly reservations: Informer<IPAddressReservation>;
   readonly poolInformers: Record<PoolKind, Informer<PoolObject>>;
   readonly poolOverlays: Record<PoolKind, Overlay<PoolObject>>;
@@ -196,21 +178,12 @@ export class InClusterProvider implements IPAMProvider {
   private readonly lastScan = new Map<string, number>();
   /** Per pool: the copy the book was last synced from. */
   private readonly synced = new Map<string, { uid?: string; resourceVersion?: string }>();
-  /** Pools with reservations of an older release to import. */
-  private readonly importDue = new Set<string>();
-  /** Per ledger name: its entries as last seen, and what each copy seen changed (for the watches' maps). */
-  private readonly ledgerEntries = new Map<string, Map<string, ReservationInfo>>();
-  private readonly ledgerChanges = new WeakMap<IPAddressLedger, ReservationInfo[]>();
-  private readonly committers = new Map<string, LedgerCommitter>();
-  private readonly ledgerClient: ResourceClient<IPAddressLedger>;
-  private readonly entriesWritten: Counter;
 
   constructor(mgr: Manager, opts: InClusterProviderOptions = {}) {
     this.staleAfterMs = opts.staleAfterMs ?? 30_000;
     this.log = mgr.logger.child({ provider: 'in-cluster' });
     this.claims = mgr.informer(IPAddressClaims);
     this.ipAddresses = mgr.informer(IPAddresses);
-    this.ledgers = mgr.informer(IPAddressLedgers);
     this.reservations = mgr.informer(IPAddressReservations);
     this.poolInformers = {
       InClusterIPPool: mgr.informer(poolTypes.InClusterIPPool),
@@ -221,12 +194,6 @@ export class InClusterProvider implements IPAMProvider {
       GlobalInClusterIPPool: new Overlay(this.poolInformers.GlobalInClusterIPPool),
     };
     this.reservationClient = mgr.client.resource(IPAddressReservations);
-    this.ledgerClient = mgr.client.resource(IPAddressLedgers);
-    this.entriesWritten = new Counter({
-      name: 'cluster_ipam_ledger_entries_written_total',
-      help: 'Entries of IPAddressLedgers added, released or removed by this manager (writes: rest_client_requests_total)',
-      registers: [mgr.registry],
-    });
     this.poolClients = {
       InClusterIPPool: mgr.client.resource(poolTypes.InClusterIPPool),
       GlobalInClusterIPPool: mgr.client.resource(poolTypes.GlobalInClusterIPPool),
@@ -244,41 +211,22 @@ export class InClusterProvider implements IPAMProvider {
 
     // The book follows the informers; these handlers run before the informers report synced, so no reconcile
     // ever sees a partial book.
-    const observe = (info: ReservationInfo) => {
-      this.book.observeReservation(info);
-      // The sweep looks at it once it may be stale, or once its grace period may have ended.
-      if (info.releaseSeenAt !== undefined) this.due(this.releaseDue, info.poolKey, info.releaseSeenAt);
-      else this.due(this.staleDue, info.poolKey, (info.seenAt ?? Date.now()) + this.staleAfterMs);
+    const observe = (r: IPAddressReservation) => {
+      const info = reservationInfo(r);
+      if (info) {
+        this.book.observeReservation(info);
+        // The sweep looks at it once it may be stale, or once its grace period may have ended.
+        if (info.releaseSeenAt !== undefined) this.due(this.releaseDue, info.poolKey, info.releaseSeenAt);
+        else this.due(this.staleDue, info.poolKey, (info.seenAt ?? Date.now()) + this.staleAfterMs);
+      } else
+        this.log.error(
+          { reservation: r.metadata.name },
+          'ignoring a reservation whose name does not match its address',
+        );
     };
-    const seeLedger = (l: IPAddressLedger) => {
-      const name = l.metadata.name ?? '';
-      const prev = this.ledgerEntries.get(name);
-      const next = ledgerInfos(l, prev, (key) =>
-        this.log.error({ ledger: name, entry: key }, 'ignoring a ledger entry that is not an address of its block'),
-      );
-      const diff = diffEntries(prev, next);
-      for (const info of diff.forget) this.book.forgetReservation(info);
-      for (const info of diff.observe) observe(info);
-      this.ledgerEntries.set(name, next);
-      this.ledgerChanges.set(l, diff.changed);
-      const committer = this.committers.get(name);
-      committer?.observed(l);
-      if (committer?.idle) this.committers.delete(name);
-    };
-    this.ledgers.addEventHandler({
-      onAdd: seeLedger,
-      onUpdate: (_, l) => seeLedger(l),
-      onDelete: (l) => {
-        const name = l.metadata.name ?? '';
-        const gone = [...(this.ledgerEntries.get(name)?.values() ?? [])];
-        for (const info of gone) this.book.forgetReservation(info);
-        this.ledgerEntries.delete(name);
-        this.ledgerChanges.set(l, gone);
-      },
-    });
     this.reservations.addEventHandler({
-      onAdd: (r) => this.seeReservation(r, observe),
-      onUpdate: (_, r) => this.seeReservation(r, observe),
+      onAdd: observe,
+      onUpdate: (_, r) => observe(r),
       onDelete: (r) => {
         const info = reservationInfo(r);
         if (info) this.book.forgetReservation(info);
@@ -326,22 +274,6 @@ export class InClusterProvider implements IPAMProvider {
     }
   }
 
-  /** A reservation of an older release: a holder until imported; the ledger's entry, once there, is the one. */
-  private seeReservation(r: IPAddressReservation, observe: (info: ReservationInfo) => void): void {
-    const info = reservationInfo(r);
-    if (!info) {
-      this.log.error({ reservation: r.metadata.name }, 'ignoring a reservation whose name does not match its address');
-      return;
-    }
-    this.importDue.add(info.poolKey);
-    if (this.book.reservationAt(info.domain, info.address)?.ledger === undefined) observe(info);
-  }
-
-  /** The ledger entries (as the book keeps them) this copy of a ledger added, changed or removed. */
-  ledgerChange(l: IPAddressLedger): readonly ReservationInfo[] {
-    return this.ledgerChanges.get(l) ?? [];
-  }
-
   wakeups(): ClaimWakeup[] {
     const named = (keys: Iterable<string>) =>
       [...keys].map((k) => {
@@ -350,11 +282,6 @@ export class InClusterProvider implements IPAMProvider {
       });
     const claimsOf = (list: readonly IPAddressClaim[]) =>
       list.map((c) => ({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' }));
-    const waitingFor = (released: readonly (ReservationInfo | undefined)[]) => {
-      const freed = released.filter((i) => i !== undefined && !this.book.reservationAt(i.domain, i.address));
-      const pools = new Set(freed.flatMap((i) => this.book.poolsContaining(i!.domain, i!.address)));
-      return claimsOf([...pools].flatMap((k) => this.waitingClaims(k)));
-    };
     // A pool that changes (grows, unpauses, becomes valid, goes away) concerns its claims still waiting or being
     // deleted; the others are done.
     const poolChanged = (p: KubeObject) =>
@@ -369,16 +296,18 @@ export class InClusterProvider implements IPAMProvider {
         predicate: notStatusOnly,
         map: poolChanged,
       })),
-      // An entry removed (or a reservation of an older release deleted) frees its address: the claims waiting in any
-      // pool of its domain holding it try again at once.
-      {
-        type: IPAddressLedgers as unknown as ResourceType<KubeObject>,
-        map: (obj: KubeObject) => waitingFor(this.ledgerChange(obj as IPAddressLedger)),
-      },
+      // A reservation deleted frees its address: the claims waiting in any pool of its domain holding it try again
+      // at once.
       {
         type: IPAddressReservations as unknown as ResourceType<KubeObject>,
         predicate: (e: { type: string }) => e.type === 'delete',
-        map: (obj: KubeObject) => waitingFor([reservationInfo(obj as IPAddressReservation)]),
+        map: (obj: KubeObject) => {
+          const r = obj as IPAddressReservation;
+          const address = tryParseAddress(r.spec?.address);
+          if (!address) return [];
+          const pools = this.book.poolsContaining(r.spec.domain ?? globalDomain, address);
+          return claimsOf(pools.flatMap((k) => this.waitingClaims(k)));
+        },
       },
       // An IPAddress that arrives with (or leaves) an address another IPAddress of the domain carries: both claims
       // report the duplicate (or stop reporting it).
@@ -454,18 +383,18 @@ export class InClusterProvider implements IPAMProvider {
 
     // Before the pool's first address: a pool deleted meanwhile waits for its addresses.
     await this.protection[obj.kind as PoolKind].protect(obj, signal);
-    // An earlier attempt whose outcome is unknown may have written its entry: try that address first (the ledger
-    // then tells whose it is), so the claim neither leaks it nor loses it.
+    // An earlier attempt whose outcome is unknown may have made its reservation: try that address first (a 409 then
+    // tells whose it is), so the claim neither leaks it nor loses it.
     const attempt = this.book.attemptOf(uid);
     if (attempt?.poolKey === model.key && attempt.domain === model.domain) {
-      if ((await this.reserve(claim, model, attempt.address)) === 'reserved') {
+      if ((await this.reserve(claim, model, attempt.address, signal)) === 'reserved') {
         return { allocated: this.allocation(model, attempt.address) };
       }
     }
     for (;;) {
       const address = this.book.pick(model.key, uid);
       if (!address) return this.exhausted(model);
-      const outcome = await this.reserve(claim, model, address);
+      const outcome = await this.reserve(claim, model, address, signal);
       if (outcome === 'reserved') return { allocated: this.allocation(model, address) };
     }
   }
@@ -492,15 +421,10 @@ export class InClusterProvider implements IPAMProvider {
     return e ? this.poolsCounting(e.poolKey, this.book.domainOf(e.poolKey), e.address) : [];
   }
 
-  /** The same for a reservation of an older release. */
+  /** The same for a reservation. */
   poolsCountingReservation(r: IPAddressReservation): string[] {
     const info = reservationInfo(r);
     return info ? this.poolsCounting(info.poolKey, info.domain, info.address) : [];
-  }
-
-  /** The same for the entries a copy of a ledger changed. */
-  poolsCountingLedger(l: IPAddressLedger): string[] {
-    return [...new Set(this.ledgerChange(l).flatMap((i) => this.poolsCounting(i.poolKey, i.domain, i.address)))];
   }
 
   private poolsCounting(own: string, domain: AddressDomain, address: Address): string[] {
@@ -530,10 +454,15 @@ export class InClusterProvider implements IPAMProvider {
     const addresses = address ? [address] : [];
     const grace = model?.graceSeconds ?? 0;
     for (const address of addresses) {
-      const target = this.book.reservationAt(domain, address);
-      if (target?.claimUid === uid) await this.releaseReservation(target, grace, signal);
-      // Our cache may not show it yet: the committer asks the API server before it concludes there is none.
-      else await this.releaseEntry(domain, address, uid, grace);
+      let target: ReservationInfo | undefined = this.book.reservationAt(domain, address);
+      if (target?.claimUid !== uid) {
+        // Our cache may not show it yet: the API knows.
+        const name = reservationName(domain, address);
+        const live = await unlessNotFound(this.reservationClient.get({ name }, { signal }));
+        target = live && reservationInfo(live);
+        if (target?.claimUid !== uid) continue;
+      }
+      await this.releaseReservation(target, grace, signal);
     }
   }
 
@@ -555,7 +484,6 @@ export class InClusterProvider implements IPAMProvider {
     const releaseDue = this.releaseDue.get(key) ?? Infinity;
     const staleDue = Math.max(this.staleDue.get(key) ?? Infinity, last + interval);
     const scanStale = gone || staleDue <= now;
-    if (this.importDue.delete(key)) await this.importReservations(key, signal);
     if (!scanStale && releaseDue > now) {
       const next = Math.min(releaseDue, staleDue);
       return next === Infinity ? undefined : Math.max(1, next - now);
@@ -566,12 +494,10 @@ export class InClusterProvider implements IPAMProvider {
       this.staleDue.delete(key);
       this.lastScan.set(key, now);
     }
-    // Started together, so that the entries of one ledger go in one write.
-    const work: Promise<void>[] = [];
     for (const info of [...this.book.reservationsOf(key)]) {
       if (info.releasedAt !== undefined) {
         const due = gone ? now : (info.releaseSeenAt ?? now) + grace * 1000;
-        if (due <= now) work.push(this.deleteReservation(info, signal));
+        if (due <= now) await this.deleteReservation(info, signal);
         else this.due(this.releaseDue, key, due);
         continue;
       }
@@ -581,12 +507,11 @@ export class InClusterProvider implements IPAMProvider {
       else if (this.isStale(info)) {
         this.log.info(
           { address: formatAddress(info.address), claim: `${info.claimNamespace}/${info.claimName}` },
-          'releasing an address whose claim has no IPAddress for it',
+          'releasing a reservation whose claim has no IPAddress for it',
         );
-        work.push(this.releaseReservation(info, gone ? 0 : grace, signal));
+        await this.releaseReservation(info, gone ? 0 : grace, signal);
       }
     }
-    await Promise.all(work);
     const next = Math.min(
       this.releaseDue.get(key) ?? Infinity,
       Math.max(this.staleDue.get(key) ?? Infinity, now + interval),
@@ -620,62 +545,54 @@ export class InClusterProvider implements IPAMProvider {
     return a;
   }
 
-  /** The committer of the ledger holding `address` in `domain`. */
-  private committer(domain: AddressDomain, address: Address): LedgerCommitter {
-    const name = ledgerName(domain, address);
-    let c = this.committers.get(name);
-    if (!c) {
-      const blank = (): IPAddressLedger => ({
-        apiVersion: `${ipAddressLedgerKind.group}/${ipAddressLedgerKind.version}`,
-        kind: ipAddressLedgerKind.kind,
-        metadata: { name },
-        spec: { domain, block: blockText(blockOf(address)) },
-      });
-      const store = {
-        cached: (n: string) => this.ledgers.get(n),
-        get: (n: string) => unlessNotFound(this.ledgerClient.get({ name: n })),
-        create: (l: IPAddressLedger) => this.ledgerClient.create(l),
-        patch: (n: string, patch: unknown) => this.ledgerClient.patch({ name: n }, patch),
-      };
-      this.committers.set(name, (c = new LedgerCommitter(name, blank, store, (n) => this.entriesWritten.inc(n))));
-    }
-    return c;
-  }
-
-  /** The operation on the address's ledger entry; the entry as it stands after it, as the book keeps it. */
-  private async commit(domain: AddressDomain, address: Address, op: LedgerOp): Promise<ReservationInfo | undefined> {
-    const entry = await this.committer(domain, address).submit(op);
-    return entry && entryInfo(ledgerName(domain, address), domain, address, entry);
-  }
-
   /**
-   * Writes the ledger entry of an address for the claim: 'reserved' once the API server confirms the claim holds
-   * it, 'taken' when someone else does. Throws when the outcome is unknown; the address then stays marked as this
-   * claim's unconfirmed attempt, which the next reconcile retries first.
+   * Creates the reservation of an address for the claim: 'reserved' once the API server confirms the claim holds
+   * it, 'taken' when someone else does, 'vanished' when the create found one (409) that was gone when read: its
+   * holder let it go meanwhile, a create may succeed now. Throws when the outcome is unknown; the address then stays
+   * marked as this claim's unconfirmed attempt, which the next reconcile retries first.
    */
-  private async reserve(claim: IPAddressClaim, model: PoolModel, address: Address): Promise<'reserved' | 'taken'> {
+  private async reserve(
+    claim: IPAddressClaim,
+    model: PoolModel,
+    address: Address,
+    signal: AbortSignal,
+  ): Promise<'reserved' | 'taken' | 'vanished'> {
     const uid = claim.metadata.uid!;
     const { domain } = model;
-    const entry: IPAddressLedgerEntry = {
-      poolRef: poolRefOf(model.key),
-      claimRef: { namespace: claim.metadata.namespace!, name: claim.metadata.name!, uid },
+    const [kind, namespace, ...name] = model.key.split('/');
+    const reservation: IPAddressReservation = {
+      apiVersion: `${ipAddressReservationKind.group}/${ipAddressReservationKind.version}`,
+      kind: 'IPAddressReservation',
+      metadata: { name: reservationName(domain, address) },
+      spec: {
+        address: formatAddress(address),
+        domain,
+        poolRef: { apiGroup: ipamGroup, kind: kind!, name: name.join('/'), ...(namespace ? { namespace } : {}) },
+        claimRef: { namespace: claim.metadata.namespace!, name: claim.metadata.name!, uid },
+      },
     };
     this.book.hold(domain, address, uid, model.key);
-    let info: ReservationInfo | undefined;
     try {
-      info = await this.commit(domain, address, { type: 'reserve', address: formatAddress(address), entry });
+      const created = await this.reservationClient.create(reservation, { signal });
+      this.book.observeReservation(reservationInfo(created)!);
+      return 'reserved';
     } catch (err) {
-      if (refused(err)) this.book.abandon(domain, address, uid);
-      throw err;
+      if (!isAlreadyExists(err)) {
+        if (refused(err)) this.book.abandon(domain, address, uid);
+        throw err;
+      }
     }
-    // The entry the API server holds: this claim's (written now, or by an earlier attempt or another replica), or
-    // someone else's.
+    // Someone holds it. If it is this claim (an earlier attempt whose reservation our cache has not shown yet, or
+    // another replica's), it is the claim's address. If the API cannot tell now, the attempt stays unconfirmed.
+    const live = await unlessNotFound(this.reservationClient.get({ name: reservation.metadata.name! }, { signal }));
+    const info = live && reservationInfo(live);
     if (info && info.claimUid === uid && info.releasedAt === undefined && info.poolKey === model.key) {
       this.book.observeReservation(info);
       return 'reserved';
     }
     this.book.conflict(domain, address, uid);
-    if (info) this.book.observeReservation(info);
+    if (!info) return 'vanished';
+    this.book.observeReservation(info);
     return 'taken';
   }
 
@@ -703,10 +620,15 @@ export class InClusterProvider implements IPAMProvider {
     }
     if (holder && holder.claimUid !== uid) return this.duplicate(model, existing, holder);
     if (holder) return { allocated: existing };
-    if ((await this.reserve(claim, model, address)) === 'reserved') return { allocated: existing };
-    const other = this.book.reservationAt(domain, address);
-    if (other && other.claimUid !== uid) return this.duplicate(model, existing, other);
-    throw new Error(`the ledger entry of ${existing.address} is this claim's but released; retrying`);
+    // The address is the claim's already: a reservation that vanished between our create and our read (its holder
+    // let it go) is no reason to give up. The cache may still show that holder: it is not asked.
+    for (let tries = 1; ; tries++) {
+      const outcome = await this.reserve(claim, model, address, signal);
+      if (outcome === 'reserved') return { allocated: existing };
+      const other = outcome === 'taken' ? this.book.reservationAt(domain, address) : undefined;
+      if (other) return this.duplicate(model, existing, other);
+      if (tries === 3) throw new Error(`the reservation of ${existing.address} keeps changing; retrying`);
+    }
   }
 
   /** A reservation of the claim's namespace and name whose claim (by uid) no longer exists. */
@@ -760,75 +682,26 @@ export class InClusterProvider implements IPAMProvider {
 
   private async releaseReservation(info: ReservationInfo, graceSeconds: number, signal: AbortSignal): Promise<void> {
     if (info.releasedAt !== undefined) return;
-    if (!info.ledger) {
-      if (graceSeconds <= 0) return this.deleteReservation(info, signal);
-      // Released through the ledger, like every address now.
-      if (!(await this.importReservation(info, signal))) return;
-    }
-    await this.releaseEntry(info.domain, info.address, info.claimUid, graceSeconds);
-  }
-
-  /** The claim's entry of the address: deleted, or marked released for the grace period. */
-  private async releaseEntry(domain: AddressDomain, address: Address, claimUid: string, graceSeconds: number) {
-    const at = formatAddress(address);
-    await this.commit(
-      domain,
-      address,
-      graceSeconds <= 0
-        ? { type: 'delete', address: at, claimUid }
-        : { type: 'release', address: at, claimUid, at: metaTime(new Date()) },
-    );
-  }
-
-  private async deleteReservation(info: ReservationInfo, signal: AbortSignal): Promise<void> {
-    if (info.ledger) {
-      await this.commit(info.domain, info.address, {
-        type: 'delete',
-        address: formatAddress(info.address),
-        claimUid: info.claimUid,
-      });
-      return;
-    }
+    if (graceSeconds <= 0) return this.deleteReservation(info, signal);
     try {
-      await this.reservationClient.delete({ name: info.name }, { preconditions: { uid: info.uid }, signal });
+      // The uid makes the patch fail (422, uid immutable) if the reservation was replaced meanwhile: that one is
+      // someone else's and stays.
+      await this.reservationClient.patch(
+        { name: info.name },
+        { metadata: { uid: info.uid }, spec: { releasedAt: metaTime(new Date()) } },
+        { signal },
+      );
     } catch (err) {
       if (!isNotFound(err) && !isUIDMismatch(err)) throw err;
     }
   }
 
-  /** The pool's reservations of an older release, each into its ledger (one write per ledger), then deleted. */
-  private async importReservations(key: string, signal: AbortSignal): Promise<void> {
-    const legacy = [...this.book.reservationsOf(key)].filter((info) => !info.ledger);
+  private async deleteReservation(info: ReservationInfo, signal: AbortSignal): Promise<void> {
     try {
-      await Promise.all(legacy.map((info) => this.importReservation(info, signal)));
+      await this.reservationClient.delete({ name: info.name }, { preconditions: { uid: info.uid }, signal });
     } catch (err) {
-      this.importDue.add(key);
-      throw err;
+      if (!isNotFound(err) && !isUIDMismatch(err)) throw err;
     }
-  }
-
-  /**
-   * A reservation of an older release into its ledger (an entry of the same claim, released if it was), then
-   * deleted: true once the ledger holds the claim's entry. An entry of another claim there (which this release
-   * never writes while the book shows the reservation) leaves the reservation in place, reported.
-   */
-  private async importReservation(info: ReservationInfo, signal: AbortSignal): Promise<boolean> {
-    const entry = entryOf(info);
-    const held = await this.commit(info.domain, info.address, {
-      type: 'reserve',
-      address: formatAddress(info.address),
-      entry,
-    });
-    if (held?.claimUid !== info.claimUid) {
-      this.log.error(
-        { reservation: info.name, claim: `${info.claimNamespace}/${info.claimName}`, ledgerClaim: held?.claimName },
-        'a reservation of an older release names another claim than the ledger entry of its address; left in place',
-      );
-      return false;
-    }
-    this.book.observeReservation(held);
-    await this.deleteReservation(info, signal);
-    return true;
   }
 }
 
