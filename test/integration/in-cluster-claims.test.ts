@@ -330,7 +330,7 @@ describe('in-cluster provider: claims', () => {
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'old' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'old' }), 'claim old');
     const released = Date.now();
-    const [reservation] = await reservationsOfPool(h.client, pool);
+    const [reservation] = await reservationsOfPool(h.client, ns, pool);
     assert.ok(reservation?.spec.releasedAt, 'the reservation stays, marked released');
 
     await createClaim(h.client, ns, 'new', pool);

@@ -16,7 +16,7 @@ import {
   IPAddressClaims,
   IPAddresses,
   IPAddressReservations,
-  reservationsOfPool,
+  reservationsSettle,
   startInCluster,
   suffix,
   waitForAddress,
@@ -102,16 +102,7 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
 
     // Settled: one reservation per claim, each the one of the IPAddress of the claim it names (lost creates that
     // went unused were released by the sweep).
-    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === claims.length, {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-      what: 'one reservation per claim',
-    });
-    for (const r of await reservationsOfPool(a.client, pool)) {
-      const ipa = all.find((i) => i.metadata.name === r.spec.claimRef.name);
-      assert.equal(r.spec.address, ipa?.spec.address, `reservation ${r.metadata.name}`);
-      assert.equal(r.spec.releasedAt, undefined);
-    }
+    await reservationsSettle(a.client, ns, pool, all, 60_000);
     // They would serve the next test's claims too.
     for (const h of running.splice(0)) await h.stop();
   });

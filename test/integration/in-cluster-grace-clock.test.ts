@@ -38,7 +38,7 @@ describe('in-cluster provider: grace periods and other hosts’ clocks', () => {
     assert.equal((await waitForAddress(h.client, ns, 'first')).spec.address, '10.208.0.1');
 
     // Released by another replica whose clock is two hours behind.
-    const [reservation] = await reservationsOfPool(h.client, pool);
+    const [reservation] = await reservationsOfPool(h.client, ns, pool);
     const started = Date.now();
     await h.client
       .resource(IPAddressReservations)
@@ -58,6 +58,6 @@ describe('in-cluster provider: grace periods and other hosts’ clocks', () => {
       Date.parse(free) >= started + 3600_000 - 1000,
       `comes free at ${free}, started ${metaTime(new Date(started))}`,
     );
-    assert.equal((await reservationsOfPool(h.client, pool)).length, 1, 'the released reservation is still there');
+    assert.equal((await reservationsOfPool(h.client, ns, pool)).length, 1, 'the released reservation is still there');
   });
 });

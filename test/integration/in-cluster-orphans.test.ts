@@ -51,7 +51,7 @@ describe('in-cluster: an IPAddress left without its claim', () => {
         await waitGone(() => client.resource(IPAddresses).get({ namespace: ns, name: 'gone' }), 'the orphan IPAddress');
         await waitFor(
           async () => {
-            const held = (await reservationsOfPool(client, 'pool')).filter((r) => r.spec.claimRef.namespace === ns);
+            const held = await reservationsOfPool(client, ns, 'pool');
             return held.length === 1 ? held : undefined;
           },
           { what: "the orphan's reservation to be swept, the live claim's kept" },

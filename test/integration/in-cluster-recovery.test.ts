@@ -18,6 +18,7 @@ import {
   IPAddressReservations,
   readyOf,
   reservationsOfPool,
+  reservationsSettle,
   startInCluster,
   suffix,
   waitForAddress,
@@ -166,14 +167,7 @@ describe('in-cluster provider: recovery', () => {
     );
     const addresses = all.map((i: IPAddress) => i.spec.address);
     assert.equal(new Set(addresses).size, addresses.length, 'duplicate addresses');
-    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === claims.length, {
-      what: 'one reservation per claim',
-    });
-    // Every reservation is the one of the IPAddress of the claim it names: the losing replica's went back.
-    for (const r of await reservationsOfPool(a.client, pool)) {
-      const ipa = all.find((i) => i.metadata.name === r.spec.claimRef.name);
-      assert.equal(r.spec.address, ipa?.spec.address, `reservation ${r.metadata.name}`);
-    }
+    await reservationsSettle(a.client, ns, pool, all);
     await Promise.all(
       claims.map((c) => a.client.resource(IPAddressClaims).delete({ namespace: ns, name: c.metadata.name! })),
     );
@@ -183,7 +177,7 @@ describe('in-cluster provider: recovery', () => {
       60_000,
     );
     // Released by the claims' deletions, or at worst by the orphan sweep (reservations 30 s old) under load.
-    await waitFor(async () => (await reservationsOfPool(a.client, pool)).length === 0, {
+    await waitFor(async () => (await reservationsOfPool(a.client, ns, pool)).length === 0, {
       timeoutMs: 120_000,
       intervalMs: 500,
       what: 'no reservation left',

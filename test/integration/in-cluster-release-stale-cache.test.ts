@@ -46,7 +46,7 @@ describe('in-cluster: release with a cache that has not shown the IPAddress yet'
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm0' }), 'claim m0');
     // The IPAddress goes with its claim, and so does the reservation: the address is free again.
     await waitGone(() => h.client.resource(IPAddresses).get({ namespace: ns, name: 'm0' }), 'IPAddress m0');
-    await waitFor(async () => (await reservationsOfPool(h.client, pool)).length === 0, {
+    await waitFor(async () => (await reservationsOfPool(h.client, ns, pool)).length === 0, {
       what: 'the reservation of 10.77.0.10 to be released',
     });
     hidden.clear();

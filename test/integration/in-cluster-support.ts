@@ -216,9 +216,41 @@ export async function waitGone(read: () => Promise<unknown>, what: string, timeo
   await waitFor(async () => (await getOrUndefined(read())) === undefined, { what: `${what} to be gone`, timeoutMs });
 }
 
-export async function reservationsOfPool(client: KubeClient, poolName: string): Promise<IPAddressReservation[]> {
+/** The reservations of a namespaced pool (test files share the control plane, and their pool names). */
+export async function reservationsOfPool(
+  client: KubeClient,
+  namespace: string,
+  poolName: string,
+): Promise<IPAddressReservation[]> {
   const { items } = await client.resource(IPAddressReservations).listAll();
-  return items.filter((r) => r.spec.poolRef.name === poolName);
+  return items.filter((r) => r.spec.poolRef.namespace === namespace && r.spec.poolRef.name === poolName);
+}
+
+/**
+ * Waits until the pool holds one reservation per IPAddress, each the address of the IPAddress of the claim it names:
+ * what a losing replica reserved went back. Awaited, never read once: a replica whose caches lag may still be
+ * reserving after every IPAddress exists.
+ */
+export async function reservationsSettle(
+  client: KubeClient,
+  namespace: string,
+  poolName: string,
+  ipAddresses: readonly IPAddress[],
+  timeoutMs?: number,
+): Promise<void> {
+  await waitFor(
+    async (note) => {
+      const held = await reservationsOfPool(client, namespace, poolName);
+      const stray = held.filter(
+        (r) =>
+          r.spec.releasedAt !== undefined ||
+          ipAddresses.find((i) => i.metadata.name === r.spec.claimRef.name)?.spec.address !== r.spec.address,
+      );
+      note({ reservations: held.length, stray: stray.map((r) => `${r.spec.claimRef.name}: ${r.spec.address}`) });
+      return held.length === ipAddresses.length && stray.length === 0;
+    },
+    { timeoutMs, intervalMs: 500, what: "one reservation per claim, each its IPAddress's address" },
+  );
 }
 
 export async function eventsFor(client: KubeClient, namespace: string, name: string): Promise<CoreEvent[]> {
