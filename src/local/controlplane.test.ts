@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { buildProgress, freePort, preferredPort } from './controlplane.ts';
+import { againIfPortTaken, buildProgress, freePort, preferredPort } from './controlplane.ts';
 
 describe('control plane build progress', () => {
   it('turns the build script output into steps: downloading modules, then compiling packages', () => {
@@ -43,5 +43,60 @@ describe('preferredPort', () => {
     } finally {
       await new Promise((ok) => busy.close(ok));
     }
+  });
+});
+
+describe('againIfPortTaken', () => {
+  const bind = (port: number) =>
+    new Promise<ReturnType<typeof createServer>>((ok, fail) => {
+      const srv = createServer();
+      srv.once('error', fail);
+      srv.listen(port, '127.0.0.1', () => ok(srv));
+    });
+
+  it('starts again on another port when the one found free was taken before it was bound', async () => {
+    const taken = await bind(0);
+    const stolen = (taken.address() as { port: number }).port;
+    const tried: number[] = [];
+    const said: string[] = [];
+    try {
+      // The first attempt chose a port another process took meanwhile; the next chooses again.
+      const srv = await againIfPortTaken(
+        async () => {
+          const port = tried.length === 0 ? stolen : await freePort();
+          tried.push(port);
+          return bind(port);
+        },
+        (line) => said.push(line),
+      );
+      srv.close();
+      assert.equal(tried.length, 2);
+      assert.equal(tried[0], stolen);
+      assert.notEqual(tried[1], stolen);
+      assert.equal(said.length, 1);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('gives up after its attempts, and never retries another failure', async () => {
+    let calls = 0;
+    await assert.rejects(
+      againIfPortTaken(async () => {
+        calls++;
+        throw new Error('listen tcp 127.0.0.1:1: bind: address already in use');
+      }),
+      /address already in use/,
+    );
+    assert.equal(calls, 3);
+    calls = 0;
+    await assert.rejects(
+      againIfPortTaken(async () => {
+        calls++;
+        throw new Error('etcd exited: data dir locked');
+      }),
+      /data dir locked/,
+    );
+    assert.equal(calls, 1);
   });
 });

@@ -233,7 +233,28 @@ function kubeconfigYaml(server: string, caFile: string, token: string): string {
   ].join('\n');
 }
 
-export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+/**
+ * Starts the control plane on free ports. They are found free, then bound by etcd and the API server a moment later:
+ * another process (a second test run, another test file's control plane) may take one in between; then it starts
+ * again on other ports.
+ */
+export function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  return againIfPortTaken(() => startOnce(opts), opts.log);
+}
+
+/** Runs `start` again (up to `attempts` times in all) while it fails because a port it chose was taken meanwhile. */
+export async function againIfPortTaken<T>(start: () => Promise<T>, log?: (line: string) => void, attempts = 3) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !/address already in use/.test(String((err as Error | undefined)?.message))) throw err;
+      log?.('a port was taken between finding it free and binding it: starting again on other ports');
+    }
+  }
+}
+
+async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const log = opts.log ?? (() => {});
   const progress = opts.progress ?? (() => {});
   const bin = await controlPlaneBinary(opts.progress);
