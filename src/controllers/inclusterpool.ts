@@ -59,7 +59,7 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
           });
         // The pools whose spans met the changed pool's old or new span: their overlap reports may change.
         const neighbours = (p: KubeObject) => ofKind(provider.ranges.affected(keyOfPool(p)));
-        mgr.addController({
+        const controller = mgr.addController({
           name: kind.toLowerCase(),
           for: poolTypes[kind],
           predicate: notStatusOnly,
@@ -75,6 +75,10 @@ export function inClusterPoolController(opts: InClusterPoolControllerOptions = {
             { type: poolTypes.GlobalInClusterIPPool, predicate: specChanged, map: neighbours },
           ] as WatchSpec[],
           reconcile: tolerateRaces((req) => reconcilePool(kind, req)),
+        });
+        // The book's own marks (an attempt held or given up) change counts without any object event.
+        provider.book.onCountsChange((keys) => {
+          for (const req of ofKind(keys)) controller.enqueue(req);
         });
       }
 

@@ -164,4 +164,26 @@ describe('AddressBook', () => {
     book.observeIPAddress('ns/x', Q, a('10.0.0.4'));
     assert.deepEqual(book.heldBy(P).map(formatAddress).sort(), ['10.0.0.1', '10.0.0.2']);
   });
+
+  it('reports the pools whose counts change, also for marks no object event shows (an attempt held, given up)', () => {
+    const book = new AddressBook();
+    book.syncPool(P, pool(['10.0.0.1-10.0.0.4']), 'v1', D);
+    book.syncPool(Q, pool(['10.0.0.3-10.0.0.4']), 'v1', D);
+    const seen: string[][] = [];
+    book.onCountsChange((keys) => seen.push([...keys]));
+    const tried = book.pick(P, 'c1')!;
+    book.forgetAttempt('c1');
+    assert.deepEqual(seen, [[P], [P]]);
+    seen.length = 0;
+    book.hold(D, a('10.0.0.3'), 'c2', Q);
+    book.abandon(D, a('10.0.0.3'), 'c2');
+    assert.deepEqual(seen, [
+      [P, Q],
+      [P, Q],
+    ]);
+    seen.length = 0;
+    book.hold(D, tried, 'c3', P);
+    book.observeReservation(res('10.0.0.1', 'c3')); // still taken: no change to report
+    assert.deepEqual(seen, [[P]]);
+  });
 });

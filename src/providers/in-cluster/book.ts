@@ -101,6 +101,7 @@ export class AddressBook {
   private readonly reservationsByPool = new Map<string, Map<string, ReservationInfo>>();
   private readonly now: () => number;
   private readonly staleMs: number;
+  private readonly countListeners: ((poolKeys: readonly string[]) => void)[] = [];
 
   constructor(opts: AddressBookOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -218,6 +219,14 @@ export class AddressBook {
     const fallback = defaultDomainOfKey(key);
     if (this.domainOf(key) !== fallback) this.setPoolDomain(key, fallback);
     this.poolDomains.delete(key);
+  }
+
+  /**
+   * Calls `listener` with the pools whose counts changed, whatever changed them: an object seen, or a mark of this
+   * process (an attempt held or given up, a 409 noted, a stale mark swept) that no object event would report.
+   */
+  onCountsChange(listener: (poolKeys: readonly string[]) => void): void {
+    this.countListeners.push(listener);
   }
 
   domainOf(poolKey: string): AddressDomain {
@@ -389,12 +398,15 @@ export class AddressBook {
   }
 
   private propagate(e: Entry, isTaken: boolean): void {
+    const changed: string[] = [];
     for (const key of this.poolsByDomain.get(e.domain) ?? []) {
       const { pool, alloc } = this.pools.get(key)!;
       if (e.address.family !== pool.family || !pool.usable.has(e.address.value)) continue;
       if (!isTaken) alloc.release(e.address);
       else if (!alloc.isInUse(e.address)) alloc.allocateAddress(e.address);
+      changed.push(key);
     }
+    if (changed.length > 0) for (const listener of this.countListeners) listener(changed);
   }
 
   private unmapClaim(claimUid: string, slot: string): void {

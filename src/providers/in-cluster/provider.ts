@@ -18,7 +18,8 @@
 //   IPAddress (same name, its claimRef and poolRef) and its reservation is re-created, so the address never changes.
 // - Crash after the IPAddress: the IPAddress is found and kept; a missing reservation is created ("adopt"), which
 //   also covers IPAddresses written by the reference provider before a migration.
-// - Reservations whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`).
+// - Reservations whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`), once the API
+//   (not only the caches) shows it.
 // - Start-up: the informers list every reservation and IPAddress before any reconcile runs, and the book counts an
 //   address as taken if either exists; nothing is allocated from a partial view.
 // - Grace period: a released reservation stays (spec.releasedAt set) until the pool's grace period has passed; the
@@ -151,6 +152,18 @@ function parseIPAddress(ipa: IPAddress): IPAddressEntry {
   return address && { key, poolKey: poolKey(ref.kind, ipa.metadata.namespace, ref.name), address };
 }
 
+/**
+ * A reservation is stale when its claim (by uid) is gone and no IPAddress of the claim's name carries its address (a
+ * claim on its way back, as in a move, adopts it), or when the claim's own IPAddress carries another address (this
+ * one is left over from an interrupted attempt).
+ */
+function staleGiven(info: ReservationInfo, claim: IPAddressClaim | undefined, ipa: IPAddress | undefined): boolean {
+  const carries = ipa !== undefined && tryParseAddress(ipa.spec.address)?.value === info.address.value;
+  if (!claim) return !carries;
+  const ipaIsClaims = ipa?.metadata.ownerReferences?.some((r) => r.controller && r.uid === info.claimUid);
+  return ipaIsClaims === true && !carries;
+}
+
 /** A create refused outright (it made nothing); anything else — timeout, 5xx, 429, a dropped connection — may have. */
 const refused = (err: unknown): boolean =>
   isApiError(err) && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429;
@@ -170,6 +183,8 @@ export class InClusterProvider implements IPAMProvider {
   readonly protection: Record<PoolKind, PoolProtection<PoolObject>>;
   private readonly poolClients: Record<PoolKind, ResourceClient<PoolObject>>;
   private readonly reservationClient: ResourceClient<IPAddressReservation>;
+  private readonly claimClient: ResourceClient<IPAddressClaim>;
+  private readonly ipAddressClient: ResourceClient<IPAddress>;
   private readonly log: Logger;
   private readonly staleAfterMs: number;
   /** Per pool: when a released reservation may become deletable, and when one may have become stale (sweep). */
@@ -194,6 +209,8 @@ export class InClusterProvider implements IPAMProvider {
       GlobalInClusterIPPool: new Overlay(this.poolInformers.GlobalInClusterIPPool),
     };
     this.reservationClient = mgr.client.resource(IPAddressReservations);
+    this.claimClient = mgr.client.resource(IPAddressClaims);
+    this.ipAddressClient = mgr.client.resource(IPAddresses);
     this.poolClients = {
       InClusterIPPool: mgr.client.resource(poolTypes.InClusterIPPool),
       GlobalInClusterIPPool: mgr.client.resource(poolTypes.GlobalInClusterIPPool),
@@ -504,7 +521,7 @@ export class InClusterProvider implements IPAMProvider {
       if (!scanStale) continue;
       const ripe = (info.seenAt ?? now) + this.staleAfterMs;
       if (ripe > now) this.due(this.staleDue, key, ripe);
-      else if (this.isStale(info)) {
+      else if (this.isStale(info) && (await this.isStaleLive(info, signal))) {
         this.log.info(
           { address: formatAddress(info.address), claim: `${info.claimNamespace}/${info.claimName}` },
           'releasing a reservation whose claim has no IPAddress for it',
@@ -578,7 +595,9 @@ export class InClusterProvider implements IPAMProvider {
       return 'reserved';
     } catch (err) {
       if (!isAlreadyExists(err)) {
-        if (refused(err)) this.book.abandon(domain, address, uid);
+        // Refused: nothing was made. Unknown outcome for a claim gone meanwhile (its delete event may have come
+        // before this attempt was held): nobody will retry it, and a reservation made would be the sweep's.
+        if (refused(err) || !this.claims.byIndex(Index.uid, uid).length) this.book.abandon(domain, address, uid);
         throw err;
       }
     }
@@ -668,16 +687,23 @@ export class InClusterProvider implements IPAMProvider {
     map.set(key, Math.min(map.get(key) ?? Infinity, at));
   }
 
+  /** Stale as the caches show it: cheap, so every reservation is looked at this way first. */
   private isStale(info: ReservationInfo): boolean {
     const claim = this.claims.byIndex(Index.uid, info.claimUid)[0];
-    const ipa = this.ipAddresses.get(`${info.claimNamespace}/${info.claimName}`);
-    const carries = ipa !== undefined && tryParseAddress(ipa.spec.address)?.value === info.address.value;
-    // The claim is gone: the reservation is stale unless an IPAddress of the claim's name still carries the address
-    // (a claim on its way back, as in a move, adopts it).
-    if (!claim) return !carries;
-    const ipaIsClaims = ipa?.metadata.ownerReferences?.some((r) => r.controller && r.uid === info.claimUid);
-    // The claim holds another address through its IPAddress: this one is left over from an interrupted attempt.
-    return ipaIsClaims === true && !carries;
+    return staleGiven(info, claim, this.ipAddresses.get(`${info.claimNamespace}/${info.claimName}`));
+  }
+
+  /**
+   * Stale as the API shows it. A cache that lags (under load a watch can be tens of seconds behind another) may not
+   * show a claim or its IPAddress yet: releasing on its word would free a live claim's address for a second claim.
+   */
+  private async isStaleLive(info: ReservationInfo, signal: AbortSignal): Promise<boolean> {
+    const key = { namespace: info.claimNamespace, name: info.claimName };
+    const [claim, ipa] = await Promise.all([
+      unlessNotFound(this.claimClient.get(key, { signal })),
+      unlessNotFound(this.ipAddressClient.get(key, { signal })),
+    ]);
+    return staleGiven(info, claim?.metadata.uid === info.claimUid ? claim : undefined, ipa);
   }
 
   private async releaseReservation(info: ReservationInfo, graceSeconds: number, signal: AbortSignal): Promise<void> {
