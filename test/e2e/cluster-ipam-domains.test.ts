@@ -6,9 +6,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { kubectl, testNamespace } from '../support/cluster.ts';
+import { kubectl, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { applyOk, bound, deployment, inClusterClaim, machine } from './ipam-objects.ts';
 import { condition, get, runManager, waitForCondition, waitForEvent, waitForObject, type Obj } from './ipam-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 runManager();
 

@@ -4,9 +4,12 @@
 // one a machine already holds stops the deployment before provisioning.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { kubectl, testNamespace } from '../support/cluster.ts';
+import { kubectl, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { applyOk, deployment, machine } from './ipam-objects.ts';
 import { condition, get, runManager, waitForCondition, waitForGone, waitForObject, type Obj } from './ipam-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 runManager();
 

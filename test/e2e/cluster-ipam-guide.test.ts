@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { ClusterIPAMs } from '../../src/api/index.ts';
 import { KubeClient } from '../../src/kube/index.ts';
-import { kubectl, testKubeconfig, testNamespace } from '../support/cluster.ts';
+import { kubectl, testKubeconfig, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   condition,
@@ -19,6 +19,9 @@ import {
   type Obj,
   runManager,
 } from './ipam-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 runManager();
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { kubectl, testNamespace } from '../support/cluster.ts';
+import { kubectl, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { applyOk, bound, inClusterClaim, machine } from './ipam-objects.ts';
 import {
   condition,
@@ -18,6 +18,9 @@ import {
   type Obj,
   type WebhookManager,
 } from './ipam-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 const run = randomBytes(3).toString('hex');
 const labelKey = 'cluster-ipam.test/refusals';

@@ -3,7 +3,7 @@
 // invalid claims that say why, and deletion that neither leaks nor pulls addresses from under a live cluster.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { kubectl, testNamespace } from '../support/cluster.ts';
+import { kubectl, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { applyOk, bound, deployment } from './ipam-objects.ts';
 import {
   condition,
@@ -15,6 +15,9 @@ import {
   type Obj,
   runManager,
 } from './ipam-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 runManager();
 

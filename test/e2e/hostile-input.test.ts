@@ -7,8 +7,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { runCorpus, selectCases, type CorpusResult } from '../chaos/hostile/run-corpus.ts';
-import { kubectl, testKubeconfig } from '../support/cluster.ts';
+import { kubectl, testKubeconfig, ownControlPlane } from '../support/cluster.ts';
 import { startManagerWithWebhook, type WebhookManager } from './ipam-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 const run = randomBytes(3).toString('hex');
 const labelKey = 'cluster-ipam.test/hostile';

@@ -7,7 +7,7 @@ import https from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { inClusterPoolWebhook, type PoolWebhook } from '../../src/admission/webhook.ts';
-import { kubectl, testNamespace } from '../support/cluster.ts';
+import { kubectl, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   createClaim,
@@ -22,6 +22,9 @@ import {
   waitGone,
   type Harness,
 } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 const run = suffix();
 const label = { 'cluster-ipam.test/webhook': run };

@@ -2,7 +2,7 @@
 // the IPAddress and the claim, the worked allocation examples, deletion, waiting on a full pool, global pools.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { testNamespace } from '../support/cluster.ts';
+import { testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   conditionOf,
@@ -24,6 +24,9 @@ import {
   waitGone,
   type Harness,
 } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 describe('in-cluster provider: claims', () => {
   let h: Harness;

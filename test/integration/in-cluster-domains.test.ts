@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Condition } from '../../src/kube/index.ts';
-import { testNamespace } from '../support/cluster.ts';
+import { testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   createClaim,
@@ -20,6 +20,9 @@ import {
   waitForReason,
   type Harness,
 } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 const domainAnnotation = 'ipam.k0rdent.mirantis.com/address-domain';
 

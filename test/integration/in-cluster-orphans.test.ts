@@ -4,7 +4,7 @@
 // IPAddress has waited its grace period and the API server confirms the claim is gone.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { testNamespace } from '../support/cluster.ts';
+import { testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { patience, waitFor } from '../support/wait.ts';
 import {
   IPAddressClaims,
@@ -18,6 +18,9 @@ import {
   waitForAddress,
   waitGone,
 } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 describe('in-cluster: an IPAddress left without its claim', () => {
   it(

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { resourceType, type KubeObject } from '../../src/kube/index.ts';
-import { kubectl, testNamespace } from '../support/cluster.ts';
+import { kubectl, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { installCRDs } from '../support/manager.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -21,6 +21,9 @@ import {
   waitGone,
   type Harness,
 } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 interface Cluster extends KubeObject {
   spec?: { paused?: boolean };

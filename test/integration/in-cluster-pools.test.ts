@@ -3,7 +3,7 @@
 // pool serving its waiting claims at once. No admission webhook runs here: in-cluster-admission.test.ts has it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { testNamespace } from '../support/cluster.ts';
+import { testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   createClaim,
@@ -19,6 +19,9 @@ import {
   type Harness,
 } from './in-cluster-support.ts';
 import type { PoolObject } from '../../src/providers/in-cluster/pools.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 describe('in-cluster provider: pools', () => {
   let h: Harness;

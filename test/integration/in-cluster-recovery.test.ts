@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
 import { KubeClient } from '../../src/kube/index.ts';
-import { testKubeconfig, testNamespace } from '../support/cluster.ts';
+import { testKubeconfig, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   claimObject,
@@ -26,6 +26,9 @@ import {
   waitGone,
   type Harness,
 } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 describe('in-cluster provider: recovery', () => {
   const running: Harness[] = [];

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IPAddress } from '../../src/api/index.ts';
-import { testNamespace } from '../support/cluster.ts';
+import { testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   IPAddressClaims,
@@ -22,6 +22,9 @@ import {
   waitGone,
   type Harness,
 } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 /** IPAddresses the manager's informer pretends not to have seen yet (namespace/name → undefined). */
 const hidden = new Map<string, IPAddress | undefined>();

@@ -4,7 +4,7 @@
 // machine the endpoint's address. Here the manager's pool cache is made to lag behind, as any informer can.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { testNamespace } from '../support/cluster.ts';
+import { testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   createClaim,
@@ -20,6 +20,9 @@ import {
   type Harness,
 } from './in-cluster-support.ts';
 import type { PoolObject } from '../../src/providers/in-cluster/pools.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 /** Pools (namespace/name) whose cached copy the manager's informer keeps showing as it was when frozen. */
 const frozen = new Map<string, PoolObject | undefined>();

@@ -13,11 +13,14 @@ import {
   ValidatingWebhookConfigurations,
 } from '../../src/admission/webhook.ts';
 import { KubeClient } from '../../src/kube/index.ts';
-import { kubectl, testKubeconfig, testNamespace } from '../support/cluster.ts';
+import { kubectl, testKubeconfig, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
 import { mountSecret, tlsFiles } from '../support/secret-volume.ts';
 import { waitFor } from '../support/wait.ts';
 import { freePort, labelledPoolYaml, suffix } from './in-cluster-support.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 const run = suffix();
 const label = { 'cluster-ipam.test/webhook-rotation': run };

@@ -7,6 +7,10 @@ import { defaultClaimWorkers, ipAddressClaimController } from '../../src/control
 import { startTestManager } from '../support/manager.ts';
 import { waitFor } from '../support/wait.ts';
 import { freePort } from './in-cluster-support.ts';
+import { ownControlPlane } from '../support/cluster.ts';
+
+// Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
+ownControlPlane();
 
 /** controller_runtime_max_concurrent_reconciles by controller, from a manager started with `workers`. */
 async function concurrency(workers: number | undefined): Promise<Map<string, number>> {

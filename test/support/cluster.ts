@@ -1,5 +1,8 @@
 // One control plane per test run: `npm test` starts it and exports CLUSTER_IPAM_TEST_KUBECONFIG; a test file run
-// on its own starts a private one, torn down when the process exits. Tests isolate themselves by namespace.
+// on its own starts a private one, torn down when the process exits. Tests isolate themselves by namespace, except
+// from managers: every manager serves every claim of its control plane, so a file that runs managers takes a control
+// plane of its own (`ownControlPlane`), else another file's manager races its own for the same claims (and which
+// address a claim gets, or what a pool counts, is no longer the file's to assert).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { KubeClient } from '../../src/kube/index.ts';
@@ -7,11 +10,20 @@ import { startControlPlane, type ControlPlane } from '../../src/local/controlpla
 import { installCRDs } from '../../src/local/install.ts';
 
 let shared: Promise<string> | undefined;
+let own = false;
+
+/**
+ * Every test of this file (process) runs on a control plane of the file's own, started at first use and torn down
+ * when the process exits. Call at the top of a file that runs managers serving claims.
+ */
+export function ownControlPlane(): void {
+  own = true;
+}
 
 export function testKubeconfig(): Promise<string> {
   const fromEnv = process.env.CLUSTER_IPAM_TEST_KUBECONFIG;
-  if (fromEnv) return Promise.resolve(fromEnv);
-  shared ??= startControlPlane().then((cp) => cp.kubeconfigPath);
+  if (fromEnv && !own) return Promise.resolve(fromEnv);
+  shared ??= (own ? privateControlPlane() : startControlPlane()).then((cp) => cp.kubeconfigPath);
   return shared;
 }
 
