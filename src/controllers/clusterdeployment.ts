@@ -17,6 +17,7 @@ import {
   type IPAddressClaim,
   type ClusterIPAMClaim,
   type IPAddress,
+  type InClusterIPPool,
   type IPAddressReservation,
   type ProviderData,
 } from '../api/index.ts';
@@ -37,6 +38,7 @@ import {
   mergeIpamConfig,
   planClaim,
   planOf,
+  poolReadiness,
   Reasons,
   type Attachment,
   type HeldByOthers,
@@ -345,6 +347,14 @@ export const clusterDeploymentController: ControllerSetup = {
           ),
         };
       }
+      // Ready only once the pool has taken the exclusion: its new generation makes the ClusterIPAM Pending until the
+      // pool reports it, and a gate True before that would flap to False and back.
+      const waiting = (why: string) => ({
+        problem: notReady(
+          Reasons.EndpointPending,
+          `excluding controlPlaneEndpointIP ${given} from InClusterIPPool ${node.poolName}: ${why}`,
+        ),
+      });
       const excluded = pool.spec.excludedAddresses ?? [];
       if (!excluded.includes(given)) {
         try {
@@ -367,7 +377,10 @@ export const clusterDeploymentController: ControllerSetup = {
             ),
           };
         }
+        return waiting('waiting for the pool to take it');
       }
+      const readiness = poolReadiness(pool);
+      if (!readiness.ready) return waiting(readiness.why);
       return { note: endpointExcludedMessage(given) };
     }
 
@@ -456,9 +469,20 @@ export const clusterDeploymentController: ControllerSetup = {
         watch(IPAddressReservations, reservationEvent),
         watch(IPAddresses, (ipa) => [...ipAddressEvent(ipa), ...endpointUsers(ipa)]),
         watch(IPAddressClaims, (c) => endpointOwner(c)),
+        // A claim's node pool reporting Ready for a new generation: a hand-set endpoint's exclusion was taken.
+        watch(
+          InClusterIPPools,
+          (p) => {
+            const owner = p.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'ClusterIPAMClaim');
+            return owner ? usersOf(p.metadata.namespace, owner.name) : [];
+          },
+          (e) => !sameJSON(readyOf(e.old), readyOf(e.object)),
+        ),
       ],
       reconcile: tolerateRaces((req) => reconcile(req)),
     });
+
+    const readyOf = (p: InClusterIPPool | undefined) => p?.status?.conditions?.find((c) => c.type === 'Ready');
 
     /** The deployment whose endpoint IPAddressClaim this is (it owns it). */
     function endpointOwner(c: IPAddressClaim): Request[] {

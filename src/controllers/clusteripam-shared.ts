@@ -10,6 +10,7 @@ import {
   type ConditionInput,
   type EventRecorder,
   type Informer,
+  type Predicate,
   type Request,
   type WatchSpec,
 } from '../runtime/index.ts';
@@ -24,8 +25,16 @@ export function ensureIndex<T extends KubeObject>(informer: Informer<T>, name: s
 }
 
 /** A watch whose map sees the kind's own type (the manager's list of watches is untyped). */
-export function watch<T extends KubeObject>(type: ResourceType<T>, map: (obj: T) => Request[]): WatchSpec<KubeObject> {
-  return { type, map: map as (obj: KubeObject) => Request[] };
+export function watch<T extends KubeObject>(
+  type: ResourceType<T>,
+  map: (obj: T) => Request[],
+  predicate?: Predicate<T>,
+): WatchSpec<KubeObject> {
+  return {
+    type,
+    map: map as (obj: KubeObject) => Request[],
+    predicate: predicate as Predicate<KubeObject> | undefined,
+  };
 }
 
 export const nsKey = (namespace: string | undefined, name: string): string => `${namespace ?? ''}/${name}`;
