@@ -6,12 +6,28 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { kubectl, testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { applyOk, deployment, machine } from './ipam-objects.ts';
+import { InClusterIPPools, wrapClient } from '../integration/in-cluster-support.ts';
+import { waitFor } from '../support/wait.ts';
 import { condition, get, runManager, waitForCondition, waitForGone, waitForObject, type Obj } from './ipam-support.ts';
 
 // Its managers serve every claim of their control plane: alone with them (test/support/cluster.ts).
 ownControlPlane();
 
-runManager();
+/** Pools (`namespace/name`) whose status may not be written for a generation after the first while `held`. */
+const holding = new Set<string>();
+const hold = { reached: false, release: () => {}, released: Promise.resolve() };
+runManager([
+  wrapClient(InClusterIPPools, (real, wrapped) => {
+    wrapped.patchStatus = async (key, patch, opts) => {
+      const generation = (patch as { status?: { observedGeneration?: number } }).status?.observedGeneration ?? 0;
+      if (holding.has(`${key.namespace}/${key.name}`) && generation > 1) {
+        hold.reached = true;
+        await hold.released;
+      }
+      return real.patchStatus(key, patch, opts);
+    };
+  }),
+]);
 
 const inline = (name: string, config: Obj, claim: Obj): Obj =>
   deployment(name, { config, ipamClaim: { spec: { provider: 'in-cluster', ...claim } } });
@@ -117,6 +133,37 @@ describe('the control-plane endpoint address', () => {
     await kubectl(['annotate', 'clusteripamclaim', 'lab-ipam', 'touched=yes'], { namespace: ns });
     await waitForCondition('clusterdeployment', 'lab', ns, 'IPAMReady', 'True');
     assert.deepEqual((await get('inclusterippool', 'lab-ipam', ns))!.spec.excludedAddresses, ['10.62.0.2']);
+  });
+
+  it('opens the gate only once the pool has taken the exclusion of a hand-set endpoint, never before', async () => {
+    const ns = await testNamespace('endpoint-gate');
+    holding.add(`${ns}/gate-ipam`);
+    hold.released = new Promise((resolve) => (hold.release = resolve));
+    await applyOk(
+      ns,
+      inline(
+        'gate',
+        { controlPlaneNumber: 1, controlPlaneEndpointIP: '10.64.0.2' },
+        { nodeNetwork: { cidr: '10.64.0.0/28', gateway: '10.64.0.1' } },
+      ),
+    );
+    // The pool got the exclusion (its second generation); its report of that generation is held.
+    await waitFor(() => hold.reached, { what: 'the pool status write for the generation with the exclusion' });
+    const waiting = await waitForCondition('clusterdeployment', 'gate', ns, 'IPAMReady', 'False');
+    assert.match(condition(waiting, 'IPAMReady')!.reason, /^(EndpointPending|ClaimNotBound)$/);
+    const opened = async () =>
+      JSON.parse(
+        (
+          await kubectl(['get', 'events', '-o', 'json', '--field-selector', 'involvedObject.name=gate'], {
+            namespace: ns,
+          })
+        ).stdout,
+      ).items.filter((e: Obj) => e.involvedObject.kind === 'ClusterDeployment' && e.reason === 'IPAMReady');
+    assert.deepEqual(await opened(), [], 'IPAMReady was True while the pool had not taken the exclusion');
+    hold.release();
+    await waitForCondition('clusterdeployment', 'gate', ns, 'IPAMReady', 'True');
+    assert.equal((await opened()).length, 1);
+    holding.delete(`${ns}/gate-ipam`);
   });
 
   it('held by a machine already stops the deployment with a reason naming the holder', async () => {

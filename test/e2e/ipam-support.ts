@@ -7,6 +7,7 @@ import { after, before } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { inClusterPoolWebhook } from '../../src/admission/webhook.ts';
 import { controllers } from '../../src/controllers/index.ts';
+import type { ControllerSetup } from '../../src/runtime/index.ts';
 import { kubectl, testNamespace } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
 import { waitFor } from '../support/wait.ts';
@@ -25,11 +26,14 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-/** Runs the manager, with every controller `cluster-ipam run` starts, around the tests of the calling file. */
-export function runManager(): void {
+/**
+ * Runs the manager, with every controller `cluster-ipam run` starts, around the tests of the calling file; `before`
+ * runs first (e.g. to wrap one of the manager's clients).
+ */
+export function runManager(first: readonly ControllerSetup[] = []): void {
   let manager: TestManager | undefined;
   before(async () => {
-    manager = await startTestManager(controllers);
+    manager = await startTestManager([...first, ...controllers]);
   });
   after(async () => {
     await manager?.stop();
