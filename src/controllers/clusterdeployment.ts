@@ -17,7 +17,6 @@ import {
   type IPAddressClaim,
   type ClusterIPAMClaim,
   type IPAddress,
-  type InClusterIPPool,
   type IPAddressReservation,
   type ProviderData,
 } from '../api/index.ts';
@@ -48,6 +47,7 @@ import { isInClusterPoolRef, poolKey, tryParseAddress } from '../providers/in-cl
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import {
   controllerRef,
+  findCondition,
   setCondition,
   setFields,
   type ConditionInput,
@@ -476,13 +476,15 @@ export const clusterDeploymentController: ControllerSetup = {
             const owner = p.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'ClusterIPAMClaim');
             return owner ? usersOf(p.metadata.namespace, owner.name) : [];
           },
-          (e) => !sameJSON(readyOf(e.old), readyOf(e.object)),
+          (e) =>
+            !sameJSON(
+              findCondition(e.old?.status?.conditions, 'Ready'),
+              findCondition(e.object.status?.conditions, 'Ready'),
+            ),
         ),
       ],
       reconcile: tolerateRaces((req) => reconcile(req)),
     });
-
-    const readyOf = (p: InClusterIPPool | undefined) => p?.status?.conditions?.find((c) => c.type === 'Ready');
 
     /** The deployment whose endpoint IPAddressClaim this is (it owns it). */
     function endpointOwner(c: IPAddressClaim): Request[] {
