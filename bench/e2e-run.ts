@@ -54,6 +54,8 @@ export interface RunResult {
   max_ms: number;
   writes_per_claim: number;
   writes: Record<string, number>;
+  reads_per_claim: number;
+  reads: Record<string, number>;
   manager_cpu_ms_per_claim: number;
   /** kube-apiserver + etcd CPU per claim, the creates of the claims included: the work the API server is asked. */
   apiserver_cpu_ms_per_claim: number;
@@ -194,13 +196,12 @@ async function totalCpuMs(pids: number[]): Promise<number> {
   return ms;
 }
 
-/** Non-GET requests by resource, from the manager's rest_client_requests_total. */
-export async function writesByResource(metricsUrl: string): Promise<Record<string, number>> {
+/** Requests by method and resource, from the manager's rest_client_requests_total. */
+export async function requestsByResource(metricsUrl: string): Promise<Record<string, number>> {
   const text = await (await fetch(metricsUrl)).text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^rest_client_requests_total\{([^}]*)\} (\S+)$/gm)) {
     const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (labels.method === 'GET') continue;
     const key = `${labels.method} ${labels.resource}`;
     out[key] = (out[key] ?? 0) + Number(m[2]);
   }
@@ -232,6 +233,8 @@ export interface ClaimsRun {
   latencies: number[];
   /** The manager's writes meanwhile, by method and resource (counted once the claims are answered). */
   writes: Record<string, number>;
+  /** Its GETs (reads and the watches' lists) meanwhile, by resource. */
+  reads: Record<string, number>;
   managerCpuMs: number;
   /** CPU of `otherPids` meanwhile. */
   otherCpuMs: number;
@@ -265,7 +268,7 @@ export async function measureClaims(
   const watching = informer.run(stopWatch.signal);
   await informer.waitForSync();
 
-  const writesBefore = await writesByResource(metricsUrl);
+  const requestsBefore = await requestsByResource(metricsUrl);
   const cpuBefore = await cpuMs(managerPid);
   const otherBefore = await totalCpuMs(opts.otherPids ?? []);
   const createdAt: number[] = new Array(claims);
@@ -286,15 +289,21 @@ export async function measureClaims(
   const otherCpuMs = (await totalCpuMs(opts.otherPids ?? [])) - otherBefore;
   stopWatch.abort();
   await watching;
-  const writesAfter = await writesByResource(metricsUrl);
+  const requestsAfter = await requestsByResource(metricsUrl);
   const writes: Record<string, number> = {};
-  for (const [k, v] of Object.entries(writesAfter))
-    if (v - (writesBefore[k] ?? 0) > 0) writes[k] = v - (writesBefore[k] ?? 0);
+  const reads: Record<string, number> = {};
+  for (const [k, v] of Object.entries(requestsAfter)) {
+    const n = v - (requestsBefore[k] ?? 0);
+    if (n <= 0) continue;
+    if (k.startsWith('GET ')) reads[k.slice(4)] = n;
+    else writes[k] = n;
+  }
   return {
     createdIn,
     seconds: (finished - started) / 1000,
     latencies: createdAt.map((t, i) => answeredAt.get(`m-${i}`)! - t).sort((a, b) => a - b),
     writes,
+    reads,
     managerCpuMs,
     otherCpuMs,
   };
@@ -364,7 +373,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
         otherPids: serverPids,
       },
     );
-    const { createdIn, seconds, latencies, writes } = run;
+    const { createdIn, seconds, latencies, writes, reads } = run;
     const addresses = new Set(
       (await client.resource(IPAddresses).listAll({ namespace: ns })).items.map((a) => a.spec.address),
     );
@@ -401,6 +410,8 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
       max_ms: Math.round(latencies.at(-1)!),
       writes_per_claim: Math.round((totalWrites / claims) * 100) / 100,
       writes,
+      reads_per_claim: Math.round((Object.values(reads).reduce((a, b) => a + b, 0) / claims) * 100) / 100,
+      reads,
       manager_cpu_ms_per_claim: Math.round((run.managerCpuMs / claims) * 100) / 100,
       apiserver_cpu_ms_per_claim: Math.round((run.otherCpuMs / claims) * 100) / 100,
       peak_rss_mb: rss,
@@ -429,6 +440,7 @@ export function describeRun(r: RunResult): string[] {
     `raw API server writes/s: ${r.raw_writes_per_s}; claims/s ÷ raw writes/s = ${r.ratio_to_raw}`,
     `claim to status.addressRef: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms`,
     `writes per claim (manager's own counters): ${r.writes_per_claim} — ${JSON.stringify(r.writes)}`,
+    `reads per claim (GETs, watches included): ${r.reads_per_claim} — ${JSON.stringify(r.reads)}`,
     `API server + etcd CPU: ${r.apiserver_cpu_ms_per_claim} ms per claim; manager CPU: ${r.manager_cpu_ms_per_claim} ms per claim`,
     `memory: peak RSS ${r.peak_rss_mb} MB (idle ${r.idle_peak_rss_mb} MB); live heap ${r.heap_mb} MB (idle ` +
       `${r.idle_heap_mb} MB): ${r.heap_per_claim_kb} KB per claim`,
