@@ -303,6 +303,37 @@ describe('WAPI client', () => {
     assert.equal(missing.sent, 1);
   });
 
+  it('a read on a keep-alive connection handed over from another request is retried when that connection breaks', async () => {
+    // 16 reads hold every connection of the pool (its maxSockets); the 17th waits and gets the first one freed, an
+    // already secured connection, and the appliance drops it. That is a broken connection (retried), not a failed
+    // TLS handshake (given up), and no listener is left on the connection for each request it carries.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const c = client();
+      await c.ping();
+      inject({ kind: 'latency', latencyMs: 300, object: 'networkview', count: 16 });
+      const held = Array.from({ length: 16 }, () => c.ping());
+      await new Promise((r) => setTimeout(r, 100));
+      inject({ kind: 'drop', object: 'network', count: 1 });
+      const handed = await counting('GET network', () => c.getNetwork('10.0.0.0/24', 'default'));
+      await Promise.all(held);
+      assert.equal(handed.error, undefined, String(handed.error));
+      assert.equal(handed.result?.network, '10.0.0.0/24');
+      assert.equal(handed.sent, 2, 'the dropped attempt and its retry');
+      // Many reads queued on the same connections: a listener each would pass the emitter's limit of 10.
+      inject({ kind: 'latency', latencyMs: 20, object: 'networkview', count: 16 * 12 });
+      await Promise.all(Array.from({ length: 16 * 12 }, () => c.ping()));
+      assert.deepEqual(
+        warnings.filter((w) => w.includes('listeners')),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('never repeats a POST, nor a PUT that allocates: the failure says the write may have been applied', async () => {
     const c = client();
     const spec = { networkView: 'default', configureForDNS: false, ipv4Subnets: ['10.0.0.0/24'] };

@@ -148,6 +148,9 @@ interface Raw {
   body: string;
 }
 
+/** Connections whose TLS handshake completed. */
+const securedSockets = new WeakSet<object>();
+
 const connectCodes = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -528,8 +531,15 @@ export class WapiClient {
         },
       );
       req.on('socket', (socket) => {
-        if (req.reusedSocket) secured = true;
-        else socket.once('secureConnect', () => (secured = true));
+        // A keep-alive connection comes either from the free list (reusedSocket) or straight from the request that
+        // just finished on it: both were secured before, and listening for a handshake that already happened would
+        // leave a listener on it per request it carries.
+        if (req.reusedSocket || securedSockets.has(socket)) secured = true;
+        else
+          socket.once('secureConnect', () => {
+            securedSockets.add(socket);
+            secured = true;
+          });
       });
       req.on('error', fail);
       req.end(body);

@@ -2,7 +2,7 @@
 // certificate), `/wapi/v<version>/<object or ref>` onto the state, fault injection around each request, and the
 // admin endpoints under /_admin/ (a path no WAPI object uses) that tests drive it with.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -289,6 +289,8 @@ export async function startWapiSimulator(options: WapiSimulatorOptions): Promise
   const sessions = new Set<string>();
   // Ends the delays of latency faults when the simulator closes, so that no timer outlives it.
   const closing = new AbortController();
+  // One listener per request held by a latency fault, as many at once as the clients send: not a leak.
+  setMaxListeners(0, closing.signal);
   const pause = (ms: number) => delay(ms, undefined, { signal: closing.signal });
 
   /** Whether the request is authenticated, and the cookie to hand out when it came with basic auth. */
