@@ -104,7 +104,7 @@ export async function cpuMs(pid: number): Promise<number> {
  * V8's memory reducer ends with a full collection (measured this way: 10.2 MB; its heap snapshot: 10.0 MB). Not after
  * a run: the reducer waits longer then (25.1 MB this way at 1,000 claims, 16.5 MB in the heap snapshot).
  */
-async function quietHeapMb(metricsUrl: string, ms = 20_000): Promise<number> {
+export async function quietHeapMb(metricsUrl: string, ms = 20_000): Promise<number> {
   let least = Infinity;
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((ok) => setTimeout(ok, 500))) {
     const text = await (await fetch(metricsUrl)).text();
@@ -117,7 +117,7 @@ async function quietHeapMb(metricsUrl: string, ms = 20_000): Promise<number> {
  * Asks the manager for a heap snapshot (SIGUSR2) and waits until it is written: V8 stops the process while it writes,
  * so the metrics endpoint answering again means the file is complete. Returns its path.
  */
-async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: string): Promise<string> {
+export async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: string): Promise<string> {
   const before = new Set(await readdir(dir));
   manager.kill('SIGUSR2');
   for (;;) {
@@ -138,7 +138,7 @@ async function heapSnapshot(manager: ChildProcess, dir: string, metricsUrl: stri
  * The live heap in a heap snapshot (taken after a full collection), in MB: the sum of its nodes' self sizes, read as a
  * stream (a snapshot at 10,000 claims is ~100 MB of JSON).
  */
-async function snapshotHeapMb(file: string): Promise<number> {
+export async function snapshotHeapMb(file: string): Promise<number> {
   let header = '';
   let fields = 0;
   let selfAt = 0;
@@ -206,6 +206,28 @@ export async function requestsByResource(metricsUrl: string): Promise<Record<str
     out[key] = (out[key] ?? 0) + Number(m[2]);
   }
   return out;
+}
+
+/** The node flags of bin/cluster-ipam.mjs and the image's entrypoint. */
+export const imageNodeFlags = ['--max-semi-space-size=8', '--heap-growing-percent=50'];
+
+/**
+ * `cluster-ipam run` as the image runs it: the compiled manager (`buildManager`) with the image's node flags (or
+ * `nodeFlags`), a heap snapshot on SIGUSR2 written to `snapshotDir` (`heapSnapshot`), a CPU profile in `profileDir`.
+ */
+export function compiledManagerCommand(opts: {
+  nodeFlags?: string[];
+  profileDir?: string;
+  snapshotDir: string;
+}): string[] {
+  return [
+    ...(opts.nodeFlags ?? imageNodeFlags),
+    ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
+    '--heapsnapshot-signal=SIGUSR2',
+    `--diagnostic-dir=${opts.snapshotDir}`,
+    join(root, 'dist/cli/main.js'),
+    'run',
+  ];
 }
 
 /** Compiles the manager (`npm run build`) so runs measure what production runs. */
@@ -319,16 +341,7 @@ export async function runE2E(opts: RunOptions): Promise<RunResult> {
   const snapshotDir = resolve(opts.heapSnapshotDir ?? (await mkdtemp(join(tmpdir(), 'bench-heap-'))));
   // The manager as it runs in production: compiled JavaScript, its own process (its CPU and peak RSS alone).
   const manager = startManagerProcess({
-    command: [
-      // As bin/cluster-ipam.mjs and the image run it.
-      ...(opts.nodeFlags ?? ['--max-semi-space-size=8', '--heap-growing-percent=50']),
-      ...(opts.profileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir] : []),
-      // The live heap is read from a heap snapshot once every claim is answered (and the peak RSS read).
-      '--heapsnapshot-signal=SIGUSR2',
-      `--diagnostic-dir=${snapshotDir}`,
-      join(root, 'dist/cli/main.js'),
-      'run',
-    ],
+    command: compiledManagerCommand({ nodeFlags: opts.nodeFlags, profileDir: opts.profileDir, snapshotDir }),
     args: [
       '--kubeconfig',
       cp.kubeconfigPath,

@@ -1,23 +1,20 @@
-// End-to-end throughput of the ipam-infoblox provider against the WAPI simulator: for each setting of the claim
-// controller's workers (1, and the default), a fresh local control plane and a fresh simulator (in this process),
-// the manager in a process of its own with every controller `cluster-ipam run` starts, one InfobloxInstance and one
-// InfobloxIPPool on a /16, then N IPAddressClaims created `concurrency` at a time. A claim's latency runs from our
-// create call to the watch event showing its `status.addressRef` (what a machine waits for). Prints one JSON line
-// per setting (the last lines of the output).
+// End-to-end throughput and memory of the ipam-infoblox provider against the WAPI simulator: for each setting of the
+// manager's workers (1, and the default), a fresh local control plane and a fresh simulator (in this process), the
+// compiled manager with the image's node flags in a process of its own (`cluster-ipam run`, every controller), one
+// InfobloxInstance and one InfobloxIPPool on a /16, then N IPAddressClaims created `concurrency` at a time. A claim's
+// latency runs from our create call to the watch event showing its `status.addressRef` (what a machine waits for).
+// Prints one JSON line per setting (the last lines of the output).
 //
-//   npm run bench:infoblox -- [--claims N] [--concurrency C] [--claim-workers W,...]
+//   npm run bench:infoblox -- [--claims N] [--concurrency C] [--claim-workers W,...] [--node-flags="..."]
 //
-// The manager runs from source with tsx (`bench/infoblox.ts manager <run flags> --claim-workers W`), since the
-// claim controller's workers are no flag of `cluster-ipam run`; steady-state code is the same JavaScript.
+// W is the claim controller's workers: the default (32) runs `cluster-ipam run` as it is; any other W runs it with
+// `--workers W`, which sets every controller's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IPAddresses, InfobloxIPPools } from '../src/api/index.ts';
-import { runCommand } from '../src/cli/run.ts';
-import { controllers } from '../src/controllers/index.ts';
-import { defaultClaimWorkers, ipAddressClaimController } from '../src/controllers/ipaddressclaim.ts';
+import { defaultClaimWorkers } from '../src/controllers/ipaddressclaim.ts';
 import { startWapiSimulator } from '../src/infoblox/simulator/index.ts';
 import { KubeClient, Namespaces } from '../src/kube/index.ts';
 import { freePort } from '../src/local/controlplane.ts';
@@ -31,9 +28,17 @@ import {
 } from '../test/integration/infoblox-support.ts';
 import { startManagerProcess } from '../test/support/manager-process.ts';
 import { privateControlPlane } from '../test/support/cluster.ts';
-import { measureClaims, peakRssMb, percentile } from './e2e-run.ts';
+import {
+  buildManager,
+  compiledManagerCommand,
+  heapSnapshot,
+  measureClaims,
+  peakRssMb,
+  percentile,
+  quietHeapMb,
+  snapshotHeapMb,
+} from './e2e-run.ts';
 
-const self = fileURLToPath(import.meta.url);
 const credentials = { username: 'bench', password: 'bench-password' };
 
 export interface InfobloxRunResult {
@@ -54,22 +59,18 @@ export interface InfobloxRunResult {
   writes: Record<string, number>;
   manager_cpu_ms_per_claim: number;
   peak_rss_mb: number;
-}
-
-/** `bench/infoblox.ts manager <cluster-ipam run flags> --claim-workers W`: the manager with W claim workers. */
-async function managerMode(argv: string[]): Promise<number> {
-  const at = argv.indexOf('--claim-workers');
-  const workers = Number(argv[at + 1]);
-  if (at < 0 || !Number.isInteger(workers) || workers < 1) throw new Error('manager mode needs --claim-workers N');
-  const rest = [...argv.slice(0, at), ...argv.slice(at + 2)];
-  const setups = controllers.map((c) => (c.name === 'ipaddressclaim' ? ipAddressClaimController({ workers }) : c));
-  return runCommand(rest, setups);
+  /** Peak RSS before the first claim: start-up and an idle manager with one instance and one pool. */
+  idle_peak_rss_mb: number;
+  /** Live V8 heap of the idle manager, and once every claim is answered (heap snapshot). */
+  idle_heap_mb: number;
+  heap_mb: number;
 }
 
 async function runInfoblox(opts: {
   claims: number;
   concurrency: number;
   claimWorkers: number;
+  nodeFlags?: string[];
   log: (line: string) => void;
 }): Promise<InfobloxRunResult> {
   const { claims, concurrency, claimWorkers, log } = opts;
@@ -81,7 +82,7 @@ async function runInfoblox(opts: {
   const client = KubeClient.load({ kubeconfig: cp.kubeconfigPath });
   const [healthPort, metricsPort] = [await freePort(), await freePort()];
   const manager = startManagerProcess({
-    command: ['--import', 'tsx', self, 'manager'],
+    command: compiledManagerCommand({ nodeFlags: opts.nodeFlags, snapshotDir: dir }),
     args: [
       '--kubeconfig',
       cp.kubeconfigPath,
@@ -94,8 +95,7 @@ async function runInfoblox(opts: {
       `127.0.0.1:${healthPort}`,
       '--log-level',
       'warn',
-      '--claim-workers',
-      String(claimWorkers),
+      ...(claimWorkers === defaultClaimWorkers ? [] : ['--workers', String(claimWorkers)]),
     ],
   });
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -116,6 +116,8 @@ async function runInfoblox(opts: {
       if (ready?.status === 'True') break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    const idleHeap = await quietHeapMb(metricsUrl);
+    const idleRss = await peakRssMb(manager.child.pid!);
 
     log(
       `# creating ${claims} Infoblox claims, ${concurrency} at a time; claim controller with ${claimWorkers} workers`,
@@ -140,6 +142,8 @@ async function runInfoblox(opts: {
       throw new Error(`${records.length} host records for ${claims} claims`);
     }
     const totalWrites = Object.values(writes).reduce((a, b) => a + b, 0);
+    const rss = await peakRssMb(manager.child.pid!);
+    const heap = await snapshotHeapMb(await heapSnapshot(manager.child, dir, metricsUrl));
     return {
       provider: 'ipam-infoblox',
       claims,
@@ -156,7 +160,10 @@ async function runInfoblox(opts: {
       writes_per_claim: Math.round((totalWrites / claims) * 100) / 100,
       writes,
       manager_cpu_ms_per_claim: Math.round((run.managerCpuMs / claims) * 100) / 100,
-      peak_rss_mb: await peakRssMb(manager.child.pid!),
+      peak_rss_mb: rss,
+      idle_peak_rss_mb: idleRss,
+      idle_heap_mb: idleHeap,
+      heap_mb: heap,
     };
   } finally {
     await manager.stop(null);
@@ -167,30 +174,30 @@ async function runInfoblox(opts: {
   }
 }
 
-if (process.argv[2] === 'manager') {
-  process.exitCode = await managerMode(process.argv.slice(3));
-} else {
-  const { values } = parseArgs({
-    options: {
-      claims: { type: 'string', default: '1000' },
-      concurrency: { type: 'string', default: '32' },
-      'claim-workers': { type: 'string', default: `1,${defaultClaimWorkers}` },
-    },
+const { values } = parseArgs({
+  options: {
+    claims: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '32' },
+    'claim-workers': { type: 'string', default: `1,${defaultClaimWorkers}` },
+    'node-flags': { type: 'string' },
+  },
+});
+await buildManager((line) => console.log(line));
+const results: InfobloxRunResult[] = [];
+for (const claimWorkers of values['claim-workers'].split(',').map(Number)) {
+  const r = await runInfoblox({
+    claims: Number(values.claims),
+    concurrency: Number(values.concurrency),
+    claimWorkers,
+    nodeFlags: values['node-flags']?.split(/\s+/).filter(Boolean),
+    log: (line) => console.log(line),
   });
-  const results: InfobloxRunResult[] = [];
-  for (const claimWorkers of values['claim-workers'].split(',').map(Number)) {
-    const r = await runInfoblox({
-      claims: Number(values.claims),
-      concurrency: Number(values.concurrency),
-      claimWorkers,
-      log: (line) => console.log(line),
-    });
-    console.log(
-      `# ${r.claim_workers} claim workers: ${r.claims_per_s} claims/s (${r.claims} in ${r.total_s} s); ` +
-        `claim to status.addressRef p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms; ${r.wapi_requests_per_claim} WAPI ` +
-        `requests and ${r.writes_per_claim} API writes per claim; manager CPU ${r.manager_cpu_ms_per_claim} ms/claim`,
-    );
-    results.push(r);
-  }
-  for (const r of results) console.log(JSON.stringify(r));
+  console.log(
+    `# ${r.claim_workers} claim workers: ${r.claims_per_s} claims/s (${r.claims} in ${r.total_s} s); ` +
+      `claim to status.addressRef p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms; ${r.wapi_requests_per_claim} WAPI ` +
+      `requests and ${r.writes_per_claim} API writes per claim; manager CPU ${r.manager_cpu_ms_per_claim} ms/claim; ` +
+      `peak RSS ${r.peak_rss_mb} MB (idle ${r.idle_peak_rss_mb} MB), live heap ${r.heap_mb} MB (idle ${r.idle_heap_mb} MB)`,
+  );
+  results.push(r);
 }
+for (const r of results) console.log(JSON.stringify(r));
