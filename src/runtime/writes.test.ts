@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApiError, type ConfigMap, type ObjectKey, type ResourceClient } from '../kube/index.ts';
 import type { ReconcileContext } from './controller.ts';
-import { addFinalizer, removeFinalizer, tolerateRaces } from './writes.ts';
+import { addFinalizer, addMetadata, removeFinalizer, tolerateRaces } from './writes.ts';
 
 const conflict = () =>
   new ApiError(409, { reason: 'Conflict', code: 409, message: 'the object has been modified' }, 'PUT x');
@@ -18,11 +18,21 @@ function stubClient(initial: Obj) {
       calls.push('get');
       return structuredClone(stored);
     },
-    async patch(_key: ObjectKey, patch: { metadata: { finalizers: string[]; resourceVersion?: string } }) {
+    // A merge patch of the metadata: the finalizer list replaced whole, annotations merged key by key.
+    async patch(_key: ObjectKey, patch: { metadata: Obj['metadata'] }) {
       calls.push('patch');
-      if (patch.metadata.resourceVersion !== stored.metadata.resourceVersion) throw conflict();
+      const { resourceVersion: guard, finalizers, annotations } = patch.metadata;
+      if (guard !== stored.metadata.resourceVersion) throw conflict();
       const resourceVersion = String(Number(stored.metadata.resourceVersion) + 1);
-      stored = { ...stored, metadata: { ...stored.metadata, finalizers: patch.metadata.finalizers, resourceVersion } };
+      stored = {
+        ...stored,
+        metadata: {
+          ...stored.metadata,
+          ...(finalizers ? { finalizers } : {}),
+          ...(annotations ? { annotations: { ...stored.metadata.annotations, ...annotations } } : {}),
+          resourceVersion,
+        },
+      };
       return structuredClone(stored);
     },
   };
@@ -53,6 +63,23 @@ describe('writes', () => {
     const without = await removeFinalizer(s.client, fresh, 'ipam.example.com/release');
     assert.deepEqual(without.metadata.finalizers, ['other/finalizer']);
     assert.equal(await removeFinalizer(s.client, without, 'ipam.example.com/release'), without);
+  });
+
+  it('metadata: a missing finalizer and annotations in one patch, either alone, none when both are there', async () => {
+    const f = 'ipam.example.com/release';
+    const s = stubClient({ ...base, metadata: { ...base.metadata, annotations: { kept: 'yes' } } });
+    const both = await addMetadata(s.client, s.stored, f, { name: 'a' });
+    assert.deepEqual(s.calls, ['patch']);
+    assert.deepEqual([both.metadata.finalizers, both.metadata.annotations], [[f], { kept: 'yes', name: 'a' }]);
+    assert.equal(await addMetadata(s.client, both, f, { name: 'a' }), both);
+    const annotated = await addMetadata(s.client, both, f, { other: 'b' });
+    assert.deepEqual(annotated.metadata.annotations, { kept: 'yes', name: 'a', other: 'b' });
+    s.bump((o) => (o.metadata.finalizers = []));
+    await assert.rejects(addMetadata(s.client, annotated, f, { another: 'c' }), /modified/);
+    const fresh = await s.client.get({ namespace: 'ns', name: 'x' });
+    const refinalized = await addMetadata(s.client, fresh, f, { name: 'a' });
+    assert.deepEqual(refinalized.metadata.finalizers, [f]);
+    assert.deepEqual(s.calls, ['patch', 'patch', 'patch', 'get', 'patch']);
   });
 
   it('tolerateRaces requeues on 409, ends on 404, passes results and other errors through', async () => {

@@ -38,10 +38,14 @@ export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
   return obj.metadata.finalizers?.includes(finalizer) ?? false;
 }
 
-// The whole list is written with obj's resourceVersion: a concurrent change (another finalizer added, deletion
-// started) makes this fail with 409 instead of silently dropping it.
-async function writeFinalizers<T extends KubeObject>(client: ResourceClient<T>, obj: T, finalizers: string[]) {
-  return client.patch(keyOfObject(obj), { metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion } });
+// The whole finalizer list is written with obj's resourceVersion: a concurrent change (another finalizer added,
+// deletion started) makes this fail with 409 instead of silently dropping it. Annotations are merged key by key.
+async function patchMetadata<T extends KubeObject>(
+  client: ResourceClient<T>,
+  obj: T,
+  metadata: { finalizers?: string[]; annotations?: Record<string, string> },
+) {
+  return client.patch(keyOfObject(obj), { metadata: { ...metadata, resourceVersion: obj.metadata.resourceVersion } });
 }
 
 /** Adds `finalizer` unless present; returns the updated object (or obj unchanged). 409 if obj is stale. */
@@ -50,8 +54,26 @@ export async function addFinalizer<T extends KubeObject>(
   obj: T,
   finalizer: string,
 ): Promise<T> {
-  if (hasFinalizer(obj, finalizer)) return obj;
-  return writeFinalizers(client, obj, [...(obj.metadata.finalizers ?? []), finalizer]);
+  return addMetadata(client, obj, finalizer, {});
+}
+
+/**
+ * Adds `finalizer` unless present and sets `annotations`, in one patch (one write, not two); returns the updated
+ * object, or obj unchanged when it carries both. 409 if obj is stale.
+ */
+export async function addMetadata<T extends KubeObject>(
+  client: ResourceClient<T>,
+  obj: T,
+  finalizer: string,
+  annotations: Record<string, string>,
+): Promise<T> {
+  const finalized = hasFinalizer(obj, finalizer);
+  const annotated = Object.entries(annotations).every(([k, v]) => obj.metadata.annotations?.[k] === v);
+  if (finalized && annotated) return obj;
+  return patchMetadata(client, obj, {
+    ...(finalized ? {} : { finalizers: [...(obj.metadata.finalizers ?? []), finalizer] }),
+    ...(annotated ? {} : { annotations }),
+  });
 }
 
 /** Removes `finalizer` if present; returns the updated object (or obj unchanged). 409 if obj is stale. */
@@ -61,11 +83,7 @@ export async function removeFinalizer<T extends KubeObject>(
   finalizer: string,
 ): Promise<T> {
   if (!hasFinalizer(obj, finalizer)) return obj;
-  return writeFinalizers(
-    client,
-    obj,
-    (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer),
-  );
+  return patchMetadata(client, obj, { finalizers: (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer) });
 }
 
 /**
