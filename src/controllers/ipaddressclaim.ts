@@ -29,13 +29,14 @@ import {
 import { inClusterProvider } from '../providers/in-cluster/provider.ts';
 import { Overlay } from '../providers/overlay.ts';
 import { providerRegistry, type Served } from '../providers/registry.ts';
-import type { ClaimHandler, PoolRef } from '../providers/types.ts';
+import type { ClaimHandler, PoolReadiness, PoolRef } from '../providers/types.ts';
 import {
   notStatusOnly,
   hasFinalizer,
   patchStatus,
   tolerateRaces,
   addFinalizer,
+  addMetadata,
   type ControllerSetup,
   type ReconcileContext,
   type Request,
@@ -202,12 +203,15 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         }
 
         if (claim.metadata.deletionTimestamp) return releaseClaim(work, claim, provider.handler(claim, pool), ctx);
-        if (!hasFinalizer(claim, releaseAddressFinalizer)) {
-          claim = claims.record(await addFinalizer(claimClient, claim, releaseAddressFinalizer));
-        }
 
         const ipa = ipAddresses.get(key);
         const relation = ipa && ipAddressRelation(ipa, claim);
+        // A claim is allocated for when its pool is there and ready (or its IPAddress exists: kept whatever the pool
+        // says), and no other claim's IPAddress is in the way.
+        const candidate = pool && relation !== 'foreign' ? provider.handler(claim, pool) : undefined;
+        const readiness: PoolReadiness = candidate && !ipa ? candidate.readiness() : { ready: true };
+        claim = await writeMetadata(claim, readiness.ready ? candidate : undefined, ctx.signal);
+
         if (ipa && relation === 'foreign') {
           const message = ipa.metadata.deletionTimestamp
             ? `IPAddress ${req.name} of an earlier claim of this name is being deleted`
@@ -222,19 +226,11 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
             ready: { status: 'False', reason: 'PoolNotReady', message: `${kindName} not found` },
           });
         }
-        // From here on, every step deals with this claim and the pool read above, through one handler.
-        const handler = provider.handler(claim, pool);
-        if (!ipa) {
-          const readiness = handler.readiness();
-          if (!readiness.ready) {
-            return writeStatus(claim, {
-              ready: { status: 'False', reason: 'PoolNotReady', message: readiness.message },
-            });
-          }
+        if (!readiness.ready) {
+          return writeStatus(claim, { ready: { status: 'False', reason: 'PoolNotReady', message: readiness.message } });
         }
-
-        const prepared = await handler.prepare(ctx.signal);
-        if (prepared) claim = claims.record(prepared);
+        // From here on, every step deals with the claim as written and the pool read above, through one handler.
+        const handler = provider.handler(claim, pool);
         const existing = ipa ? allocationOf(ipa) : undefined;
         const result = await handler.ensureAddress(existing, ctx.signal);
         if ('failed' in result) {
@@ -256,6 +252,30 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
         const duplicate = handler.duplicates(result.allocated);
         await writeStatus(claim, { ...ready(req.name), ...(duplicate ? { duplicate } : {}) });
         return result.retryAfterMs ? { requeueAfter: result.retryAfterMs } : undefined;
+      }
+
+      /**
+       * The claim with its finalizer and, when `handler` is given (the claim is about to be allocated for), with the
+       * annotations its provider records on it first: one patch when both are missing, so that a fresh Infoblox
+       * claim costs one write less. Otherwise the finalizer goes on alone, before anything else is written.
+       */
+      async function writeMetadata(
+        claim: IPAddressClaim,
+        handler: ClaimHandler | undefined,
+        signal: AbortSignal,
+      ): Promise<IPAddressClaim> {
+        let annotations: Record<string, string> | undefined;
+        try {
+          annotations = await handler?.annotations(signal);
+        } catch (err) {
+          // Not decided now (an owner that cannot be read): the finalizer goes on all the same; the claim is retried.
+          if (!hasFinalizer(claim, releaseAddressFinalizer)) {
+            claims.record(await addFinalizer(claimClient, claim, releaseAddressFinalizer));
+          }
+          throw err;
+        }
+        const written = await addMetadata(claimClient, claim, releaseAddressFinalizer, annotations ?? {});
+        return written === claim ? claim : claims.record(written);
       }
 
       /** Allocated, reported, not paused, not being deleted: a reconcile has nothing to write. */

@@ -63,7 +63,8 @@ export interface IPAMProvider {
   /**
    * The handler of one reconcile of `claim`, bound to it and to `pool`, the pool that reconcile read (from the API
    * unless the claim is settled; undefined once the pool is gone): no step of the reconcile can be handed another
-   * (a cached, superseded) pool.
+   * (a cached, superseded) pool. Once the claim's metadata is written the reconcile goes on with a new handler of the
+   * claim as written and the same pool.
    */
   handler(claim: IPAddressClaim, pool: KubeObject | undefined): ClaimHandler;
 }
@@ -76,12 +77,12 @@ export interface ClaimHandler {
   /** Whether the pool can hand out addresses at all (valid, not being deleted). */
   readiness(): PoolReadiness;
   /**
-   * Metadata the claim must carry before its address is allocated (the Infoblox host name, which must not change
-   * between allocation and release), written by the provider. Returns the claim as written, which the handler and
-   * the controller go on with (later writes then carry the new resourceVersion), or undefined if nothing was
-   * written.
+   * Annotations the claim must carry before its address is allocated (the Infoblox host name, which must not change
+   * between allocation and release); undefined when it carries them, or when they cannot be decided yet (then
+   * `ensureAddress` says why). The controller writes them, in one patch with the finalizer when that is missing too,
+   * and goes on with a handler of the claim as written.
    */
-  prepare(signal: AbortSignal): Promise<IPAddressClaim | undefined>;
+  annotations(signal: AbortSignal): Promise<Record<string, string> | undefined>;
   /**
    * The claim's address. Idempotent per claim: until released, a claim gets the same allocation every time.
    * `existing` is the allocation of an IPAddress already written for the claim: the provider must record it as the

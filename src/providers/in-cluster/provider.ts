@@ -367,7 +367,7 @@ export class InClusterProvider implements IPAMProvider {
     return {
       readiness: () => this.poolReadiness(presentPool(obj, claim)),
       // Nothing to record on the claim: an in-cluster address is found by the claim's uid.
-      prepare: async () => undefined,
+      annotations: async () => undefined,
       ensureAddress: (existing, signal) => this.allocate(claim, presentPool(obj, claim), existing, signal),
       duplicates: (allocation) => this.duplicates(claim, presentPool(obj, claim), allocation),
       release: (allocation, signal) => this.release(claim, obj, allocation, signal),

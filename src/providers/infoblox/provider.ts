@@ -3,10 +3,10 @@
 // IPAddress, status, pause, deletion order); this provider decides the address on the appliance and gives it back.
 //
 // Ownership: a host record belongs to the claim whose uid it carries (records.ts), never to whoever has its name: the
-// host name is resolved once and recorded on the claim (prepare) for users and DNS, and every allocation searches the
-// appliance by the claim's uid before it writes. So an allocation the appliance made before a crash, or whose answer
-// was lost after a committed POST, is found and used by the next attempt, and two claims of one host name get records
-// of their own (with DNS, where a name is unique, the second's goes without DNS).
+// host name is resolved once and recorded on the claim (its annotation) for users and DNS, and every allocation
+// searches the appliance by the claim's uid before it writes. So an allocation the appliance made before a crash, or
+// whose answer was lost after a committed POST, is found and used by the next attempt, and two claims of one host
+// name get records of their own (with DNS, where a name is unique, the second's goes without DNS).
 //
 // A write that got no answer (a timeout, a connection that broke, the lease lost while it was sent) may still be
 // applied by the appliance after we gave up on it: the claim then writes nothing for `settleMs` (searching only), so
@@ -135,8 +135,8 @@ export class InfobloxProvider implements IPAMProvider {
   private readonly recorder: EventRecorder;
   /** Claim uid → the address last found on the appliance for it (no need to look again in this process). */
   private readonly verified = new Map<string, string>();
-  /** Claims whose host name this process recorded: no predecessor wrote for them. */
-  private readonly prepared = new Set<string>();
+  /** Claims whose host name this process decided (the controller records it): no predecessor wrote for them. */
+  private readonly named = new Set<string>();
   /** Until when a write a predecessor sent may still be applied (see the header). */
   private inheritedUntil = Infinity;
   /** Claim uid → until when a write of it that got no answer may still be applied. */
@@ -279,18 +279,12 @@ export class InfobloxProvider implements IPAMProvider {
 
   handler(claim: IPAddressClaim, pool: KubeObject | undefined): ClaimHandler {
     const ib = pool as InfobloxIPPool | undefined;
-    // The claim as last written: prepare records the host name on it.
-    let current = claim;
     return {
-      readiness: () => this.poolReadiness(presentPool(ib, current)),
-      prepare: async (signal) => {
-        const written = await this.prepare(current, presentPool(ib, current), signal);
-        if (written) current = written;
-        return written;
-      },
-      ensureAddress: (existing, signal) => this.allocate(current, presentPool(ib, current), existing, signal),
-      duplicates: (allocation) => this.duplicates(current, presentPool(ib, current), allocation),
-      release: (allocation, signal) => this.release(current, ib, allocation, signal),
+      readiness: () => this.poolReadiness(presentPool(ib, claim)),
+      annotations: (signal) => this.annotations(claim, presentPool(ib, claim), signal),
+      ensureAddress: (existing, signal) => this.allocate(claim, presentPool(ib, claim), existing, signal),
+      duplicates: (allocation) => this.duplicates(claim, presentPool(ib, claim), allocation),
+      release: (allocation, signal) => this.release(claim, ib, allocation, signal),
     };
   }
 
@@ -300,16 +294,16 @@ export class InfobloxProvider implements IPAMProvider {
   }
 
   /**
-   * Records the host name on the claim before anything is written to the appliance. The write is needed: the name
+   * The host name, for the claim to carry before anything is written to the appliance. It must be recorded: the name
    * is the key under which the appliance keeps the claim's address, and it must stay the same for every later
    * search, for a restarted manager and for the release, even when what it was derived from changes or goes away
    * (the pool's dnsZone edited, the Machine deleted before its claim). Users see it too.
    */
-  private async prepare(
+  private async annotations(
     claim: IPAddressClaim,
     pool: InfobloxIPPool,
     signal: AbortSignal,
-  ): Promise<IPAddressClaim | undefined> {
+  ): Promise<Record<string, string> | undefined> {
     if (claim.metadata.annotations?.[hostnameAnnotation]) return undefined;
     let hostname: string;
     try {
@@ -328,17 +322,8 @@ export class InfobloxProvider implements IPAMProvider {
           `is ${hostname}`,
       );
     }
-    this.prepared.add(claim.metadata.uid!);
-    return this.mgr.client.resource(IPAddressClaims).patch(
-      { namespace: claim.metadata.namespace, name: claim.metadata.name! },
-      {
-        metadata: {
-          annotations: { [hostnameAnnotation]: hostname },
-          resourceVersion: claim.metadata.resourceVersion,
-        },
-      },
-      { signal },
-    );
+    this.named.add(claim.metadata.uid!);
+    return { [hostnameAnnotation]: hostname };
   }
 
   private async allocate(
@@ -647,12 +632,12 @@ export class InfobloxProvider implements IPAMProvider {
   /** Until when the claim may only search: a write of it got no answer here, or a predecessor's may be on its way. */
   private settleUntil(uid: string): number {
     const here = this.unsettled.get(uid) ?? 0;
-    return this.prepared.has(uid) ? here : Math.max(here, this.inheritedUntil === Infinity ? 0 : this.inheritedUntil);
+    return this.named.has(uid) ? here : Math.max(here, this.inheritedUntil === Infinity ? 0 : this.inheritedUntil);
   }
 
   private forget(uid: string): void {
     for (const m of [this.verified, this.unsettled, this.failures, this.forbidden, this.vanished]) m.delete(uid);
-    this.prepared.delete(uid);
+    this.named.delete(uid);
   }
 
   /** Runs `fn` after the previous holder of `key` is done: claims of one host name take turns. */
