@@ -1,10 +1,12 @@
 // Machine claims against InfobloxIPPools: the host name (annotation, claim name, `<Machine>.<dnsZone>` found through
-// owner references), DNS records in their view, two devices of one Machine with a host record each (IPv4 and IPv6),
-// subnet fallback that never hands out a gateway, a full pool that serves its waiting claim once an address is given back, two claims that resolve
-// to one host name, and a release the appliance refuses for a while: visible on the claim, retried until it is done.
+// owner references; written with the finalizer in one patch), DNS records in their view, two devices of one Machine
+// with a host record each (IPv4 and IPv6), subnet fallback that never hands out a gateway, a full pool that serves its
+// waiting claim once an address is given back, two claims that resolve to one host name, and a release the appliance
+// refuses for a while: visible on the claim, retried until it is done.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IPAddressClaims } from '../../src/api/index.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { IPAddressClaims, type IPAddressClaim } from '../../src/api/index.ts';
 import { CustomResourceDefinitions, resourceType, type KubeObject } from '../../src/kube/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
@@ -132,6 +134,54 @@ describe('ipam-infoblox: machine claims', () => {
     await env.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'cp-0-eth0' });
     await waitFor(() => gone(() => env.client.resource(IPAddressClaims).get({ namespace: ns, name: 'cp-0-eth0' })));
     assert.equal(recordsByName(env.sim).get('cp-0.lab.test'), undefined);
+  });
+
+  it('a fresh claim gets its finalizer and its host name in one write, which never changes after', async () => {
+    const ns = await testNamespace('ib-one-write');
+    await createPool(env.client, ns, 'p', {
+      instance: { name: 'ib' },
+      subnets: [{ cidr: '10.30.0.0/24' }],
+      dnsZone: 'lab.test',
+    });
+    await poolReady(env.client, ns, 'p');
+    const claims = env.client.resource(IPAddressClaims);
+    const created = await createClaim(env.client, ns, 'fresh', 'p');
+    // Every version of the claim after its creation, in order (a watch from the created version misses none).
+    const versions: IPAddressClaim[] = [];
+    const stop = new AbortController();
+    const watching = claims
+      .watch(
+        {
+          namespace: ns,
+          fieldSelector: 'metadata.name=fresh',
+          resourceVersion: created.metadata.resourceVersion,
+          signal: stop.signal,
+        },
+        (e) => void (e.type === 'MODIFIED' && versions.push(e.object)),
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    try {
+      await waitFor(() => versions.some((c) => c.status?.addressRef?.name === 'fresh'), {
+        what: 'the watch to show the claim reporting its IPAddress',
+      });
+    } finally {
+      stop.abort();
+    }
+    const failed = await watching;
+    if (failed) throw failed;
+    const metadata = versions.map((c) => ({
+      finalizers: c.metadata.finalizers,
+      hostname: c.metadata.annotations?.[hostnameAnnotation],
+    }));
+    const changes = metadata.filter((m, i) => i === 0 || !isDeepStrictEqual(m, metadata[i - 1]));
+    assert.deepEqual(
+      changes,
+      [{ finalizers: ['ipam.cluster.x-k8s.io/ReleaseAddress'], hostname: 'fresh.lab.test' }],
+      "the claim's first change carries both its finalizer and its host name, and neither changes after",
+    );
   });
 
   it('falls back to the next subnet; a full pool waits and is served when an address is given back', async () => {
