@@ -20,6 +20,7 @@ import {
   instanceReady,
   poolReady,
   readyOf,
+  readyPool,
   recordsByName,
   waitForAddress,
   ownerKindCRD as crd,
@@ -138,12 +139,11 @@ describe('ipam-infoblox: machine claims', () => {
 
   it('a fresh claim gets its finalizer and its host name in one write, which never changes after', async () => {
     const ns = await testNamespace('ib-one-write');
-    await createPool(env.client, ns, 'p', {
+    await readyPool(env.client, ns, 'p', {
       instance: { name: 'ib' },
       subnets: [{ cidr: '10.30.0.0/24' }],
       dnsZone: 'lab.test',
     });
-    await poolReady(env.client, ns, 'p');
     const claims = env.client.resource(IPAddressClaims);
     const created = await createClaim(env.client, ns, 'fresh', 'p');
     // Every version of the claim after its creation, in order (a watch from the created version misses none).

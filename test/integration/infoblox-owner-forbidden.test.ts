@@ -17,13 +17,12 @@ import {
   claimReason,
   createClaim,
   createInstance,
-  createPool,
   infobloxEnv,
   instanceReady,
   managerNamespace,
   ownerKindCRD,
-  poolReady,
   readyOf,
+  readyPool,
   recordsByName,
   testTuning,
   waitForAddress,
@@ -104,12 +103,11 @@ describe('ipam-infoblox: an owner the manager may not read', () => {
     try {
       await instanceReady(env.client, 'ib');
       const ns = await testNamespace('ib-forbidden');
-      await createPool(env.client, ns, 'p', {
+      await readyPool(env.client, ns, 'p', {
         instance: { name: 'ib' },
         subnets: [{ cidr: '10.70.0.0/24' }],
         dnsZone: 'lab.test',
       });
-      await poolReady(env.client, ns, 'p');
       const data = await waitFor(
         () =>
           env.client.resource(Metal3Datas).create({

@@ -281,6 +281,12 @@ export const poolReady = (client: KubeClient, namespace: string, name: string, r
     `InfobloxIPPool ${namespace}/${name}`,
   );
 
+/** An InfobloxIPPool, once it reports Ready. */
+export async function readyPool(client: KubeClient, namespace: string, name: string, spec: InfobloxIPPoolSpec) {
+  await createPool(client, namespace, name, spec);
+  return poolReady(client, namespace, name);
+}
+
 export const claimReason = (client: KubeClient, namespace: string, name: string, reason: string, timeoutMs?: number) =>
   waitForReady(
     () => client.resource(IPAddressClaims).get({ namespace, name }),
