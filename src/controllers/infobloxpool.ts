@@ -2,7 +2,8 @@
 // instance must be Ready (else the pool says the instance's own reason and message), and the network view (the
 // pool's, else the instance's default), the DNS view (pool, instance default, `default` or `default.<view>`) and every
 // subnet must exist on the appliance: NetworkViewNotFound / DNSViewNotFound / NetworkNotFound, else Ready. Re-checked
-// when the instance changes (its spec, or its Ready condition) and periodically.
+// when the pool's spec or the instance changes, and periodically; the claims and IPAddresses coming and going (the
+// finalizer's events) do not ask the appliance again while a check of the same pool and instance says Ready.
 import {
   IPAddressClaims,
   IPAddresses,
@@ -56,6 +57,9 @@ export function infobloxPoolController(): ControllerSetup {
         reconcile: tolerateRaces(reconcile),
       });
 
+      // Pool key → the last check that said Ready: for which pool generation and instance version, and when.
+      const passed = new Map<string, { basis: string; at: number }>();
+
       function poolOf(ref: IPAddressClaim['spec']['poolRef'] | undefined, obj: KubeObject): Request[] {
         const key = poolKeyOf(ref, obj.metadata.namespace);
         if (!key) return [];
@@ -66,7 +70,7 @@ export function infobloxPoolController(): ControllerSetup {
       async function reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
         const key = `${req.namespace}/${req.name}`;
         let pool = provider.pools.get(key);
-        if (!pool) return;
+        if (!pool) return void passed.delete(key);
         const inUse = provider.poolInUse(key);
         pool = await provider.protection.follow(pool, inUse, ctx.signal);
         if (pool.metadata.deletionTimestamp) {
@@ -74,10 +78,18 @@ export function infobloxPoolController(): ControllerSetup {
           // released. A release of a claim that went without it ends with no event here: look again.
           return inUse ? { requeueAfter: provider.retryMs } : undefined;
         }
+        const instance = provider.instances.get(pool.spec.instance.name);
+        const basis = `${pool.metadata.generation}/${instance?.metadata.resourceVersion}`;
+        const last = passed.get(key);
+        const age = last ? Date.now() - last.at : Infinity;
+        if (last?.basis === basis && age < provider.recheckMs) return { requeueAfter: provider.recheckMs - age };
+        passed.delete(key);
+        const at = Date.now();
         const check = await provider.checkPool(pool, ctx.signal);
         // Waiting for the instance's first check is no news.
         const quiet = (c: Check) => c.reason === InfobloxReasons.InstanceNotReady;
         provider.pools.record(await writeReady(client, recorder, pool, check, { quiet }));
+        if (check.status === 'True') passed.set(key, { basis, at });
         return { requeueAfter: check.status === 'True' ? provider.recheckMs : provider.retryMs };
       }
     },

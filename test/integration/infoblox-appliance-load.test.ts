@@ -1,0 +1,59 @@
+// What the appliance is asked: an InfobloxIPPool's check (its views and every subnet exist) runs when the pool's spec
+// or its instance changes, and periodically, not for every claim and IPAddress that comes and goes (the pool follows
+// those for its ProtectPool finalizer only). A real appliance answers a few dozen requests a second.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { IPAddressClaims, InfobloxIPPools } from '../../src/api/index.ts';
+import { testNamespace } from '../support/cluster.ts';
+import { waitFor } from '../support/wait.ts';
+import {
+  createClaim,
+  createInstance,
+  gone,
+  infobloxEnv,
+  instanceReady,
+  readyPool,
+  waitForAddress,
+  type Env,
+} from './infoblox-support.ts';
+
+let env: Env;
+
+describe('ipam-infoblox: appliance load', () => {
+  before(async () => {
+    env = await infobloxEnv({ network: [{ network: '10.70.0.0/24' }, { network: '10.70.1.0/24' }] });
+    await env.startManager();
+    await createInstance(env.client, 'ib', env.instanceSpec());
+    await instanceReady(env.client, 'ib');
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  it("claims coming and going do not check the pool's subnets again; a change of its spec does", async () => {
+    const ns = await testNamespace('ib-load');
+    await readyPool(env.client, ns, 'p', { instance: { name: 'ib' }, subnets: [{ cidr: '10.70.0.0/24' }] });
+    // Only this pool exists, so every network lookup on the appliance is its check.
+    const networkLookups = () => env.sim.requests.counters.byRoute['GET network'] ?? 0;
+    const before = networkLookups();
+    const claims = ['m0', 'm1', 'm2', 'm3', 'm4'];
+    for (const m of claims) {
+      await createClaim(env.client, ns, m, 'p');
+      await waitForAddress(env.client, ns, m);
+    }
+    for (const m of claims) await env.client.resource(IPAddressClaims).delete({ namespace: ns, name: m });
+    for (const m of claims) {
+      await waitFor(() => gone(() => env.client.resource(IPAddressClaims).get({ namespace: ns, name: m })), {
+        what: `claim ${m} to be released and gone`,
+      });
+    }
+    assert.equal(networkLookups() - before, 0, `${claims.length} claims allocated and released`);
+
+    await env.client
+      .resource(InfobloxIPPools)
+      .patch({ namespace: ns, name: 'p' }, { spec: { subnets: [{ cidr: '10.70.0.0/24' }, { cidr: '10.70.1.0/24' }] } });
+    await waitFor(() => networkLookups() - before >= 2, {
+      what: 'the pool with a new subnet to be checked again, both subnets looked up',
+    });
+  });
+});
