@@ -10,6 +10,7 @@ import {
   InfobloxInstances,
   InfobloxIPPools,
   type IPAddress,
+  type Condition,
   type IPAddressClaim,
 } from '../api/index.ts';
 import type { KubeObject } from '../kube/index.ts';
@@ -17,6 +18,7 @@ import { InfobloxReasons, poolKeyOf } from '../providers/infoblox/names.ts';
 import { writeReady, type Check } from '../providers/infoblox/conditions.ts';
 import { infobloxProvider } from '../providers/infoblox/provider.ts';
 import {
+  findCondition,
   notStatusOnly,
   tolerateRaces,
   type ControllerSetup,
@@ -57,7 +59,7 @@ export function infobloxPoolController(): ControllerSetup {
         reconcile: tolerateRaces(reconcile),
       });
 
-      // Pool key → the last check that said Ready: for which pool generation and instance version, and when.
+      // Pool key → the last check that said Ready: on what it depended, and when.
       const passed = new Map<string, { basis: string; at: number }>();
 
       function poolOf(ref: IPAddressClaim['spec']['poolRef'] | undefined, obj: KubeObject): Request[] {
@@ -78,8 +80,18 @@ export function infobloxPoolController(): ControllerSetup {
           // released. A release of a claim that went without it ends with no event here: look again.
           return inUse ? { requeueAfter: provider.retryMs } : undefined;
         }
+        // What the check depends on: the pool's spec, the instance's spec and what its own check said (not its
+        // finalizers, which follow the pools).
         const instance = provider.instances.get(pool.spec.instance.name);
-        const basis = `${pool.metadata.generation}/${instance?.metadata.resourceVersion}`;
+        const ready = findCondition(instance?.status?.conditions as Condition[] | undefined, 'Ready');
+        const basis = JSON.stringify([
+          pool.metadata.generation,
+          instance?.metadata.uid,
+          instance?.metadata.generation,
+          ready?.status,
+          ready?.reason,
+          ready?.message,
+        ]);
         const last = passed.get(key);
         const age = last ? Date.now() - last.at : Infinity;
         if (last?.basis === basis && age < provider.recheckMs) return { requeueAfter: provider.recheckMs - age };

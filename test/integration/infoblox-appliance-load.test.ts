@@ -1,9 +1,10 @@
-// What the appliance is asked: an InfobloxIPPool's check (its views and every subnet exist) runs when the pool's spec
-// or its instance changes, and periodically, not for every claim and IPAddress that comes and goes (the pool follows
-// those for its ProtectPool finalizer only). A real appliance answers a few dozen requests a second.
+// What the appliance is asked: an InfobloxIPPool's check (its views and every subnet exist) runs when the pool's spec,
+// the instance's spec or the instance's Ready changes, and periodically; not for every claim and IPAddress that comes
+// and goes (the pool follows those for its ProtectPool finalizer only), nor for the instance's labels or finalizers.
+// A real appliance answers a few dozen requests a second.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IPAddressClaims, InfobloxIPPools } from '../../src/api/index.ts';
+import { IPAddressClaims, InfobloxInstances, InfobloxIPPools } from '../../src/api/index.ts';
 import { testNamespace } from '../support/cluster.ts';
 import { waitFor } from '../support/wait.ts';
 import {
@@ -36,6 +37,14 @@ describe('ipam-infoblox: appliance load', () => {
     // Only this pool exists, so every network lookup on the appliance is its check.
     const networkLookups = () => env.sim.requests.counters.byRoute['GET network'] ?? 0;
     const before = networkLookups();
+    // The instance's metadata changes too (a label here, its ProtectInstance finalizer as pools come and go):
+    // nothing a pool's check depends on.
+    const instanceLookups = () => env.sim.requests.counters.byRoute['GET networkview'] ?? 0;
+    const instanceBefore = instanceLookups();
+    await env.client.resource(InfobloxInstances).patch({ name: 'ib' }, { metadata: { labels: { site: 'lab' } } });
+    await waitFor(() => instanceLookups() > instanceBefore, {
+      what: 'the manager to check the instance again after its label changed',
+    });
     const claims = ['m0', 'm1', 'm2', 'm3', 'm4'];
     for (const m of claims) {
       await createClaim(env.client, ns, m, 'p');
@@ -47,7 +56,11 @@ describe('ipam-infoblox: appliance load', () => {
         what: `claim ${m} to be released and gone`,
       });
     }
-    assert.equal(networkLookups() - before, 0, `${claims.length} claims allocated and released`);
+    assert.equal(
+      networkLookups() - before,
+      0,
+      `a label on the instance, ${claims.length} claims allocated and released`,
+    );
 
     await env.client
       .resource(InfobloxIPPools)
