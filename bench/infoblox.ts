@@ -7,8 +7,8 @@
 //
 //   npm run bench:infoblox -- [--claims N] [--concurrency C] [--claim-workers W,...] [--node-flags="..."]
 //
-// W is the claim controller's workers: the default (32) runs `cluster-ipam run` as it is; any other W runs it with
-// `--workers W`, which sets every controller's.
+// W is the claim controller's workers: the default (defaultClaimWorkers) runs `cluster-ipam run` as it is; any other
+// W runs it with `--workers W`, which sets every controller's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -53,7 +53,7 @@ export interface IPAddressClaimControllerOptions {
 const clusterIndex = 'ipaddressclaim.cluster';
 
 /** Concurrent claim reconciles unless told otherwise (uniqueness never rests on how many run at once). */
-export const defaultClaimWorkers = 32;
+export const defaultClaimWorkers = 64;
 
 /** A move or restore may create an IPAddress before its claim: one without an owning claim waits this long. */
 const defaultOrphanGraceMs = 5 * 60_000;

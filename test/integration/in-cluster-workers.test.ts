@@ -1,5 +1,5 @@
 // `--workers` sets every controller's concurrency, the IPAddressClaim controller's included; without it each
-// controller runs its default (4, and 32 for IPAddressClaims). Read where an operator reads it: /metrics.
+// controller runs its default (4, and 64 for IPAddressClaims). Read where an operator reads it: /metrics.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { inClusterPoolController } from '../../src/controllers/inclusterpool.ts';
