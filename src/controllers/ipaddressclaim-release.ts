@@ -15,6 +15,13 @@ export async function releaseClaim(
   ctx: ReconcileContext,
 ): Promise<void> {
   if (!hasFinalizer(claim, releaseAddressFinalizer)) return;
+  // Released by this process and its finalizer removed after the reconcile read it (its IPAddress's delete event
+  // brought it back): releasing again would find no IPAddress, and a provider may then wait on writes of its
+  // predecessor that cannot matter any more. Said either by releasedHere until the claim's delete event comes, or by
+  // the cache once it came.
+  const now = work.claims.get(`${claim.metadata.namespace}/${claim.metadata.name}`);
+  if (work.releasedHere.has(claim.metadata.uid!) || !now || now.metadata.uid !== claim.metadata.uid) return;
+  if (!hasFinalizer(now, releaseAddressFinalizer)) return;
   // No IPAddress in the cache is not "none": a new leader's informer may not show one written moments ago (by the
   // replica that led before, or before a restart). Releasing without it would drop the finalizer and leave the
   // IPAddress for ever (the pool, a live owner, keeps it from the garbage collector) with its address. The API
