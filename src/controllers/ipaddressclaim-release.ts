@@ -14,11 +14,10 @@ export async function releaseClaim(
   handler: ClaimHandler,
   ctx: ReconcileContext,
 ): Promise<void> {
-  if (!hasFinalizer(claim, releaseAddressFinalizer)) return;
-  // Released by this process and its finalizer removed after the reconcile read it (its IPAddress's delete event
-  // brought it back): releasing again would find no IPAddress, and a provider may then wait on writes of its
-  // predecessor that cannot matter any more. Said either by releasedHere until the claim's delete event comes, or by
-  // the cache once it came.
+  // The claim as the cache shows it now, not as the reconcile read it: a release this process finished may have
+  // removed the finalizer meanwhile (the IPAddress's delete event brought the claim back). Releasing again would find
+  // no IPAddress, and a provider may then wait on writes of its predecessor that cannot matter any more. Said by
+  // releasedHere until the claim's delete event comes, by the cache once it came.
   const now = work.claims.get(`${claim.metadata.namespace}/${claim.metadata.name}`);
   if (work.releasedHere.has(claim.metadata.uid!) || !now || now.metadata.uid !== claim.metadata.uid) return;
   if (!hasFinalizer(now, releaseAddressFinalizer)) return;
