@@ -238,10 +238,13 @@ export class Manager {
         }),
       });
       if (metrics) servers.push(metrics);
+      // Ready once the caches the controllers start with have synced, and from then on: an informer a controller
+      // starts later (the Cluster kind, found on the first claim naming one) is waited for by that controller, and
+      // must not take the replica (and the webhook Service it backs) out of service while it lists.
+      let ready = false;
       const health = await serve(this.opts.healthProbeBindAddress ?? '0', {
         '/healthz': async () => ({ status: 200, body: 'ok' }),
-        '/readyz': async () =>
-          this.cache.hasSynced() ? { status: 200, body: 'ok' } : { status: 503, body: 'caches not synced' },
+        '/readyz': async () => (ready ? { status: 200, body: 'ok' } : { status: 503, body: 'caches not synced' }),
       });
       if (health) servers.push(health);
       for (const e of this.endpoints) {
@@ -253,6 +256,7 @@ export class Manager {
       this.logger.info({ metrics: metrics?.address, health: health?.address }, 'manager starting');
 
       this.cache.start(stopCache.signal);
+      void this.cache.waitForSync(stopCache.signal).then((synced) => (ready = synced));
       if (this.elector) {
         this.fenceWrites(new NotLeaderError('this replica has not acquired the lease'));
         if (!(await this.elector.acquire(signal))) return;

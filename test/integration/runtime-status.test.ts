@@ -196,6 +196,12 @@ describe('a controller on a real API server', () => {
     const { health } = await mgr.serving;
     assert.equal((await fetch(`http://${health}/healthz`)).status, 200);
     await waitFor(async () => (await fetch(`http://${health}/readyz`)).status === 200, { what: 'ready' });
+    // An informer started later (as the Cluster kind's, on the first claim naming a Cluster) that cannot list does
+    // not take the replica out of service: its controller waits for it, the probe does not.
+    const unserved = resourceType<Widget>({ ...Widgets, group: 'nosuch.example.com', plural: 'nosuchwidgets' });
+    const late = mgr.informer(unserved, { namespace });
+    assert.equal(late.hasSynced(), false);
+    assert.equal((await fetch(`http://${health}/readyz`)).status, 200);
   });
 
   it('a reconcile whose status write hits a 409 is requeued and recovers; conditions keep their transition time', async () => {
