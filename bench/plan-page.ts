@@ -46,7 +46,7 @@ for (let i = 0; i < holders; i++) {
   ipAddresses.push(ipAddressFor(claim, pool, { address, prefix: 16, gateway: `10.${i % poolCount}.0.1` }));
   reservations.push(reservationOf(claim, address));
 }
-const sources = { pools, ipAddresses, reservations, claims, clusterDeployments: [] };
+const sources = { pools, ipAddresses, reservations, claims, clusterDeployments: [], ledgers: [] };
 
 function timed<T>(fn: () => T): [T, number] {
   const started = performance.now();

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { IPAddresses, IPAddressReservations } from '../api/index.ts';
+import { IPAddresses, IPAddressLedgers, IPAddressReservations } from '../api/index.ts';
 import { resourceType, isNotFound, type KubeObject } from '../kube/index.ts';
 import { poolKey, tryParseAddress } from '../providers/in-cluster/names.ts';
 import type { PoolObject } from '../providers/in-cluster/pools.ts';
@@ -154,17 +154,25 @@ async function serve(mgr: Manager, opts: PoolWebhookOptions): Promise<string> {
     const [kind] = key.split('/');
     const ns = kind === 'InClusterIPPool' ? namespace : undefined;
     // Once synced, the address book has them per pool; before, the API is asked.
-    if (provider.ipAddresses.hasSynced() && provider.reservations.hasSynced()) return provider.book.heldBy(key);
+    if (provider.ipAddresses.hasSynced() && provider.reservations.hasSynced() && provider.ledgers.hasSynced()) {
+      return provider.book.heldBy(key);
+    }
     const ips = (await mgr.client.resource(IPAddresses).listAll({ namespace: ns })).items.filter(
       (a) => a.spec.poolRef.kind === kind && poolKey(kind, a.metadata.namespace, a.spec.poolRef.name) === key,
     );
     const reservations = (await mgr.client.resource(IPAddressReservations).listAll()).items.filter(
       (r) => poolKey(r.spec.poolRef.kind, r.spec.poolRef.namespace, r.spec.poolRef.name) === key,
     );
+    const entries = (await mgr.client.resource(IPAddressLedgers).listAll()).items.flatMap((l) =>
+      Object.entries(l.spec.entries ?? {}).filter(
+        ([, e]) => !e.releasedAt && poolKey(e.poolRef.kind, e.poolRef.namespace, e.poolRef.name) === key,
+      ),
+    );
     const held = new Map<string, Address>();
     for (const text of [
       ...ips.map((a) => a.spec.address),
       ...reservations.filter((r) => !r.spec.releasedAt).map((r) => r.spec.address),
+      ...entries.map(([address]) => address),
     ]) {
       const a = tryParseAddress(text);
       if (a) held.set(`${a.family}/${a.value}`, a);

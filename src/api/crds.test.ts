@@ -81,6 +81,7 @@ describe('kind descriptors', () => {
       GlobalInClusterIPPool: 'ipam.cluster.x-k8s.io/v1alpha2 Cluster',
       InfobloxInstance: 'ipam.cluster.x-k8s.io/v1alpha1 Cluster',
       IPAddressReservation: 'ipam.k0rdent.mirantis.com/v1alpha1 Cluster',
+      IPAddressLedger: 'ipam.k0rdent.mirantis.com/v1alpha1 Cluster',
       InfobloxIPPool: 'ipam.cluster.x-k8s.io/v1alpha1 Namespaced',
     });
   });

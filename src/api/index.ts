@@ -4,6 +4,7 @@ import { globalInClusterIPPoolKind, inClusterIPPoolKind } from './in-cluster.ts'
 import { infobloxInstanceKind, infobloxIPPoolKind } from './infoblox.ts';
 import { clusterDeploymentKind, clusterIPAMClaimKind, clusterIPAMKind } from './k0rdent.ts';
 import type { KindDescriptor } from './meta.ts';
+import { ipAddressLedgerKind } from './ledger.ts';
 import { ipAddressReservationKind } from './reservation.ts';
 
 export * from './address.ts';
@@ -15,6 +16,7 @@ export * from './json.ts';
 export * from './in-cluster.ts';
 export * from './infoblox.ts';
 export * from './k0rdent.ts';
+export * from './ledger.ts';
 export * from './meta.ts';
 export * from './reservation.ts';
 export * from './resources.ts';
@@ -31,4 +33,5 @@ export const kinds: readonly KindDescriptor[] = [
   infobloxInstanceKind,
   infobloxIPPoolKind,
   ipAddressReservationKind,
+  ipAddressLedgerKind,
 ];

@@ -20,6 +20,7 @@ import {
   type ClusterIPAM,
   type ClusterIPAMClaim,
 } from './k0rdent.ts';
+import { ipAddressLedgerKind, type IPAddressLedger } from './ledger.ts';
 import { ipAddressReservationKind, type IPAddressReservation } from './reservation.ts';
 
 export const ClusterIPAMClaims: ResourceType<ClusterIPAMClaim> = clusterIPAMClaimKind;
@@ -36,6 +37,7 @@ export const ClusterDeployments: ResourceType<ClusterDeployment> = {
 export const IPAddressClaims: ResourceType<IPAddressClaim> = ipAddressClaimKind;
 export const IPAddresses: ResourceType<IPAddress> = ipAddressKind;
 export const IPAddressReservations: ResourceType<IPAddressReservation> = ipAddressReservationKind;
+export const IPAddressLedgers: ResourceType<IPAddressLedger> = ipAddressLedgerKind;
 export const InClusterIPPools: ResourceType<InClusterIPPool> = inClusterIPPoolKind;
 export const GlobalInClusterIPPools: ResourceType<GlobalInClusterIPPool> = globalInClusterIPPoolKind;
 export const InfobloxIPPools: ResourceType<InfobloxIPPool> = { ...infobloxIPPoolKind, optional: true };

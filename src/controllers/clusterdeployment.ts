@@ -12,6 +12,7 @@ import {
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   type ClusterDeployment,
   type IPAddressClaim,
@@ -20,6 +21,7 @@ import {
   type IPAddressReservation,
   type ProviderData,
 } from '../api/index.ts';
+import { formatAddress } from '../core/index.ts';
 import { isAlreadyExists, isNotFound } from '../kube/index.ts';
 import {
   attachment,
@@ -467,6 +469,9 @@ export const clusterDeploymentController: ControllerSetup = {
         watch(ClusterIPAMClaims, (c) => usersOf(c.metadata.namespace, c.metadata.name ?? '')),
         watch(ClusterIPAMs, (c) => usersOf(c.metadata.namespace, claimRefOf(c.spec) || c.metadata.name || '')),
         watch(IPAddressReservations, reservationEvent),
+        watch(IPAddressLedgers, (l) =>
+          provider.ledgerChanges(l).flatMap((i) => capacityConcerned(i.domain, formatAddress(i.address), i.poolKey)),
+        ),
         watch(IPAddresses, (ipa) => [...ipAddressEvent(ipa), ...endpointUsers(ipa)]),
         watch(IPAddressClaims, (c) => endpointOwner(c)),
         // A claim's node pool reporting Ready for a new generation: a hand-set endpoint's exclusion was taken.

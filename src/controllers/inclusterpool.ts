@@ -7,9 +7,11 @@ import {
   addressDomainAnnotation,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   type Condition,
   type IPAddress,
+  type IPAddressLedger,
   type IPAddressReservation,
 } from '../api/index.ts';
 import { sameJSON } from '../api/index.ts';
@@ -141,7 +143,7 @@ const inUse = (provider: InClusterProvider, key: string): boolean => {
 };
 
 /** What holds addresses of a pool of `kind` (its IPAddresses, reservations, and claims going): mapped to the pool. */
-function holderWatches(kind: PoolKind): WatchSpec[] {
+function holderWatches(kind: PoolKind, provider: InClusterProvider): WatchSpec[] {
   const toPool = (ref: { kind?: string; name?: string; namespace?: string } | undefined, ns?: string) =>
     ref?.kind === kind && ref.name ? [{ namespace: kind === 'InClusterIPPool' ? (ns ?? '') : '', name: ref.name }] : [];
   return [
@@ -168,6 +170,15 @@ function holderWatches(kind: PoolKind): WatchSpec[] {
         return toPool(ref, ref?.namespace);
       },
     },
+    // The pools of the entries a ledger write added, changed or removed.
+    {
+      type: IPAddressLedgers,
+      map: (l: IPAddressLedger) =>
+        provider.ledgerChanges(l).flatMap((i) => {
+          const [k, namespace, ...name] = i.poolKey.split('/');
+          return toPool({ kind: k, namespace, name: name.join('/') }, namespace);
+        }),
+    },
   ] as WatchSpec[];
 }
 
@@ -187,7 +198,7 @@ export function inClusterPoolUpkeep(mgr: Manager): void {
       name: `${kind.toLowerCase()}-upkeep`,
       for: poolTypes[kind],
       predicate: notStatusOnly,
-      watches: holderWatches(kind),
+      watches: holderWatches(kind, provider),
       reconcile: tolerateRaces((req, ctx) => upkeep(provider, kind, req, ctx)),
     });
   }

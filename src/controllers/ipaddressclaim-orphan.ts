@@ -56,6 +56,7 @@ export async function releaseOrphan(
   const handler = await work.releaseHandler(claim, ipa.metadata.labels?.[clusterNameLabel], served, ctx);
   if (!handler) return;
   const allocation = allocationOf(ipa);
+  await handler.retain(allocation, ctx.signal);
   await deleteIPAddress(work, ipa);
   // Without the claim's uid (the in-cluster reservation then goes with the pool's sweep), by address.
   await handler.release(allocation, ctx.signal);

@@ -27,8 +27,11 @@ export async function releaseClaim(
   // decides, as it does for allocation; a claim with an IPAddress costs no read.
   const ipa = await ipAddressOf(work, { namespace: claim.metadata.namespace, name: claim.metadata.name! });
   const allocation = ipa && ipAddressRelation(ipa, claim) !== 'foreign' ? allocationOf(ipa) : undefined;
-  if (ipa && allocation) await deleteIPAddress(work, ipa);
   try {
+    if (ipa && allocation) {
+      await handler.retain(allocation, ctx.signal);
+      await deleteIPAddress(work, ipa);
+    }
     await handler.release(allocation, ctx.signal);
   } catch (err) {
     // Never forgotten: the finalizer stays, the claim says why, and the release is retried with backoff.

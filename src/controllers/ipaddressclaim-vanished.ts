@@ -60,7 +60,10 @@ export async function releaseVanished(
   const owner = ipa?.metadata.ownerReferences?.find((r) => r.controller && r.kind === 'IPAddressClaim');
   const its = ipa && (owner ? owner.uid === gone.metadata.uid : ipAddressRelation(ipa, gone) === 'adoptable');
   const allocation = ipa && its ? allocationOf(ipa) : undefined;
-  if (ipa && allocation) await deleteIPAddress(work, ipa);
+  if (ipa && allocation) {
+    await handler.retain(allocation, ctx.signal);
+    await deleteIPAddress(work, ipa);
+  }
   // A claim of the same name now finds the same host name (and record): it is that claim's.
   if (!current) await handler.release(allocation, ctx.signal);
   ctx.log.info(

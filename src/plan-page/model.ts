@@ -6,7 +6,7 @@
 import { formatAddress, IntervalSet, parseAddress, type Family, type Pool } from '../core/index.ts';
 import { drain, every, sorted, type Steps } from './steps.ts';
 
-export type HolderKind = 'IPAddress' | 'IPAddressReservation' | 'Endpoint';
+export type HolderKind = 'IPAddress' | 'IPAddressReservation' | 'IPAddressLedger' | 'Endpoint';
 
 /** One object that holds an address. Text fields are user input: escape them when rendering. */
 export interface HolderInput {
@@ -122,8 +122,12 @@ const partyOf = (h: HolderInput): string =>
 export function describeHolder(h: HolderInput): string {
   if (h.kind === 'Endpoint') return `endpoint of ClusterDeployment ${h.namespace ?? ''}/${h.name}`;
   const who = `machine ${h.machine ?? h.name}${h.cluster ? ` (cluster ${h.cluster})` : ''}`;
+  const pool = h.pool ? ` of ${h.pool}` : '';
+  if (h.kind === 'IPAddressLedger') {
+    return `${who}: ${h.released ? 'released, in' : 'being handed out, in'} IPAddressLedger ${h.name}${pool}`;
+  }
   const what = h.kind === 'IPAddress' ? 'IPAddress' : h.released ? 'released reservation' : 'reservation';
-  return `${who}: ${what} ${h.namespace ?? ''}/${h.name}${h.pool ? ` of ${h.pool}` : ''}`;
+  return `${who}: ${what} ${h.namespace ?? ''}/${h.name}${pool}`;
 }
 
 export function planPool(input: PoolInput): PoolPlan {

@@ -6,10 +6,12 @@ import {
   globalDomain,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   type ClusterDeployment,
   type IPAddress,
   type IPAddressClaim,
+  type IPAddressLedger,
   type IPAddressReservation,
 } from '../api/index.ts';
 import { parseAddress, validatePool, type Address, type Pool } from '../core/index.ts';
@@ -28,6 +30,7 @@ export interface PlanSources {
   pools: readonly PoolObject[];
   ipAddresses: readonly IPAddress[];
   reservations: readonly IPAddressReservation[];
+  ledgers: readonly IPAddressLedger[];
   claims: readonly IPAddressClaim[];
   clusterDeployments: readonly ClusterDeployment[];
 }
@@ -96,20 +99,33 @@ export function* planFromObjectsSteps(src: PlanSources): Steps<DomainPlan[]> {
     });
     if (tick()) yield;
   }
-  for (const r of src.reservations) {
-    const domain = r.spec.domain ?? globalDomain;
-    const { claimRef, poolRef } = r.spec;
-    // A claim's reservation and its IPAddress are one holder: show the IPAddress.
-    if (seen.has(`${domain}|${claimRef.namespace}/${claimRef.name}|${r.spec.address}`)) continue;
+  // What holds an address without an IPAddress: reservations of older releases, ledger entries.
+  const records = [
+    ...src.reservations.map((r) => ({ kind: 'IPAddressReservation' as const, name: r.metadata.name, ...r.spec })),
+    ...src.ledgers.flatMap((l) =>
+      Object.entries(l.spec.entries ?? {}).map(([address, e]) => ({
+        kind: 'IPAddressLedger' as const,
+        name: l.metadata.name,
+        domain: l.spec.domain,
+        address,
+        ...e,
+      })),
+    ),
+  ];
+  for (const r of records) {
+    const domain = r.domain ?? globalDomain;
+    const { claimRef, poolRef } = r;
+    // A claim's record and its IPAddress are one holder: show the IPAddress.
+    if (seen.has(`${domain}|${claimRef.namespace}/${claimRef.name}|${r.address}`)) continue;
     hold(domain, {
-      address: r.spec.address,
-      kind: 'IPAddressReservation',
+      address: r.address,
+      kind: r.kind,
       namespace: claimRef.namespace,
-      name: r.metadata.name ?? '',
+      name: r.name ?? '',
       machine: claimRef.name,
       cluster: clusterOf(claimAt.get(`${claimRef.namespace}/${claimRef.name}`)),
       pool: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
-      released: r.spec.releasedAt !== undefined,
+      released: r.releasedAt !== undefined,
     });
     if (tick()) yield;
   }
@@ -254,6 +270,7 @@ export function planPage(bindAddress: string): PlanPage {
         global: mgr.informer(poolTypes.GlobalInClusterIPPool),
         ipAddresses: mgr.informer(IPAddresses),
         reservations: mgr.informer(IPAddressReservations),
+        ledgers: mgr.informer(IPAddressLedgers),
         claims: mgr.informer(IPAddressClaims),
         clusterDeployments: mgr.informer(ClusterDeployments) as Informer<ClusterDeployment>,
       };
@@ -262,6 +279,7 @@ export function planPage(bindAddress: string): PlanPage {
           pools: [...informers.inCluster.list(), ...informers.global.list()],
           ipAddresses: informers.ipAddresses.list(),
           reservations: informers.reservations.list(),
+          ledgers: informers.ledgers.list(),
           claims: informers.claims.list(),
           clusterDeployments: informers.clusterDeployments.list(),
         }),

@@ -95,6 +95,12 @@ export interface ClaimHandler {
    */
   duplicates(allocation: Allocation): string | undefined;
   /**
+   * Called before the claim's IPAddress is deleted, with its allocation: whatever must hold the address once the
+   * IPAddress no longer does (the in-cluster grace period) is written now. Throws while it cannot be: the IPAddress
+   * stays and the release is retried.
+   */
+  retain(allocation: Allocation, signal: AbortSignal): Promise<void>;
+  /**
    * Gives the claim's address back. Called after the claim's IPAddress is gone, with its allocation if it existed.
    * Idempotent, also when the pool no longer exists. Throws while the release cannot be done (the appliance is
    * unreachable, ...): the claim keeps its finalizer, says why, and the release is retried.

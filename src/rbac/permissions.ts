@@ -12,6 +12,7 @@ import {
   InfobloxIPPools,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
 } from '../api/resources.ts';
 import { CustomResourceDefinitions, Events, Leases, Secrets } from '../kube/index.ts';
@@ -60,7 +61,9 @@ const Clusters: Kind = { group: 'cluster.x-k8s.io', plural: 'clusters' };
 const inClusterProvider: readonly Access[] = [
   { kind: IPAddressClaims, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: IPAddresses, verbs: [...read, 'create', 'patch', 'delete'] },
-  { kind: IPAddressReservations, verbs: [...read, 'create', 'patch', 'delete'] },
+  // Reservations of older releases are honoured and deleted on release; the ledgers are written instead.
+  { kind: IPAddressReservations, verbs: [...read, 'patch', 'delete'] },
+  { kind: IPAddressLedgers, verbs: [...read, 'create', 'patch'] },
   { kind: InClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: GlobalInClusterIPPools, verbs: [...read, 'patch'], status: statusWrites, finalizers: ownerOf },
   { kind: Clusters, verbs: read },
@@ -139,6 +142,7 @@ export const permissions: readonly Permissions[] = [
       { kind: IPAddressClaims, verbs: [...read, 'create'] },
       { kind: IPAddresses, verbs: read },
       { kind: IPAddressReservations, verbs: read },
+      { kind: IPAddressLedgers, verbs: read },
       { kind: InClusterIPPools, verbs: [...read, 'patch'] },
       { kind: GlobalInClusterIPPools, verbs: read },
     ],

@@ -323,6 +323,103 @@ describe('Informer', () => {
     assert.equal(informer.hasSynced(), false);
   });
 
+  describe('waitForResourceVersion', () => {
+    /** The promise, and whether it has settled once everything that can run now has run. */
+    const watching = <T>(p: Promise<T>) => {
+      let settled = false;
+      void p.then(() => (settled = true));
+      return { p, settled: async () => (await new Promise((resolve) => setImmediate(resolve)), settled) };
+    };
+
+    it('is true at once when the store is current to the version or past it', async () => {
+      server.upsert(cm('a', 'x'));
+      const informer = new Informer(server.client(), fastRetry);
+      start(informer);
+      await informer.waitForSync();
+      const rv = server.objects.get('a/x')!.metadata.resourceVersion!;
+      // A zero timeout: true only if there is nothing to wait for.
+      assert.equal(await informer.waitForResourceVersion(rv, 0), true);
+      assert.equal(await informer.waitForResourceVersion('7', 0), true);
+      assert.equal(await informer.waitForResourceVersion(String(BigInt(rv) + 1n), 0), false);
+    });
+
+    it('resolves once an event brings the version, after the handlers have seen it', async () => {
+      const informer = new Informer(server.client(), fastRetry);
+      const seen = recordEvents(informer);
+      start(informer);
+      await until(() => server.activeWatches === 1, 'watch');
+      const listed = BigInt(server.watchCalls[0]!.resourceVersion!);
+      const seenWhenTrue: string[] = [];
+      const wait = watching(
+        informer.waitForResourceVersion(String(listed + 2n), 60_000).then((ok) => {
+          seenWhenTrue.push(...seen.adds);
+          return ok;
+        }),
+      );
+      server.upsert(cm('a', 'x'));
+      assert.equal(await wait.settled(), false, 'one version short');
+      server.upsert(cm('a', 'y'));
+      assert.equal(await wait.p, true);
+      assert.deepEqual(seenWhenTrue, ['a/x', 'a/y'], 'what the handlers keep is current too');
+    });
+
+    it('resolves when a bookmark brings the version', async () => {
+      const informer = new Informer(server.client(), fastRetry);
+      start(informer);
+      await until(() => server.activeWatches === 1, 'watch');
+      const listed = BigInt(server.watchCalls[0]!.resourceVersion!);
+      const wait = watching(informer.waitForResourceVersion(String(listed + 1n), 60_000));
+      assert.equal(await wait.settled(), false);
+      assert.equal(server.bookmark(), String(listed + 1n));
+      assert.equal(await wait.p, true);
+    });
+
+    it('resolves when a relist after 410 brings the version, and when the first list does', async () => {
+      const informer = new Informer(server.client(), fastRetry);
+      const early = watching(informer.waitForResourceVersion('100', 60_000));
+      assert.equal(await early.settled(), false, 'nothing listed yet');
+      start(informer);
+      assert.equal(await early.p, true);
+      await until(() => server.activeWatches === 1, 'watch');
+      server.upsert(cm('a', 'missed'), true); // the watch does not show it
+      const rv = server.objects.get('a/missed')!.metadata.resourceVersion!;
+      const wait = watching(informer.waitForResourceVersion(rv, 60_000));
+      assert.equal(await wait.settled(), false);
+      server.endWatches(gone());
+      assert.equal(await wait.p, true);
+      assert.ok(informer.get('a/missed'), 'the store has it');
+    });
+
+    it('is false when the time runs out, or the signal aborts, before the version comes', async () => {
+      const informer = new Informer(server.client(), fastRetry);
+      start(informer);
+      await until(() => server.activeWatches === 1, 'watch');
+      const t0 = Date.now();
+      assert.equal(await informer.waitForResourceVersion('1000', 50), false);
+      assert.ok(Date.now() - t0 >= 45, 'waited the time given');
+      const ac = new AbortController();
+      const wait = watching(informer.waitForResourceVersion('1000', 60_000, ac.signal));
+      assert.equal(await wait.settled(), false);
+      ac.abort();
+      assert.equal(await wait.p, false);
+      assert.equal(await informer.waitForResourceVersion('1000', 60_000, ac.signal), false, 'aborted already');
+      // Waiters that gave up are gone: later events are applied as ever.
+      server.upsert(cm('a', 'x'));
+      assert.ok(informer.get('a/x'));
+    });
+
+    it('is false at once for a version that is not a number', async () => {
+      const informer = new Informer(server.client(), fastRetry);
+      start(informer);
+      await informer.waitForSync();
+      for (const rv of ['', 'abc', '12a', '-5', '1.5']) {
+        const wait = watching(informer.waitForResourceVersion(rv, 60_000));
+        assert.equal(await wait.settled(), true, JSON.stringify(rv));
+        assert.equal(await wait.p, false, JSON.stringify(rv));
+      }
+    });
+  });
+
   it('splitKey inverts objectKey', () => {
     assert.deepEqual(splitKey('ns/name'), { namespace: 'ns', name: 'name' });
     assert.deepEqual(splitKey('cluster-scoped'), { namespace: '', name: 'cluster-scoped' });

@@ -174,6 +174,8 @@ export class Informer<T extends KubeObject> {
   private readonly indices = new Map<string, Map<string, string | Set<string>>>();
   private readonly handlers = new Set<EventHandler<T>>();
   private syncWaiters: (() => void)[] = [];
+  /** Who waits for the store to be current to a resourceVersion (waitForResourceVersion). */
+  private rvWaiters: { rv: bigint; wake: () => void }[] = [];
   private synced = false;
   /** An optional kind the API server answered 404 for; it counts as synced and empty until it is served. */
   private absent = false;
@@ -248,6 +250,36 @@ export class Informer<T extends KubeObject> {
       signal?.addEventListener('abort', done, { once: true });
     });
     return this.synced;
+  }
+
+  /**
+   * True once the store (and what its handlers keep) is current to at least `rv`, a resourceVersion of this kind:
+   * every change up to it has been seen. False if `timeoutMs` passes or `signal` aborts first, or if either version is
+   * not a number (fail closed: resourceVersions are opaque to clients, and are compared only where the API server
+   * writes them as etcd revisions, as every Kubernetes release does).
+   */
+  async waitForResourceVersion(rv: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const want = resourceVersionNumber(rv);
+    if (want === undefined) return false;
+    const current = (): boolean => {
+      const now = resourceVersionNumber(this.resourceVersion);
+      return now !== undefined && now >= want;
+    };
+    if (current()) return true;
+    if (signal?.aborted) return false;
+    await new Promise<void>((resolve) => {
+      const waiter = { rv: want, wake: () => done() };
+      const timer = setTimeout(() => done(), timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.rvWaiters = this.rvWaiters.filter((w) => w !== waiter);
+        resolve();
+      };
+      this.rvWaiters.push(waiter);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+    return current();
   }
 
   /** Lists and watches until `signal` aborts. */
@@ -393,6 +425,7 @@ export class Informer<T extends KubeObject> {
     }
     this.resourceVersion = resourceVersion;
     for (const n of notify) n();
+    this.wakeCurrent();
     if (notify.length) this.log.debug({ changes: notify.length, total: this.store.size }, 'listed');
     if (!this.synced) {
       this.synced = true;
@@ -432,18 +465,29 @@ export class Informer<T extends KubeObject> {
     this.stats.events++;
     const rv = event.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
-    if (event.type === 'BOOKMARK') return;
-    const obj = cached(this.client.type, event.object);
-    const key = objectKey(obj);
-    const old = this.store.get(key);
-    if (event.type === 'DELETED') {
-      if (old) this.remove(key, old);
-      this.emit('onDelete', obj);
-    } else {
-      this.put(key, obj);
-      if (old) this.emit('onUpdate', old, obj);
-      else this.emit('onAdd', obj);
+    if (event.type !== 'BOOKMARK') {
+      const obj = cached(this.client.type, event.object);
+      const key = objectKey(obj);
+      const old = this.store.get(key);
+      if (event.type === 'DELETED') {
+        if (old) this.remove(key, old);
+        this.emit('onDelete', obj);
+      } else {
+        this.put(key, obj);
+        if (old) this.emit('onUpdate', old, obj);
+        else this.emit('onAdd', obj);
+      }
     }
+    if (this.rvWaiters.length > 0) this.wakeCurrent();
+  }
+
+  /** Wakes the waiters the store is now current for (after the handlers ran: what they keep is current too). */
+  private wakeCurrent(): void {
+    const now = resourceVersionNumber(this.resourceVersion);
+    if (now === undefined) return;
+    const waiting = this.rvWaiters;
+    this.rvWaiters = waiting.filter((w) => w.rv > now);
+    for (const w of waiting) if (w.rv <= now) w.wake();
   }
 
   private put(key: string, obj: T): void {
@@ -505,4 +549,9 @@ export class Informer<T extends KubeObject> {
       fail(err);
     }
   }
+}
+
+function resourceVersionNumber(rv: string): bigint | undefined {
+  if (!/^[0-9]+$/.test(rv)) return undefined;
+  return BigInt(rv);
 }

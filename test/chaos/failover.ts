@@ -19,10 +19,13 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   InClusterIPPools,
   addressDomainAnnotation,
   type IPAddressClaim,
+  type IPAddressLedger,
+  type IPAddressLedgerEntry,
 } from '../../src/api/index.ts';
 import { startWapiSimulator, type WapiSimulator } from '../../src/infoblox/simulator/index.ts';
 import { KubeClient, Leases, Namespaces, isAlreadyExists, isNotFound, type KubeObject } from '../../src/kube/index.ts';
@@ -339,8 +342,8 @@ async function createWorld(client: KubeClient, sim: WapiSimulator, caFile: strin
 
 /**
  * What the suite sees through its own watches: claim latencies (create call to the first event showing
- * status.addressRef), and a short history of every claim, IPAddress and reservation, printed for the objects a
- * failed invariant names.
+ * status.addressRef), and a short history of every claim, IPAddress, ledger entry and (legacy) reservation, printed
+ * for the claims a failed invariant names.
  */
 class Observer {
   readonly createdAt = new Map<string, number>();
@@ -375,6 +378,42 @@ class Observer {
         onDelete: (o) => note('delete', o),
       });
     }
+    // The ledgers: each entry that came, changed or went is noted in its claim's history.
+    const ledgers = new Informer(client.resource(IPAddressLedgers), {});
+    ledgers.addEventHandler({
+      onAdd: (l) => this.noteEntries(undefined, l),
+      onUpdate: (old, l) => this.noteEntries(old, l),
+      onDelete: (l) => this.noteEntries(l, undefined),
+    });
+    this.informers.push(ledgers as unknown as Informer<KubeObject>);
+  }
+
+  /** The entries a ledger event added (`reserved`, `released`), changed or removed (`dropped`). */
+  private noteEntries(old: IPAddressLedger | undefined, now: IPAddressLedger | undefined): void {
+    const l = (now ?? old)!;
+    const before: Record<string, IPAddressLedgerEntry> = old?.spec.entries ?? {};
+    const after: Record<string, IPAddressLedgerEntry> = now?.spec.entries ?? {};
+    for (const address of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      const [was, is] = [before[address], after[address]];
+      if (JSON.stringify(was) === JSON.stringify(is)) continue;
+      const e = (is ?? was)!;
+      const what = !is ? 'dropped' : is.releasedAt ? 'released' : 'reserved';
+      const line = [
+        `${((Date.now() - this.t0) / 1000).toFixed(2)}s`,
+        what,
+        `ledger ${l.metadata.name} entry`,
+        `rv=${l.metadata.resourceVersion}`,
+        `fence=${l.spec.fence ?? ''}`,
+        `address=${address}`,
+        `claim=${e.claimRef.uid.slice(0, 8)}`,
+        was && is && was.claimRef.uid !== is.claimRef.uid ? `(was claim=${was.claimRef.uid.slice(0, 8)})` : '',
+        now ? '' : 'ledger deleted',
+      ]
+        .filter(Boolean)
+        .join(' ');
+      const claims = [was, is].flatMap((x) => (x ? [`${x.claimRef.namespace}/${x.claimRef.name}`] : []));
+      for (const claim of new Set(claims)) this.record(claim, line);
+    }
   }
 
   private note(kind: string, what: string, o: KubeObject): void {
@@ -402,6 +441,10 @@ class Observer {
     ]
       .filter(Boolean)
       .join(' ');
+    this.record(name, line);
+  }
+
+  private record(name: string, line: string): void {
     const list = this.history.get(name) ?? [];
     list.push(line);
     this.history.set(name, list);

@@ -1,5 +1,7 @@
 // The chaos suite's invariants on plain objects (no API server): each kind of breakage is counted once, and a
-// consistent state counts nothing.
+// consistent state counts nothing: at rest (ledgers empty: a bound claim's address is held by its IPAddress alone),
+// in flight (entries of claims whose IPAddress carries their address, or not bound yet), or upgraded (reservations
+// of an older release).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -9,6 +11,8 @@ import {
   type AddressLike,
   type ClaimLike,
   type InClusterPoolLike,
+  type LedgerEntryLike,
+  type LedgerLike,
   type ReservationLike,
   type Truth,
 } from './invariants.ts';
@@ -66,6 +70,41 @@ function reservation(
   };
 }
 
+/** An entry of claim `c` (for its pool) at `addr`, as the in-cluster provider writes it. */
+function entry(c: ClaimLike, addr: string, poolNs?: string, releasedAt?: string): [string, LedgerEntryLike] {
+  return [
+    addr,
+    {
+      poolRef: {
+        apiGroup: 'ipam.cluster.x-k8s.io',
+        kind: c.spec.poolRef.kind,
+        name: c.spec.poolRef.name,
+        ...(poolNs ? { namespace: poolNs } : {}),
+      },
+      claimRef: { namespace: c.metadata.namespace!, name: c.metadata.name!, uid: c.metadata.uid! },
+      ...(releasedAt ? { releasedAt } : {}),
+    },
+  ];
+}
+
+/** The IPAddressLedger of a domain (named as the provider names it) with these entries. */
+function ledger(domain: string, ...entries: [string, LedgerEntryLike][]): LedgerLike {
+  const name =
+    domain === 'global' ? 'global' : domain.startsWith('namespace/') ? `ns.${domain.slice(10)}` : `domain.${domain}`;
+  return { metadata: { name }, spec: { domain, fence: '100', entries: Object.fromEntries(entries) } };
+}
+
+/** The ledger of `domain` in `t` (added, empty, if there is none yet). */
+function ledgerIn(t: Truth, domain: string): LedgerLike {
+  let l = t.ledgers.find((x) => x.spec.domain === domain);
+  if (!l) t.ledgers.push((l = ledger(domain)));
+  l.spec.entries ??= {};
+  return l;
+}
+
+const claimOf = (t: Truth, ns: string, name: string) =>
+  t.claims.find((c) => c.metadata.namespace === ns && c.metadata.name === name)!;
+
 function pool(
   kind: string,
   ns: string | undefined,
@@ -83,7 +122,11 @@ function pool(
   };
 }
 
-/** A consistent world: two namespaces with the same private range, a global pool, a shared domain, Infoblox. */
+/**
+ * A consistent world at rest: two namespaces with the same private range, a global pool, a shared domain, Infoblox;
+ * every in-cluster address held by its IPAddress alone (the ledgers' entries were dropped once the IPAddresses were
+ * seen: one ledger is empty, the others are not there), no reservation.
+ */
 function world(): Truth {
   const a1 = claim('a', 'm1', 'InClusterIPPool', 'p');
   const b1 = claim('b', 'm1', 'InClusterIPPool', 'p');
@@ -103,13 +146,8 @@ function world(): Truth {
       address(s2, '10.3.0.2'),
       address(i1, '10.9.0.1'),
     ],
-    reservations: [
-      reservation(a1, '10.1.0.1', 'namespace/a', 'a'),
-      reservation(b1, '10.1.0.1', 'namespace/b', 'b'),
-      reservation(g1, '10.2.0.1', 'global'),
-      reservation(s1, '10.3.0.1', 'blue', 'a'),
-      reservation(s2, '10.3.0.2', 'blue', 'b'),
-    ],
+    ledgers: [{ metadata: { name: 'global' }, spec: { domain: 'global', fence: '100' } }],
+    reservations: [],
     inClusterPools: [
       pool('InClusterIPPool', 'a', 'p', ['10.1.0.1-10.1.0.250'], 1),
       pool('InClusterIPPool', 'b', 'p', ['10.1.0.1-10.1.0.250'], 1),
@@ -129,6 +167,42 @@ describe('chaos invariants', () => {
     const r = checkInvariants(world());
     assert.deepEqual(r.problems, []);
     assert.ok(clean(r));
+  });
+
+  it('an in-cluster IPAddress needs no ledger entry; entries still in flight are consistent', () => {
+    // Entries of claims whose IPAddress carries their address (not dropped yet: no ledger write since), one spelled
+    // otherwise than the IPAddress (IPv6), and one of a claim not bound yet (which counts as unbound, nothing else).
+    const t = world();
+    t.inClusterPools.push(pool('GlobalInClusterIPPool', undefined, 'v6', ['fd00::1-fd00::fa'], 1));
+    const x = claim('a', 'x', 'GlobalInClusterIPPool', 'v6');
+    const waiting = claim('a', 'waiting', 'InClusterIPPool', 'p', false);
+    t.claims.push(x, waiting);
+    t.addresses.push(address(x, 'fd00::1'));
+    t.ledgers = [
+      ledger('global', entry(claimOf(t, 'a', 'g1'), '10.2.0.1'), entry(x, 'fd00:0:0::1')),
+      ledger('namespace/a', entry(claimOf(t, 'a', 'm1'), '10.1.0.1', 'a'), entry(waiting, '10.1.0.2', 'a')),
+      ledger('blue', entry(claimOf(t, 'b', 's2'), '10.3.0.2', 'b')),
+    ];
+    t.inClusterPools[0]!.status!.ipAddresses = { total: 250, used: 2, free: 248, outOfRange: 0 };
+    const r = checkInvariants(t);
+    assert.deepEqual(r.problems, ['unbound: IPAddressClaim a/waiting has no address']);
+    assert.deepEqual(
+      { duplicates: r.duplicates, leaks: r.leaks, unbound: r.unbound },
+      { duplicates: 0, leaks: 0, unbound: 1 },
+    );
+  });
+
+  it('an upgraded cluster: the reservations of an older release, one per IPAddress, are consistent', () => {
+    const t = world();
+    t.reservations = [
+      reservation(claimOf(t, 'a', 'm1'), '10.1.0.1', 'namespace/a', 'a'),
+      reservation(claimOf(t, 'b', 'm1'), '10.1.0.1', 'namespace/b', 'b'),
+      reservation(claimOf(t, 'a', 'g1'), '10.2.0.1', 'global'),
+      reservation(claimOf(t, 'a', 's1'), '10.3.0.1', 'blue', 'a'),
+      reservation(claimOf(t, 'b', 's2'), '10.3.0.2', 'blue', 'b'),
+    ];
+    const r = checkInvariants(t);
+    assert.deepEqual(r.problems, []);
   });
 
   it('a duplicate within a namespace domain, within a shared domain, and IPv6 spelled two ways', () => {
@@ -151,28 +225,117 @@ describe('chaos invariants', () => {
     assert.equal(r.duplicates, 1);
   });
 
+  it("a ledger entry or a reservation of another claim at an IPAddress's address is a duplicate; of the same claim not", () => {
+    // An entry of a claim not bound yet at m1's address in namespace a's domain: two holders (the entry itself is
+    // in flight, no leak).
+    const t = world();
+    const late = claim('a', 'late', 'InClusterIPPool', 'p', false);
+    t.claims.push(late);
+    ledgerIn(t, 'namespace/a').spec.entries!['10.1.0.1'] = entry(late, '10.1.0.1', 'a')[1];
+    let r = checkInvariants(t);
+    assert.deepEqual(
+      { duplicates: r.duplicates, leaks: r.leaks, unbound: r.unbound },
+      { duplicates: 1, leaks: 0, unbound: 1 },
+    );
+    assert.ok(
+      r.problems.some(
+        (p) =>
+          p ===
+          'duplicate: 10.1.0.1 in namespace/a held by IPAddress a/m1, IPAddressLedger ns.a entry 10.1.0.1 (for a/late)',
+      ),
+      r.problems.join('\n'),
+    );
+
+    // The same, from a released entry (another claim's, in its grace period): the address was handed out again.
+    const u = world();
+    const gone = claim('b', 'gone', 'InClusterIPPool', 'shared');
+    u.inClusterPools[4]!.spec.addressReuseGracePeriodSeconds = 600;
+    ledgerIn(u, 'blue').spec.entries!['10.3.0.1'] = entry(gone, '10.3.0.1', 'b', '2025-12-31T23:59:00Z')[1];
+    r = checkInvariants(u);
+    assert.deepEqual({ duplicates: r.duplicates, leaks: r.leaks }, { duplicates: 1, leaks: 0 }, r.problems.join('\n'));
+    assert.match(r.problems[0]!, /duplicate: 10\.3\.0\.1 in blue held by IPAddress a\/s1, .* \(released by b\/gone\)/);
+
+    // A legacy reservation of another claim: the same.
+    const v = world();
+    const other = claim('a', 'other', 'GlobalInClusterIPPool', 'g', false);
+    v.claims.push(other);
+    v.reservations.push(reservation(other, '10.2.0.1', 'global'));
+    r = checkInvariants(v);
+    assert.equal(r.duplicates, 1, r.problems.join('\n'));
+
+    // The claim's own entry and reservation (one holder with its IPAddress), and an entry of another claim at the
+    // same address in a third namespace's domain (another domain: no duplicate).
+    const w = world();
+    const elsewhere = claim('c', 'elsewhere', 'InClusterIPPool', 'p', false);
+    w.claims.push(elsewhere);
+    w.inClusterPools.push(pool('InClusterIPPool', 'c', 'p', ['10.1.0.1-10.1.0.250'], 1));
+    ledgerIn(w, 'namespace/a').spec.entries!['10.1.0.1'] = entry(claimOf(w, 'a', 'm1'), '10.1.0.1', 'a')[1];
+    w.reservations.push(reservation(claimOf(w, 'a', 'm1'), '10.1.0.1', 'namespace/a', 'a'));
+    w.reservations.push(reservation(claimOf(w, 'b', 'm1'), '10.1.0.1', 'namespace/b', 'b'));
+    ledgerIn(w, 'namespace/c').spec.entries!['10.1.0.1'] = entry(elsewhere, '10.1.0.1', 'c')[1];
+    r = checkInvariants(w);
+    assert.deepEqual(r.problems, ['unbound: IPAddressClaim c/elsewhere has no address']);
+  });
+
   it('a global pool and a namespaced pool of one namespace are different domains', () => {
     const t = world();
     const n = claim('a', 'n', 'InClusterIPPool', 'p');
     t.claims.push(n);
     t.addresses.push(address(n, '10.2.0.1')); // the global pool's address, in namespace a's domain
+    ledgerIn(t, 'namespace/a').spec.entries!['10.2.0.1'] = entry(n, '10.2.0.1', 'a')[1];
     t.reservations.push(reservation(n, '10.2.0.1', 'namespace/a', 'a'));
-    assert.equal(checkInvariants(t).duplicates, 0);
+    const r = checkInvariants(t);
+    assert.equal(r.duplicates, 0, r.problems.join('\n'));
+    assert.equal(r.leaks, 0, r.problems.join('\n'));
   });
 
-  it('leaks: an IPAddress without a live claim, a bound claim without IPAddress, an orphan reservation', () => {
-    const t = world();
-    t.claims = t.claims.filter((c) => c.metadata.name !== 'g1'); // its IPAddress and reservation stay
-    let r = checkInvariants(t);
-    assert.equal(r.leaks, 2, r.problems.join('\n'));
-    assert.ok(r.problems.some((p) => p.startsWith('leak: IPAddress a/g1')));
-    assert.ok(r.problems.some((p) => p.startsWith('leak: IPAddressReservation')));
+  it('leaks: an IPAddress without a live claim, a bound claim without IPAddress, an orphan entry or reservation', () => {
+    for (const record of ['entry', 'reservation'] as const) {
+      const t = world();
+      const g1 = claimOf(t, 'a', 'g1');
+      if (record === 'entry') ledgerIn(t, 'global').spec.entries!['10.2.0.1'] = entry(g1, '10.2.0.1')[1];
+      else t.reservations.push(reservation(g1, '10.2.0.1', 'global'));
+      const u = structuredClone(t);
+      t.claims = t.claims.filter((c) => c.metadata.name !== 'g1'); // its IPAddress and entry stay
+      let r = checkInvariants(t);
+      assert.equal(r.leaks, 2, r.problems.join('\n'));
+      assert.ok(r.problems.some((p) => p.startsWith('leak: IPAddress a/g1')));
+      assert.ok(
+        r.problems.some((p) =>
+          p.startsWith(
+            record === 'entry'
+              ? 'leak: IPAddressLedger global entry 10.2.0.1 (10.2.0.1 in global for a/g1) has no live holder'
+              : 'leak: IPAddressReservation r-10.2.0.1-global (10.2.0.1 in global for a/g1) has no live holder',
+          ),
+        ),
+        r.problems.join('\n'),
+      );
 
+      u.addresses = u.addresses.filter((a) => a.metadata.name !== 'g1'); // claim says bound, entry orphaned
+      r = checkInvariants(u);
+      assert.equal(r.leaks, 2, r.problems.join('\n'));
+      assert.ok(r.problems.some((p) => /IPAddressClaim a\/g1 is bound to g1/.test(p)));
+      assert.ok(r.problems.some((p) => /has no live holder \(the claim is bound without its IPAddress\)/.test(p)));
+    }
+  });
+
+  it('leaks: an entry (or reservation) of a live claim whose IPAddress carries another address, or is in another domain', () => {
+    // A losing attempt of a1 left behind at 10.1.0.7 (a1's IPAddress carries 10.1.0.1): the sweep's, once stale.
+    const t = world();
+    ledgerIn(t, 'namespace/a').spec.entries!['10.1.0.7'] = entry(claimOf(t, 'a', 'm1'), '10.1.0.7', 'a')[1];
+    t.inClusterPools[0]!.status!.ipAddresses = { total: 250, used: 2, free: 248, outOfRange: 0 };
+    let r = checkInvariants(t);
+    assert.deepEqual(r.problems, [
+      'leak: IPAddressLedger ns.a entry 10.1.0.7 (10.1.0.7 in namespace/a for a/m1) has no live holder (the claim holds 10.1.0.1 in namespace/a)',
+    ]);
+
+    // Its own address, in a ledger of another domain than its IPAddress's.
     const u = world();
-    u.addresses = u.addresses.filter((a) => a.metadata.name !== 'g1'); // claim says bound, reservation orphaned
+    ledgerIn(u, 'global').spec.entries!['10.1.0.1'] = entry(claimOf(u, 'a', 'm1'), '10.1.0.1', 'a')[1];
+    u.reservations.push(reservation(claimOf(u, 'a', 's1'), '10.3.0.1', 'namespace/a', 'a'));
     r = checkInvariants(u);
     assert.equal(r.leaks, 2, r.problems.join('\n'));
-    assert.ok(r.problems.some((p) => /IPAddressClaim a\/g1 is bound to g1/.test(p)));
+    assert.equal(r.duplicates, 0, r.problems.join('\n'));
   });
 
   it('an IPAddress owned by an earlier claim of the same name (another uid) is a leak', () => {
@@ -183,18 +346,24 @@ describe('chaos invariants', () => {
     assert.ok(r.problems.some((p) => p.startsWith('leak: IPAddress a/m1')));
   });
 
-  it('an in-cluster IPAddress without a reservation is a leak; a released reservation only past its grace', () => {
-    const t = world();
-    t.reservations = t.reservations.filter((r) => r.spec.domain !== 'global');
-    assert.equal(checkInvariants(t).leaks, 1);
-
-    const g = world();
-    const gone = claim('a', 'gone', 'GlobalInClusterIPPool', 'g');
-    g.reservations.push(reservation(gone, '10.2.0.9', 'global', undefined, '2025-12-31T23:59:30Z'));
-    g.inClusterPools[2]!.status!.ipAddresses = { total: 250, used: 2, free: 248, outOfRange: 0 };
-    assert.equal(checkInvariants(g).leaks, 1, 'past a grace period of 0');
-    g.inClusterPools[2]!.spec.addressReuseGracePeriodSeconds = 60;
-    assert.ok(clean(checkInvariants(g)), checkInvariants(g).problems.join('\n'));
+  it('a released entry or reservation is a leak only past its grace period (and counts as used until gone)', () => {
+    for (const record of ['entry', 'reservation'] as const) {
+      const g = world();
+      const gone = claim('a', 'gone', 'GlobalInClusterIPPool', 'g');
+      const at = '2025-12-31T23:59:30Z'; // 30 s before now
+      if (record === 'entry')
+        ledgerIn(g, 'global').spec.entries!['10.2.0.9'] = entry(gone, '10.2.0.9', undefined, at)[1];
+      else g.reservations.push(reservation(gone, '10.2.0.9', 'global', undefined, at));
+      g.inClusterPools[2]!.status!.ipAddresses = { total: 250, used: 2, free: 248, outOfRange: 0 };
+      let r = checkInvariants(g);
+      assert.equal(r.leaks, 1, `${record}: past a grace period of 0`);
+      assert.match(r.problems[0]!, /released at 2025-12-31T23:59:30Z, past its grace period of 0s/);
+      g.inClusterPools[2]!.spec.addressReuseGracePeriodSeconds = 60;
+      r = checkInvariants(g);
+      assert.ok(clean(r), r.problems.join('\n'));
+      g.inClusterPools[2]!.status!.ipAddresses = { total: 250, used: 1, free: 249, outOfRange: 0 };
+      assert.equal(checkInvariants(g).countMismatches, 1, `${record}: a released address is still used`);
+    }
   });
 
   it('the appliance: a host record no claim holds, an Infoblox IPAddress not on the appliance, two records of one address', () => {
@@ -230,6 +399,25 @@ describe('chaos invariants', () => {
       { counts: 1, stuck: 1, unbound: 1, leaks: 0, duplicates: 0 },
     );
     assert.ok(r.problems.some((p) => /counts: InClusterIPPool a\/p says \{"used":3/.test(p)));
+  });
+
+  it('an entry in flight counts as used in every pool of its domain; a deleted ledger still there is stuck', () => {
+    const t = world();
+    const waiting = claim('a', 'waiting', 'InClusterIPPool', 'shared', false);
+    t.claims.push(waiting);
+    ledgerIn(t, 'blue').spec.entries!['10.3.0.3'] = entry(waiting, '10.3.0.3', 'a')[1];
+    let r = checkInvariants(t);
+    assert.equal(r.countMismatches, 2, r.problems.join('\n')); // both pools of blue count 2, the truth is 3
+    for (const p of t.inClusterPools.slice(3))
+      p.status!.ipAddresses = { total: 250, used: 3, free: 247, outOfRange: 0 };
+    r = checkInvariants(t);
+    assert.deepEqual(r.problems, ['unbound: IPAddressClaim a/waiting has no address']);
+
+    const u = world();
+    u.ledgers[0]!.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    r = checkInvariants(u);
+    assert.equal(r.stuck, 1);
+    assert.match(r.problems[0]!, /^stuck: IPAddressLedger global deleted at/);
   });
 });
 

@@ -1,14 +1,19 @@
 // The chaos suite's invariants: what must hold once the system has settled, whatever faults came before. `readTruth`
 // reads the truth (the API server, and the WAPI simulator's /_admin/records); `checkInvariants` is pure and counts:
-// - duplicates: an address held by more than one IPAddress within one address domain (src/api/domains.ts for the
-//   in-cluster pools; an Infoblox pool's domain is its instance's network view), or by more than one host record in
-//   one network view of the appliance;
+// - duplicates: an address held by more than one holder within one address domain (src/api/domains.ts for the
+//   in-cluster pools; an Infoblox pool's domain is its instance's network view): holders are IPAddresses, and the
+//   claims of IPAddressLedger entries and of IPAddressReservations (an entry or reservation of the claim whose
+//   IPAddress carries the address is that same holder); or an address in more than one host record in one network
+//   view of the appliance;
 // - leaks: an IPAddress without its live claim (owner reference by uid, claimRef by name), a live bound claim without
-//   its one IPAddress, an in-cluster IPAddress without its reservation, a reservation without a live holder (or
-//   released and past its grace period), a host record address that no live claim holds, an Infoblox IPAddress that
-//   is not on the appliance;
+//   its one IPAddress, a ledger entry or reservation without a live holder (its claim gone, or bound to an IPAddress
+//   that does not carry the address in the entry's domain; a live claim not bound yet is the entry's holder, in
+//   flight) unless released and within its pool's grace period (past it: a leak), a host record address that no
+//   live claim holds, an Infoblox IPAddress that is not on the appliance. An in-cluster IPAddress needs no ledger
+//   entry: an entry is dropped once its IPAddress is seen, so at rest a bound claim's address is held by its
+//   IPAddress alone (IPAddressReservations are written by older releases only, and still count);
 // - count mismatches: an in-cluster pool's status.ipAddresses (used, free, outOfRange) against the addresses really
-//   held in its domain inside its usable set;
+//   held in its domain inside its usable set (by IPAddresses, ledger entries and reservations, released or not);
 // - stuck: objects deleted (deletionTimestamp) but still there;
 // - unbound: live claims without an address.
 import { request } from 'node:https';
@@ -16,6 +21,7 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   InClusterIPPools,
   InfobloxInstances,
@@ -47,6 +53,7 @@ export interface AddressLike {
   spec: { address: string; poolRef: { kind?: string; name: string }; claimRef: { name: string } };
 }
 
+/** An IPAddressReservation: written by older releases only; still a holder of its address. */
 export interface ReservationLike {
   metadata: Meta;
   spec: {
@@ -56,6 +63,19 @@ export interface ReservationLike {
     claimRef: { namespace: string; name: string; uid: string };
     releasedAt?: string;
   };
+}
+
+/** An entry of an IPAddressLedger: the ledger's `spec.entries[address]`. */
+export interface LedgerEntryLike {
+  poolRef: { apiGroup?: string; kind: string; name: string; namespace?: string };
+  claimRef: { namespace: string; name: string; uid: string };
+  releasedAt?: string;
+}
+
+/** An IPAddressLedger: one per address domain, its entries by address (as the IPAddress carries it). */
+export interface LedgerLike {
+  metadata: Meta;
+  spec: { domain: string; fence?: string; entries?: Record<string, LedgerEntryLike> };
 }
 
 export interface InClusterPoolLike {
@@ -84,10 +104,12 @@ export interface HostRecordLike {
 
 /** Everything the invariants look at, read at one moment. */
 export interface Truth {
-  /** ms since the epoch, for reservations' grace periods. */
+  /** ms since the epoch, for the grace periods of released ledger entries and reservations. */
   now: number;
   claims: ClaimLike[];
   addresses: AddressLike[];
+  ledgers: LedgerLike[];
+  /** IPAddressReservations (written by older releases). */
   reservations: ReservationLike[];
   /** InClusterIPPools and GlobalInClusterIPPools, each with its `kind`. */
   inClusterPools: InClusterPoolLike[];
@@ -124,6 +146,17 @@ function canonical(address: string): string {
 }
 
 const key = (m: Meta) => (m.namespace ? `${m.namespace}/${m.name}` : String(m.name));
+
+/** A ledger entry or a reservation: an address recorded for a claim in a domain. */
+interface HeldRecord {
+  /** How problems name it: `IPAddressLedger <ledger> entry <address>`, `IPAddressReservation <name>`. */
+  what: string;
+  address: string;
+  domain: string;
+  poolRef: { kind: string; name: string; namespace?: string };
+  claimRef: { namespace: string; name: string; uid: string };
+  releasedAt?: string;
+}
 
 export function checkInvariants(t: Truth): InvariantReport {
   const r: InvariantReport = { duplicates: 0, leaks: 0, countMismatches: 0, stuck: 0, unbound: 0, problems: [] };
@@ -164,6 +197,7 @@ export function checkInvariants(t: Truth): InvariantReport {
   const everything: [string, { metadata: Meta }[]][] = [
     ['IPAddressClaim', t.claims],
     ['IPAddress', t.addresses],
+    ['IPAddressLedger', t.ledgers],
     ['IPAddressReservation', t.reservations],
     ['pool', t.inClusterPools],
     ['InfobloxIPPool', t.infobloxPools],
@@ -179,18 +213,51 @@ export function checkInvariants(t: Truth): InvariantReport {
     }
   }
 
-  // Duplicates per address domain.
-  const holders = new Map<string, AddressLike[]>();
+  // Ledger entries and reservations alike: an address recorded for a claim in a domain.
+  const records: HeldRecord[] = [
+    ...t.ledgers.flatMap((l) =>
+      Object.entries(l.spec.entries ?? {}).map(([address, e]) => ({
+        what: `IPAddressLedger ${l.metadata.name} entry ${address}`,
+        address,
+        domain: l.spec.domain,
+        poolRef: e.poolRef,
+        claimRef: e.claimRef,
+        releasedAt: e.releasedAt,
+      })),
+    ),
+    ...t.reservations.map((res) => ({
+      what: `IPAddressReservation ${res.metadata.name}`,
+      ...res.spec,
+    })),
+  ];
+
+  // Duplicates per address domain: each IPAddress is a holder; an entry or reservation is one unless its claim
+  // already holds the address there (its IPAddress, or another record of it).
+  const holders = new Map<string, { address: string; domain: string; names: string[]; uids: Set<string> }>();
+  const holdersAt = (domain: string, address: string) => {
+    const k = `${domain} ${canonical(address)}`;
+    let h = holders.get(k);
+    if (!h) holders.set(k, (h = { address, domain, names: [], uids: new Set() }));
+    return h;
+  };
   for (const a of t.addresses) {
-    const k = `${domainOf(a)} ${canonical(a.spec.address)}`;
-    holders.set(k, [...(holders.get(k) ?? []), a]);
+    const h = holdersAt(domainOf(a), a.spec.address);
+    h.names.push(`IPAddress ${key(a.metadata)}`);
+    const owner = a.metadata.ownerReferences?.find((o) => o.controller)?.uid;
+    if (owner) h.uids.add(owner);
   }
-  for (const list of holders.values()) {
-    if (list.length < 2) continue;
-    r.duplicates += list.length - 1;
-    problem(
-      `duplicate: ${list[0]!.spec.address} in ${domainOf(list[0]!)} held by ${list.map((a) => `IPAddress ${key(a.metadata)}`).join(', ')}`,
+  for (const rec of records) {
+    const h = holdersAt(rec.domain, rec.address);
+    if (h.uids.has(rec.claimRef.uid)) continue;
+    h.uids.add(rec.claimRef.uid);
+    h.names.push(
+      `${rec.what} (${rec.releasedAt ? 'released by' : 'for'} ${rec.claimRef.namespace}/${rec.claimRef.name})`,
     );
+  }
+  for (const h of holders.values()) {
+    if (h.names.length < 2) continue;
+    r.duplicates += h.names.length - 1;
+    problem(`duplicate: ${h.address} in ${h.domain} held by ${h.names.join(', ')}`);
   }
 
   const claims = new Map(t.claims.map((c) => [key(c.metadata), c]));
@@ -222,36 +289,33 @@ export function checkInvariants(t: Truth): InvariantReport {
     }
   }
 
-  // Reservations: each has a live holder whose IPAddress carries its address; each in-cluster IPAddress has one.
-  const reserved = new Map<string, ReservationLike>();
-  for (const res of t.reservations) {
-    reserved.set(`${res.spec.domain} ${canonical(res.spec.address)}`, res);
-    const pool = inClusterPoolOf(res.spec.poolRef.kind, res.spec.poolRef.namespace, res.spec.poolRef.name);
-    if (res.spec.releasedAt) {
+  // Ledger entries and reservations: each released one within its pool's grace period, each other one of a live
+  // claim whose IPAddress carries its address in its domain, or not bound yet (in flight: the claim counts as
+  // unbound until it is). An in-cluster IPAddress needs neither.
+  for (const rec of records) {
+    const pool = inClusterPoolOf(rec.poolRef.kind, rec.poolRef.namespace, rec.poolRef.name);
+    if (rec.releasedAt) {
       const grace = pool?.spec.addressReuseGracePeriodSeconds ?? 0;
-      if (Date.parse(res.spec.releasedAt) + grace * 1000 <= t.now) {
+      if (Date.parse(rec.releasedAt) + grace * 1000 <= t.now) {
         r.leaks++;
-        problem(
-          `leak: IPAddressReservation ${res.metadata.name} released at ${res.spec.releasedAt}, past its grace period of ${grace}s`,
-        );
+        problem(`leak: ${rec.what} released at ${rec.releasedAt}, past its grace period of ${grace}s`);
       }
       continue;
     }
-    const holder = liveClaims.get(res.spec.claimRef.uid);
+    const holder = liveClaims.get(rec.claimRef.uid);
     const a = holder && addressOfClaim.get(holder.metadata.uid!);
-    if (!a || canonical(a.spec.address) !== canonical(res.spec.address) || domainOf(a) !== res.spec.domain) {
+    const carried = a && canonical(a.spec.address) === canonical(rec.address) && domainOf(a) === rec.domain;
+    const inFlight = holder && !a && !holder.status?.addressRef?.name;
+    if (!carried && !inFlight) {
       r.leaks++;
       problem(
-        `leak: IPAddressReservation ${res.metadata.name} (${res.spec.address} for ${res.spec.claimRef.namespace}/${res.spec.claimRef.name}) has no live holder` +
-          (a ? ` (the claim holds ${a.spec.address})` : ''),
+        `leak: ${rec.what} (${rec.address} in ${rec.domain} for ${rec.claimRef.namespace}/${rec.claimRef.name}) has no live holder` +
+          (a
+            ? ` (the claim holds ${a.spec.address} in ${domainOf(a)})`
+            : holder
+              ? ' (the claim is bound without its IPAddress)'
+              : ''),
       );
-    }
-  }
-  for (const a of t.addresses) {
-    if (!inClusterKinds.has(a.spec.poolRef.kind ?? '')) continue;
-    if (!reserved.has(`${domainOf(a)} ${canonical(a.spec.address)}`)) {
-      r.leaks++;
-      problem(`leak: IPAddress ${key(a.metadata)} (${a.spec.address}) has no reservation in ${domainOf(a)}`);
     }
   }
 
@@ -304,7 +368,7 @@ export function checkInvariants(t: Truth): InvariantReport {
     set.add(canonical(address));
   };
   for (const a of t.addresses) if (inClusterKinds.has(a.spec.poolRef.kind ?? '')) hold(domainOf(a), a.spec.address);
-  for (const res of t.reservations) hold(res.spec.domain, res.spec.address);
+  for (const rec of records) hold(rec.domain, rec.address);
   for (const p of t.inClusterPools) {
     const counts = p.status?.ipAddresses;
     const model = validatePool(p.spec).pool;
@@ -364,10 +428,11 @@ export async function simulatorRecords(sim: {
 /** Reads the truth from the API server (every namespace) and, when given, the simulator. */
 export async function readTruth(client: KubeClient, sim?: Parameters<typeof simulatorRecords>[0]): Promise<Truth> {
   const list = async <T>(p: Promise<{ items: T[] }>) => (await p).items;
-  const [claims, addresses, reservations, pools, globalPools, infobloxPools, infobloxInstances, hostRecords] =
+  const [claims, addresses, ledgers, reservations, pools, globalPools, infobloxPools, infobloxInstances, hostRecords] =
     await Promise.all([
       list(client.resource(IPAddressClaims).listAll()),
       list(client.resource(IPAddresses).listAll()),
+      list(client.resource(IPAddressLedgers).listAll()),
       list(client.resource(IPAddressReservations).listAll()),
       list(client.resource(InClusterIPPools).listAll()),
       list(client.resource(GlobalInClusterIPPools).listAll()),
@@ -379,6 +444,7 @@ export async function readTruth(client: KubeClient, sim?: Parameters<typeof simu
     now: Date.now(),
     claims,
     addresses,
+    ledgers,
     reservations,
     inClusterPools: [
       ...pools.map((p) => ({ ...p, kind: 'InClusterIPPool' })),

@@ -16,7 +16,10 @@ export interface PartResult {
   badInputs: number;
   /** Addresses held by more than one claim within one address domain (or one appliance network). */
   duplicates: number;
-  /** IPAddresses without a live claim, live claims without an IPAddress, reservations without a holder, host records without a claim. */
+  /**
+   * IPAddresses without a live claim, live claims without an IPAddress, ledger entries (or reservations of an older
+   * release) without a live holder or released past their grace period, host records without a claim.
+   */
   leaks: number;
   /** Claims (or pools) still carrying a finalizer after settling although deleted. */
   stuck: number;

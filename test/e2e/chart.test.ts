@@ -80,6 +80,7 @@ describe('the Helm chart, rendered', () => {
       'inclusterippools.ipam.cluster.x-k8s.io',
       'infobloxinstances.ipam.cluster.x-k8s.io',
       'infobloxippools.ipam.cluster.x-k8s.io',
+      'ipaddressledgers.ipam.k0rdent.mirantis.com',
       'ipaddressreservations.ipam.k0rdent.mirantis.com',
     ]);
     assertNoWildcards(docs);

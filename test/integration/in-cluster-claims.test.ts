@@ -13,10 +13,12 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   InClusterIPPools,
+  entriesOfPool,
+  entryAt,
   readyOf,
-  reservationsOfPool,
   startInCluster,
   suffix,
   waitForAddress,
@@ -79,16 +81,23 @@ describe('in-cluster provider: claims', () => {
         lastTransitionTime: readyOf(got)?.lastTransitionTime,
       },
     ]);
-    // The address is reserved under its own name in the namespace's address domain, for this claim.
-    const reservation = await h.client.resource(IPAddressReservations).get({ name: `ipv4-10-201-0-1.ns.${ns}` });
-    assert.equal(reservation.spec.domain, `namespace/${ns}`);
-    assert.deepEqual(reservation.spec.claimRef, { namespace: ns, name: 'machine-0', uid: claim.metadata.uid });
-    assert.deepEqual(reservation.spec.poolRef, {
-      apiGroup: 'ipam.cluster.x-k8s.io',
-      kind: 'InClusterIPPool',
-      namespace: ns,
-      name: 'pool',
-    });
+    // The address was taken in the ledger of the namespace's address domain, for this claim: the entry stays until
+    // the ledger's next write sees the IPAddress (and the sweep writes one when no allocation does); no
+    // reservation object is written.
+    const ledger = await h.client.resource(IPAddressLedgers).get({ name: `ns.${ns}` });
+    assert.equal(ledger.spec.domain, `namespace/${ns}`);
+    for (const [address, entry] of Object.entries(ledger.spec.entries ?? {})) {
+      assert.equal(address, '10.201.0.1');
+      assert.deepEqual(entry.claimRef, { namespace: ns, name: 'machine-0', uid: claim.metadata.uid });
+      assert.deepEqual(entry.poolRef, {
+        apiGroup: 'ipam.cluster.x-k8s.io',
+        kind: 'InClusterIPPool',
+        namespace: ns,
+        name: 'pool',
+      });
+    }
+    const reservation = h.client.resource(IPAddressReservations).get({ name: `ipv4-10-201-0-1.ns.${ns}` });
+    assert.equal(await getOrUndefined(reservation), undefined);
     // The pool is protected and counts the address.
     await waitFor(
       async () => {
@@ -141,7 +150,7 @@ describe('in-cluster provider: claims', () => {
     assert.equal(readyOf(waiting)!.status, 'False');
   });
 
-  it('releases on deletion: IPAddress, reservation and finalizers go, and the address is reused', async () => {
+  it('releases on deletion: IPAddress, ledger entry and finalizers go, and the address is reused', async () => {
     const ns = await testNamespace('ic-delete');
     await createPool(h.client, ns, 'pool', { addresses: ['10.201.3.10-10.201.3.20'], prefix: 24 });
     await createClaim(h.client, ns, 'a', 'pool');
@@ -153,8 +162,7 @@ describe('in-cluster provider: claims', () => {
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'a' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'a' }), 'claim a');
     assert.equal(await getOrUndefined(h.client.resource(IPAddresses).get({ namespace: ns, name: 'a' })), undefined);
-    const name = `ipv4-${a.spec.address.replaceAll('.', '-')}.ns.${ns}`;
-    await waitGone(() => h.client.resource(IPAddressReservations).get({ name }), `reservation ${name}`);
+    assert.equal(await entryAt(h.client, `namespace/${ns}`, a.spec.address), undefined);
 
     await createClaim(h.client, ns, 'c', 'pool');
     assert.equal((await waitForAddress(h.client, ns, 'c')).spec.address, a.spec.address);
@@ -333,8 +341,9 @@ describe('in-cluster provider: claims', () => {
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'old' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'old' }), 'claim old');
     const released = Date.now();
-    const [reservation] = await reservationsOfPool(h.client, ns, pool);
-    assert.ok(reservation?.spec.releasedAt, 'the reservation stays, marked released');
+    const [entry] = await entriesOfPool(h.client, ns, pool);
+    assert.equal(entry?.address, '10.201.8.1');
+    assert.ok(entry?.releasedAt, 'the ledger keeps the address, marked released');
 
     await createClaim(h.client, ns, 'new', pool);
     const waiting = await waitForReason(h.client, ns, 'new', 'PoolExhausted');

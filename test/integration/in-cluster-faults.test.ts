@@ -1,7 +1,10 @@
-// The reservation path under injected faults, against the real API server: creates that are committed but whose
-// answer is lost (a dropped connection after the POST), creates refused by overload (429), and GETs that fail after
-// a 409 (503). Two managers serve the same claims, so 409s are frequent. Whatever happens, no address is handed
-// out twice, every claim ends with an address, and every reservation belongs to the IPAddress of its claim.
+// The ledger path under injected faults, against the real API server. Two managers serve the same claims, so their
+// compare-and-swap writes of the namespace's IPAddressLedger conflict (409) often; on top of that, the managers'
+// ledger client loses the answer of writes (create or patch) that were committed (a dropped connection after the
+// request), has writes refused before they reach the server (429: outcome unknown to the manager), or refused
+// outright (403: nothing written), and fails reads (503). Whatever happens, no address is handed out twice, every
+// claim ends with an address, and no stray entry is left: entries are in flight only (dropped once their IPAddress
+// is seen), and those of lost answers that went unused go with their claim's release or the sweep.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { IPAddress } from '../../src/api/index.ts';
@@ -15,8 +18,8 @@ import {
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressReservations,
-  reservationsSettle,
+  IPAddressLedgers,
+  entriesSettle,
   startInCluster,
   suffix,
   waitForAddress,
@@ -25,32 +28,42 @@ import {
 } from './in-cluster-support.ts';
 
 interface Faults {
-  lostCreates: number;
-  refusedCreates: number;
+  lostWrites: number;
+  refusedWrites: number;
+  deniedWrites: number;
   failedGets: number;
 }
 
 /**
- * Wraps the manager's reservation client: every 3rd create is committed and its answer lost, every 5th is refused
- * with 429 before reaching the server, and 2 of every 3 GETs fail with 503.
+ * Wraps the manager's ledger client: of the writes (create or patch), every 5th is refused with 429 and every 7th
+ * with 403 before reaching the server, every 3rd other one is committed and its answer lost; 2 of every 3 GETs fail
+ * with 503.
  */
 function injectFaults(faults: Faults) {
-  let creates = 0;
+  let writes = 0;
   let gets = 0;
-  return wrapClient(IPAddressReservations, (real, faulty) => {
-    faulty.create = async (obj, opts) => {
-      creates++;
-      if (creates % 5 === 0) {
-        faults.refusedCreates++;
-        throw new ApiError(429, { message: 'injected: too many requests', reason: 'TooManyRequests' } as never, 'POST');
-      }
-      const created = await real.create(obj, opts);
-      if (creates % 3 === 0) {
-        faults.lostCreates++;
-        throw new Error('injected: socket hang up after the create was committed');
-      }
-      return created;
-    };
+  return wrapClient(IPAddressLedgers, (real, faulty) => {
+    const faultyWrite =
+      <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        const n = ++writes;
+        if (n % 5 === 0) {
+          faults.refusedWrites++;
+          throw new ApiError(429, { message: 'injected: too many requests', reason: 'TooManyRequests' } as never, 'X');
+        }
+        if (n % 7 === 0) {
+          faults.deniedWrites++;
+          throw new ApiError(403, { message: 'injected: denied', reason: 'Forbidden' } as never, 'X');
+        }
+        const written = await write(...args);
+        if (n % 3 === 0) {
+          faults.lostWrites++;
+          throw new Error('injected: socket hang up after the write was committed');
+        }
+        return written;
+      };
+    faulty.create = faultyWrite(real.create.bind(real));
+    faulty.patch = faultyWrite(real.patch.bind(real));
     faulty.get = async (key, opts) => {
       if (++gets % 3 !== 0) {
         faults.failedGets++;
@@ -65,21 +78,21 @@ function injectFaults(faults: Faults) {
   });
 }
 
-describe('in-cluster provider: injected faults on the reservation path', () => {
+describe('in-cluster provider: injected faults on the ledger path', () => {
   const running: Harness[] = [];
   after(async () => {
     for (const h of running) await h.stop();
   });
 
-  it('never hands out an address twice, and every claim ends with one reservation of its own', async () => {
+  it('never hands out an address twice, every claim ends with an address, and no stray ledger entry is left', async () => {
     // Alone with its managers: another test file's manager would answer claims without faults (and these faulty
     // managers would serve the other files' claims).
     const cp = await privateControlPlane();
     after(() => cp.stop());
     const ns = 'faults';
-    const faults: Faults = { lostCreates: 0, refusedCreates: 0, failedGets: 0 };
+    const faults: Faults = { lostWrites: 0, refusedWrites: 0, deniedWrites: 0, failedGets: 0 };
     const faulty = injectFaults(faults);
-    // The fault injector must wrap the client before the provider takes its reservation client.
+    // The fault injector must wrap the client before the provider takes its ledger client.
     const opts = { provider: { staleAfterMs: 1000 }, before: [faulty], kubeconfig: cp.kubeconfigPath };
     const [a, b] = [await startInCluster(opts), await startInCluster(opts)];
     running.push(a, b);
@@ -98,11 +111,27 @@ describe('in-cluster provider: injected faults on the reservation path', () => {
     );
     const addresses = all.map((i: IPAddress) => i.spec.address);
     assert.equal(new Set(addresses).size, addresses.length, `duplicate addresses: ${addresses.sort().join(' ')}`);
-    assert.ok(faults.lostCreates > 0 && faults.failedGets > 0 && faults.refusedCreates > 0, JSON.stringify(faults));
+    // Every claim says so: Ready, with its IPAddress.
+    await waitFor(
+      async (note) => {
+        const { items } = await a.client.resource(IPAddressClaims).listAll({ namespace: ns });
+        const waiting = items.filter(
+          (c) => c.status?.addressRef?.name !== c.metadata.name || conditionOf(c, 'Ready')?.status !== 'True',
+        );
+        note(waiting.map((c) => `${c.metadata.name}: ${conditionOf(c, 'Ready')?.message ?? 'no Ready condition'}`));
+        return items.length === claims.length && waiting.length === 0;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'every claim to be Ready with its IPAddress' },
+    );
+    assert.ok(
+      faults.lostWrites > 0 && faults.failedGets > 0 && faults.refusedWrites > 0 && faults.deniedWrites > 0,
+      JSON.stringify(faults),
+    );
 
-    // Settled: one reservation per claim, each the one of the IPAddress of the claim it names (lost creates that
-    // went unused were released by the sweep).
-    await reservationsSettle(a.client, ns, pool, all, 60_000);
+    // Settled: no entry left but those of claims whose IPAddress carries its address (in flight until a write or the
+    // sweep drops them); entries of lost answers that went unused (the claim took another address, or the other
+    // manager answered it) were deleted by the claim's release or the sweep.
+    await entriesSettle(a.client, ns, pool, all, 60_000);
     // They would serve the next test's claims too.
     for (const h of running.splice(0)) await h.stop();
   });

@@ -9,8 +9,9 @@ import {
   createClaim,
   createPool,
   IPAddressClaims,
-  IPAddressReservations,
-  reservationsOfPool,
+  IPAddressLedgers,
+  entriesOfPool,
+  ledgerOf,
   startInCluster,
   suffix,
   waitForAddress,
@@ -40,15 +41,16 @@ describe('in-cluster provider: grace periods and other hosts’ clocks', () => {
     await createClaim(h.client, ns, 'first', pool);
     assert.equal((await waitForAddress(h.client, ns, 'first')).spec.address, '10.208.0.1');
 
-    // Released by another replica whose clock is two hours behind.
-    const [reservation] = await reservationsOfPool(h.client, ns, pool);
+    // Released by another replica whose clock is two hours behind: its entry in the ledger says so.
+    const claim = await h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'first' });
     const started = Date.now();
-    await h.client
-      .resource(IPAddressReservations)
-      .patch(
-        { name: reservation!.metadata.name! },
-        { spec: { releasedAt: metaTime(new Date(started - 2 * 3600_000)) } },
-      );
+    const released = ledgerOf(ns, pool, { '10.208.0.1': ['first', claim.metadata.uid!] }).spec.entries!['10.208.0.1'];
+    await h.client.resource(IPAddressLedgers).patch(
+      { name: `ns.${ns}` },
+      {
+        spec: { entries: { '10.208.0.1': { ...released, releasedAt: metaTime(new Date(started - 2 * 3600_000)) } } },
+      },
+    );
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'first' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'first' }), 'claim first');
 
@@ -61,6 +63,7 @@ describe('in-cluster provider: grace periods and other hosts’ clocks', () => {
       Date.parse(free) >= started + 3600_000 - 1000,
       `comes free at ${free}, started ${metaTime(new Date(started))}`,
     );
-    assert.equal((await reservationsOfPool(h.client, ns, pool)).length, 1, 'the released reservation is still there');
+    const [entry] = await entriesOfPool(h.client, ns, pool);
+    assert.ok(entry?.releasedAt, 'the released entry is still there');
   });
 });

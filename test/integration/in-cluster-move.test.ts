@@ -1,8 +1,9 @@
 // `clusterctl move` between two real control planes (spec 02 §2.3): the source's pool and claims are paused; the
 // target receives the pool (paused), then the IPAddresses (some without owner references, some with the source's
 // now stale ones, which the target's garbage collector starts deleting), then the claims; then everything is
-// unpaused. Every moved claim keeps exactly its address, the target's bookkeeping is rebuilt, and a claim created in
-// the target meanwhile never gets a moved address.
+// unpaused. Every moved claim keeps exactly its address in an IPAddress it owns, no other claim of the target gets
+// one of those addresses (a claim created in the target meanwhile gets the hole the source left), and the target's
+// ledger keeps no stray entry (what is left is in flight for a claim whose IPAddress carries the address).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IPAddress, IPAddressClaim } from '../../src/api/index.ts';
@@ -20,7 +21,7 @@ import {
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressReservations,
+  entriesSettle,
   startInCluster,
   waitForAddress,
   type Harness,
@@ -114,16 +115,41 @@ describe('in-cluster provider: clusterctl move', () => {
         got.metadata.ownerReferences?.some((r) => r.controller && r.uid === claim.metadata.uid),
         `${m}'s IPAddress is owned by the moved claim`,
       );
-      // The bookkeeping is rebuilt: the address is reserved for the moved claim.
-      const reservations = (await targetClient.resource(IPAddressReservations).listAll()).items;
-      assert.ok(
-        reservations.some((r) => r.spec.address === got.spec.address && r.spec.claimRef.uid === claim.metadata.uid),
-        `${m}'s address is reserved for it`,
-      );
     }
     const fresh = await waitForAddress(targetClient, ns, 'fresh', 60_000);
     const movedAddresses = [...before.values()].map((a) => a.spec.address);
     assert.ok(!movedAddresses.includes(fresh.spec.address), `fresh got ${fresh.spec.address}, a moved address`);
     assert.equal(fresh.spec.address, hole, 'fresh gets the hole the source left');
+
+    // The target settles to one IPAddress per claim (those the garbage collector deleted re-created), each owned by
+    // its claim, each moved address carried by its own claim's IPAddress alone.
+    const claimUids = new Map(
+      (await targetClient.resource(IPAddressClaims).listAll({ namespace: ns })).items.map((c) => [
+        c.metadata.name,
+        c.metadata.uid,
+      ]),
+    );
+    const want = [...moved.map((m) => `${m}=${before.get(m)!.spec.address}`), `fresh=${hole}`].sort();
+    const ipAddresses = await waitFor(
+      async (note) => {
+        const items = (await targetClient.resource(IPAddresses).listAll({ namespace: ns })).items;
+        const seen = items
+          .map(
+            (a) =>
+              `${a.metadata.name}=${a.spec.address}` +
+              (a.metadata.deletionTimestamp ? ' (deleting)' : '') +
+              (a.metadata.ownerReferences?.some((r) => r.controller && r.uid === claimUids.get(a.metadata.name!))
+                ? ''
+                : ' (not owned by its claim)'),
+          )
+          .sort();
+        note(seen);
+        return JSON.stringify(seen) === JSON.stringify(want) ? items : undefined;
+      },
+      { what: `the target's IPAddresses to be ${want.join(', ')}, each owned by its claim` },
+    );
+    // No stray ledger entry: none for an address its claim's IPAddress does not carry (a moved claim adopted while
+    // the garbage collector deleted its IPAddress takes an entry; it is in flight until its new IPAddress is seen).
+    await entriesSettle(targetClient, ns, 'nodes', ipAddresses, 60_000);
   });
 });

@@ -13,7 +13,7 @@ import {
   claimObject,
   createPool,
   getOrUndefined,
-  reservationsOfPool,
+  entriesOfPool,
   startInCluster,
   waitForAddress,
   waitGone,
@@ -52,13 +52,9 @@ describe('in-cluster: an IPAddress left without its claim', () => {
       const second = await startInCluster({ provider: { staleAfterMs: 1000 }, claims: { orphanGraceMs: 2000 } });
       try {
         await waitGone(() => client.resource(IPAddresses).get({ namespace: ns, name: 'gone' }), 'the orphan IPAddress');
-        await waitFor(
-          async () => {
-            const held = await reservationsOfPool(client, ns, 'pool');
-            return held.length === 1 ? held : undefined;
-          },
-          { what: "the orphan's reservation to be swept, the live claim's kept" },
-        );
+        await waitFor(async () => (await entriesOfPool(client, ns, 'pool')).every((e) => e.claimRef.name === 'kept'), {
+          what: 'no ledger entry of the orphan left',
+        });
         // The address is free again: a new claim gets it (the lowest free one).
         await client.resource(IPAddressClaims).create(claimObject(ns, 'new', 'pool'));
         const again = await waitForAddress(client, ns, 'new');

@@ -1,7 +1,8 @@
-// What is left behind by a crash, a restart, the reference provider or a second replica: the in-use state is
-// rebuilt from the API on start-up, interrupted allocations are finished with the address already reserved,
-// IPAddresses without a reservation are adopted (and duplicates reported), reservations of vanished claims are
-// released, and two managers reconciling the same claims at once never hand out one address twice.
+// What is left behind by a crash, a restart, the reference provider, an older release or a second replica: the
+// in-use state is rebuilt from the API on start-up, interrupted allocations are finished with the address already
+// taken (a ledger entry, or a reservation an older release wrote), bare IPAddresses are adopted (and duplicates
+// reported), ledger entries and reservations of vanished claims are released, and two managers reconciling the same
+// claims at once never hand out one address twice.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { IPAddress, IPAddressReservation } from '../../src/api/index.ts';
@@ -15,10 +16,12 @@ import {
   eventsFor,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
+  entriesOfPool,
+  entriesSettle,
+  ledgerOf,
   readyOf,
-  reservationsOfPool,
-  reservationsSettle,
   startInCluster,
   suffix,
   waitForAddress,
@@ -65,18 +68,20 @@ describe('in-cluster provider: recovery', () => {
     await stop(h);
   });
 
-  it('finishes an allocation interrupted after its reservation, adopts bare IPAddresses, reports duplicates', async () => {
+  it('finishes allocations interrupted after their record, adopts bare IPAddresses, reports duplicates', async () => {
     const ns = await testNamespace('ic-crash');
     const pool = `p-${suffix()}`;
     const client = KubeClient.load({ kubeconfig: await testKubeconfig() });
     const poolObj = await createPool(client, ns, pool, { addresses: ['10.220.1.1-10.220.1.20'], prefix: 24 });
     // The claims are paused while the scene is set: no manager (other test files run theirs) touches them.
     const paused = { annotations: { 'cluster.x-k8s.io/paused': 'true' } };
-    const [x, y, z] = await Promise.all(
-      ['x', 'y', 'z', 'w'].map((m) => createClaim(client, ns, m, pool, 'InClusterIPPool', paused)),
+    const [x, y, z, , v] = await Promise.all(
+      ['x', 'y', 'z', 'w', 'v'].map((m) => createClaim(client, ns, m, pool, 'InClusterIPPool', paused)),
     );
-    // Interrupted: the reservation of .7 was written for claim x, its IPAddress never was.
-    await client.resource(IPAddressReservations).create(reservation('10.220.1.7', ns, pool, 'x', x!.metadata.uid!));
+    // Interrupted: the ledger entry of .7 was written for claim x, its IPAddress never was.
+    await client.resource(IPAddressLedgers).create(ledgerOf(ns, pool, { '10.220.1.7': ['x', x!.metadata.uid!] }));
+    // Interrupted under an older release, which wrote a reservation (of .2) for claim v before its IPAddress.
+    await client.resource(IPAddressReservations).create(reservation('10.220.1.2', ns, pool, 'v', v!.metadata.uid!));
     // Written by the reference provider: an IPAddress for claim y, without a reservation ...
     await client
       .resource(IPAddresses)
@@ -94,13 +99,30 @@ describe('in-cluster provider: recovery', () => {
           metadata: { annotations: { 'cluster.x-k8s.io/paused': null } },
         },
       );
-    for (const m of ['x', 'y', 'w']) await unpause(m);
+    for (const m of ['x', 'y', 'v', 'w']) await unpause(m);
     assert.equal((await waitForAddress(client, ns, 'x')).spec.address, '10.220.1.7');
-    assert.equal((await waitForAddress(client, ns, 'y')).spec.address, '10.220.1.1');
-    // w gets the lowest address nobody holds: not .1 (y's and z's IPAddresses), not .7 (x's reservation).
-    assert.equal((await waitForAddress(client, ns, 'w')).spec.address, '10.220.1.2');
-    const adopted = await client.resource(IPAddressReservations).get({ name: `ipv4-10-220-1-1.ns.${ns}` });
-    assert.equal(adopted.spec.claimRef.uid, y!.metadata.uid);
+    assert.equal((await waitForAddress(client, ns, 'v')).spec.address, '10.220.1.2');
+    const yAddress = await waitForAddress(client, ns, 'y');
+    assert.equal(yAddress.spec.address, '10.220.1.1');
+    // w gets the lowest address nobody holds: not .1 (y's and z's IPAddresses), not .2 (v's reservation), not .7
+    // (x's entry).
+    assert.equal((await waitForAddress(client, ns, 'w')).spec.address, '10.220.1.3');
+    // y's IPAddress holds .1 without any record: the ledger's fence covers it, so that no manager decides on the
+    // ledger before its cache shows that IPAddress.
+    await waitFor(
+      async () => {
+        const ledger = await client.resource(IPAddressLedgers).get({ name: `ns.${ns}` });
+        const seen = await client.resource(IPAddresses).get({ namespace: ns, name: 'y' });
+        return BigInt(ledger.spec.fence ?? '0') >= BigInt(seen.metadata.resourceVersion!);
+      },
+      { what: "the ledger's fence to cover y's IPAddress" },
+    );
+    // v's reservation goes when v lets its address go.
+    await client.resource(IPAddressClaims).delete({ namespace: ns, name: 'v' });
+    await waitGone(
+      () => client.resource(IPAddressReservations).get({ name: `ipv4-10-220-1-2.ns.${ns}` }),
+      "v's reservation",
+    );
 
     await unpause('z');
     const dup = await waitForReason(client, ns, 'z', 'AllocationFailed');
@@ -140,17 +162,20 @@ describe('in-cluster provider: recovery', () => {
     await stop(h);
   });
 
-  it('releases a reservation whose claim vanished without an IPAddress', async () => {
+  it('releases a ledger entry or a reservation whose claim vanished without an IPAddress', async () => {
     const ns = await testNamespace('ic-stale');
     const h = await start();
     const pool = `p-${suffix()}`;
-    await createPool(h.client, ns, pool, { addresses: ['10.220.2.1'], prefix: 24 });
-    // A claim that no longer exists (force-deleted between its reservation and its IPAddress).
+    await createPool(h.client, ns, pool, { addresses: ['10.220.2.1-10.220.2.2'], prefix: 24 });
+    // Claims that no longer exist (force-deleted between their record and their IPAddress).
+    await h.client.resource(IPAddressLedgers).create(ledgerOf(ns, pool, { '10.220.2.1': ['vanished', 'no-such-uid'] }));
     await h.client
       .resource(IPAddressReservations)
-      .create(reservation('10.220.2.1', ns, pool, 'vanished', 'no-such-uid'));
+      .create(reservation('10.220.2.2', ns, pool, 'vanished-earlier', 'no-such-uid-either'));
     await createClaim(h.client, ns, 'next', pool);
-    assert.equal((await waitForAddress(h.client, ns, 'next', 60_000)).spec.address, '10.220.2.1');
+    await createClaim(h.client, ns, 'after', pool);
+    const got = await Promise.all(['next', 'after'].map((m) => waitForAddress(h.client, ns, m, 60_000)));
+    assert.deepEqual(got.map((a) => a.spec.address).sort(), ['10.220.2.1', '10.220.2.2']);
     await stop(h);
   });
 
@@ -170,7 +195,7 @@ describe('in-cluster provider: recovery', () => {
     );
     const addresses = all.map((i: IPAddress) => i.spec.address);
     assert.equal(new Set(addresses).size, addresses.length, 'duplicate addresses');
-    await reservationsSettle(a.client, ns, pool, all);
+    await entriesSettle(a.client, ns, pool, all);
     await Promise.all(
       claims.map((c) => a.client.resource(IPAddressClaims).delete({ namespace: ns, name: c.metadata.name! })),
     );
@@ -179,11 +204,11 @@ describe('in-cluster provider: recovery', () => {
       'the claims',
       60_000,
     );
-    // Released by the claims' deletions, or at worst by the orphan sweep (reservations 30 s old) under load.
-    await waitFor(async () => (await reservationsOfPool(a.client, ns, pool)).length === 0, {
+    // Released by the claims' deletions, or at worst by the orphan sweep (entries 30 s old) under load.
+    await waitFor(async () => (await entriesOfPool(a.client, ns, pool)).length === 0, {
       timeoutMs: 120_000,
       intervalMs: 500,
-      what: 'no reservation left',
+      what: 'no ledger entry left',
     });
   });
 });

@@ -1,7 +1,7 @@
 // Found by the chaos suite (failover part): a claim deleted right after a leader hand-over was released while the new
 // leader's IPAddress informer had not yet shown the claim's IPAddress. The release saw no IPAddress, released nothing
 // and removed the claim's finalizer; the garbage collector then only dropped the claim's owner reference (the pool,
-// a live owner, kept the IPAddress), so the IPAddress and its reservation stayed for ever and the address was lost.
+// a live owner, kept the IPAddress), so the IPAddress stayed for ever and its address was lost.
 // Here the manager's cache is made to lag behind for one claim's IPAddress, as a fresh leader's can.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ import {
   createPool,
   getOrUndefined,
   laggingCache,
-  reservationsOfPool,
+  entriesOfPool,
   startInCluster,
   suffix,
   waitForAddress,
@@ -47,10 +47,10 @@ describe('in-cluster: release with a cache that has not shown the IPAddress yet'
     hidden.set(`${ns}/m0`, undefined);
     await h.client.resource(IPAddressClaims).delete({ namespace: ns, name: 'm0' });
     await waitGone(() => h.client.resource(IPAddressClaims).get({ namespace: ns, name: 'm0' }), 'claim m0');
-    // The IPAddress goes with its claim, and so does the reservation: the address is free again.
+    // The IPAddress goes with its claim, and so does any ledger entry of it: the address is free again.
     await waitGone(() => h.client.resource(IPAddresses).get({ namespace: ns, name: 'm0' }), 'IPAddress m0');
-    await waitFor(async () => (await reservationsOfPool(h.client, ns, pool)).length === 0, {
-      what: 'the reservation of 10.77.0.10 to be released',
+    await waitFor(async () => (await entriesOfPool(h.client, ns, pool)).length === 0, {
+      what: 'no ledger entry of 10.77.0.10 left',
     });
     hidden.clear();
     await createClaim(h.client, ns, 'm1', pool);

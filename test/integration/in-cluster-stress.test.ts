@@ -1,6 +1,7 @@
 // 2,000 claims created at once across 5 pools (two of them with the very same addresses, one IPv6, one global
-// across two namespaces), served by 8 workers: not a single duplicate address, every claim answered, and the
-// pools' counts match their IPAddresses.
+// across two namespaces), served by 8 workers: not a single duplicate address in any address domain, every claim
+// bound to its own IPAddress, the pools' counts match their IPAddresses, and no ledger entry is left but those in
+// flight for a claim whose IPAddress carries the entry's address.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IPAddress } from '../../src/api/index.ts';
@@ -12,8 +13,8 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
-  IPAddressReservations,
   InClusterIPPools,
+  ledgerEntries,
   startInCluster,
   suffix,
   type Harness,
@@ -87,31 +88,70 @@ describe('in-cluster provider under load', () => {
       );
 
       assert.equal(addresses.length, claims.length);
+      // Unique per address domain: namespace ns1's (p0 and p1 share the same addresses, p2), the global pool's
+      // (across both namespaces), namespace ns2's.
+      const domainOf = (a: IPAddress) =>
+        a.spec.poolRef.kind === 'GlobalInClusterIPPool' ? 'global' : `namespace/${a.metadata.namespace}`;
       const byAddress = new Map<string, string[]>();
       for (const a of addresses) {
-        const holders = byAddress.get(a.spec.address) ?? [];
-        holders.push(`${a.metadata.namespace}/${a.metadata.name}`);
-        byAddress.set(a.spec.address, holders);
+        const k = `${domainOf(a)} ${a.spec.address}`;
+        byAddress.set(k, [...(byAddress.get(k) ?? []), `${a.metadata.namespace}/${a.metadata.name}`]);
       }
       const duplicates = [...byAddress].filter(([, holders]) => holders.length > 1);
-      assert.deepEqual(duplicates, [], 'addresses held by more than one IPAddress');
+      assert.deepEqual(duplicates, [], 'addresses held by more than one IPAddress in one domain');
 
-      // Every claim reports its address; every address has its reservation, for that very claim.
-      const reservations = new Map(
-        (await h.client.resource(IPAddressReservations).listAll()).items.map((r) => [r.spec.address, r]),
+      // Every claim is bound to its own IPAddress (its status is written after the IPAddress: await it).
+      const bound = await waitFor(
+        async (note) => {
+          const items = (
+            await Promise.all([ns1, ns2].map((namespace) => h.client.resource(IPAddressClaims).listAll({ namespace })))
+          ).flatMap((l) => l.items);
+          const waiting = items.filter((c) => c.status?.addressRef?.name !== c.metadata.name);
+          note({ claims: items.length, waiting: waiting.slice(0, 5).map((c) => c.metadata.name) });
+          return items.length === claims.length && waiting.length === 0 ? items : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 1000, what: `all ${claims.length} claims to report their address` },
       );
-      const claimUids = new Map<string, string>();
-      for (const namespace of [ns1, ns2]) {
-        for (const c of (await h.client.resource(IPAddressClaims).listAll({ namespace })).items) {
-          claimUids.set(`${namespace}/${c.metadata.name}`, c.metadata.uid!);
-        }
-      }
+      const claimUids = new Map(bound.map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c.metadata.uid!]));
       for (const a of addresses) {
-        const r = reservations.get(a.spec.address);
-        assert.ok(r, `reservation for ${a.spec.address}`);
-        assert.equal(r.spec.claimRef.uid, claimUids.get(`${a.metadata.namespace}/${a.metadata.name}`));
-        assert.equal(r.spec.claimRef.name, a.metadata.name);
+        const uid = claimUids.get(`${a.metadata.namespace}/${a.metadata.name}`);
+        assert.ok(uid, `IPAddress ${a.metadata.namespace}/${a.metadata.name} has its claim`);
+        assert.equal(a.spec.claimRef.name, a.metadata.name);
+        assert.ok(
+          a.metadata.ownerReferences?.some((r) => r.controller && r.uid === uid),
+          `IPAddress ${a.metadata.namespace}/${a.metadata.name} is owned by its claim`,
+        );
       }
+
+      // No stray ledger entry of these pools: what is left (the ledger write that drops an entry once its IPAddress
+      // is seen may not have come yet) is an unreleased entry of a claim whose IPAddress carries that address.
+      const ours = (e: Awaited<ReturnType<typeof ledgerEntries>>[number]) =>
+        e.poolRef.kind === 'GlobalInClusterIPPool'
+          ? e.poolRef.name === global
+          : (e.poolRef.namespace === ns1 && ['p0', 'p1', 'p2'].includes(e.poolRef.name)) ||
+            (e.poolRef.namespace === ns2 && e.poolRef.name === 'p4');
+      const carried = new Map(addresses.map((a) => [`${a.metadata.namespace}/${a.metadata.name}`, a]));
+      await waitFor(
+        async (note) => {
+          const entries = (await ledgerEntries(h.client)).filter(ours);
+          const stray = entries.filter((e) => {
+            const a = carried.get(`${e.claimRef.namespace}/${e.claimRef.name}`);
+            return (
+              e.releasedAt !== undefined ||
+              claimUids.get(`${e.claimRef.namespace}/${e.claimRef.name}`) !== e.claimRef.uid ||
+              a?.spec.address !== e.address ||
+              (a && domainOf(a)) !== e.domain
+            );
+          });
+          note({ entries: entries.length, stray: stray.slice(0, 10) });
+          return stray.length === 0;
+        },
+        {
+          timeoutMs: 90_000,
+          intervalMs: 1000,
+          what: 'no ledger entry left but those of claims whose IPAddress carries it',
+        },
+      );
 
       // Each pool counts every holder of its address domain: p0 and p1 share theirs (the count is written at most once
       // a second: await it).

@@ -7,10 +7,13 @@ import {
   GlobalInClusterIPPools,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
   InClusterIPPools,
   type IPAddress,
   type IPAddressClaim,
+  type IPAddressLedger,
+  type IPAddressLedgerEntry,
   type IPAddressReservation,
   type InClusterIPPoolSpec,
 } from '../../src/api/index.ts';
@@ -40,7 +43,14 @@ import { testKubeconfig } from '../support/cluster.ts';
 import { startTestManager, type TestManager } from '../support/manager.ts';
 import { waitFor } from '../support/wait.ts';
 
-export { GlobalInClusterIPPools, IPAddressClaims, IPAddresses, IPAddressReservations, InClusterIPPools };
+export {
+  GlobalInClusterIPPools,
+  IPAddressClaims,
+  IPAddresses,
+  IPAddressLedgers,
+  IPAddressReservations,
+  InClusterIPPools,
+};
 
 export const suffix = (): string => randomBytes(3).toString('hex');
 
@@ -216,22 +226,41 @@ export async function waitGone(read: () => Promise<unknown>, what: string, timeo
   await waitFor(async () => (await getOrUndefined(read())) === undefined, { what: `${what} to be gone`, timeoutMs });
 }
 
-/** The reservations of a namespaced pool (test files share the control plane, and their pool names). */
-export async function reservationsOfPool(
+/** A ledger entry as the tests read it: with its address, domain and ledger's name. */
+export interface LedgerEntryView extends IPAddressLedgerEntry {
+  address: string;
+  domain: string;
+  ledger: string;
+}
+
+/** Every entry of every IPAddressLedger, as the API server holds them. */
+export async function ledgerEntries(client: KubeClient): Promise<LedgerEntryView[]> {
+  const { items } = await client.resource(IPAddressLedgers).listAll();
+  return items.flatMap((l) =>
+    Object.entries(l.spec.entries ?? {}).map(([address, e]) => ({
+      ...e,
+      address,
+      domain: l.spec.domain,
+      ledger: l.metadata.name ?? '',
+    })),
+  );
+}
+
+/** The ledger entries of a namespaced pool (pool names repeat across test files and namespaces). */
+export async function entriesOfPool(
   client: KubeClient,
   namespace: string,
   poolName: string,
-): Promise<IPAddressReservation[]> {
-  const { items } = await client.resource(IPAddressReservations).listAll();
-  return items.filter((r) => r.spec.poolRef.namespace === namespace && r.spec.poolRef.name === poolName);
+): Promise<LedgerEntryView[]> {
+  return (await ledgerEntries(client)).filter((e) => e.poolRef.namespace === namespace && e.poolRef.name === poolName);
 }
 
 /**
- * Waits until the pool holds one reservation per IPAddress, each the address of the IPAddress of the claim it names:
- * what a losing replica reserved went back. Awaited, never read once: a replica whose caches lag may still be
- * reserving after every IPAddress exists.
+ * Waits until no ledger entry of the pool is left but those of claims whose IPAddress carries the entry's address
+ * (in flight until the next ledger write drops them): what a losing replica or a lost answer took went back.
+ * Awaited, never read once: a replica whose caches lag may still be writing after every IPAddress exists.
  */
-export async function reservationsSettle(
+export async function entriesSettle(
   client: KubeClient,
   namespace: string,
   poolName: string,
@@ -240,17 +269,60 @@ export async function reservationsSettle(
 ): Promise<void> {
   await waitFor(
     async (note) => {
-      const held = await reservationsOfPool(client, namespace, poolName);
+      const held = await entriesOfPool(client, namespace, poolName);
       const stray = held.filter(
-        (r) =>
-          r.spec.releasedAt !== undefined ||
-          ipAddresses.find((i) => i.metadata.name === r.spec.claimRef.name)?.spec.address !== r.spec.address,
+        (e) =>
+          e.releasedAt !== undefined ||
+          ipAddresses.find((i) => i.metadata.name === e.claimRef.name)?.spec.address !== e.address,
       );
-      note({ reservations: held.length, stray: stray.map((r) => `${r.spec.claimRef.name}: ${r.spec.address}`) });
-      return held.length === ipAddresses.length && stray.length === 0;
+      note({ entries: held.length, stray: stray.map((e) => `${e.claimRef.name}: ${e.address}`) });
+      return stray.length === 0;
     },
-    { timeoutMs, intervalMs: 500, what: "one reservation per claim, each its IPAddress's address" },
+    { timeoutMs, intervalMs: 500, what: 'no ledger entry left but those of claims whose IPAddress carries it' },
   );
+}
+
+/**
+ * The IPAddressLedger of namespace `ns`'s domain holding addresses of the InClusterIPPool `pool` for the claims given
+ * (address → [claim name, claim uid]), as the provider would have written it.
+ */
+export function ledgerOf(ns: string, pool: string, held: Record<string, [string, string]>): IPAddressLedger {
+  return {
+    apiVersion: 'ipam.k0rdent.mirantis.com/v1alpha1',
+    kind: 'IPAddressLedger',
+    metadata: { name: `ns.${ns}` },
+    spec: {
+      domain: `namespace/${ns}`,
+      entries: Object.fromEntries(
+        Object.entries(held).map(([address, [name, uid]]) => [
+          address,
+          {
+            poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', namespace: ns, name: pool },
+            claimRef: { namespace: ns, name, uid },
+          },
+        ]),
+      ),
+    },
+  };
+}
+
+/** The ledger entry of an address in a domain (`namespace/<ns>`, `global`, ...), if any. */
+export async function entryAt(
+  client: KubeClient,
+  domain: string,
+  address: string,
+): Promise<LedgerEntryView | undefined> {
+  return (await ledgerEntries(client)).find((e) => e.domain === domain && e.address === address);
+}
+
+/** The reservations (of an older release) of a namespaced pool (test files share the control plane, and pool names). */
+export async function reservationsOfPool(
+  client: KubeClient,
+  namespace: string,
+  poolName: string,
+): Promise<IPAddressReservation[]> {
+  const { items } = await client.resource(IPAddressReservations).listAll();
+  return items.filter((r) => r.spec.poolRef.namespace === namespace && r.spec.poolRef.name === poolName);
 }
 
 export async function eventsFor(client: KubeClient, namespace: string, name: string): Promise<CoreEvent[]> {

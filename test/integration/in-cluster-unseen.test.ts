@@ -1,19 +1,21 @@
 // What a manager cannot see, against the real API server.
-// - A claim that goes away while its reservation is being created, and the create's outcome is never known (a
-//   dropped connection): no object tells anyone, yet the address it was trying must become free again, and the
-//   pool's count must say so. Both used to stay taken for good in the manager that made the attempt (busy run 7: a
-//   churned pool kept `used: 3` with no claim, IPAddress or reservation left).
-// - A cache that lags behind the API (under load, one watch can be tens of seconds behind another): a reservation
-//   whose claim and IPAddress the cache does not show yet is not stale, and must not be released (a stress run with
-//   five managers saw an address reserved for one claim while another claim's IPAddress carried it).
+// - A claim that goes away while the ledger write carrying its entry is under way, and the write's outcome is never
+//   known (a dropped connection, and the ledger could not be read after it): no object tells anyone, yet the address
+//   it was trying must become free again (the next claim gets it)...
+// - ...and the pool's count must say so, although no object changed: the attempt under way counted as used, and
+//   counts as free once given up. Both used to stay taken for good in the manager that made the attempt (busy run 7:
+//   a churned pool kept `used: 3` with no claim, IPAddress or reservation left).
+// - A cache that lags behind the API (under load, one watch can be tens of seconds behind another): a ledger entry
+//   whose claim the cache does not show yet, its IPAddress not written yet, is in flight, not stale: the sweep must
+//   not delete it (that would hand its address to a second claim, as a stress run with five managers once saw with
+//   reservations), while it does delete the entry of a claim that never was. The claim's entry is held in flight by
+//   holding back the create of its IPAddress (an entry is dropped as soon as its IPAddress is seen).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { IPAddressClaim, IPAddressReservation } from '../../src/api/index.ts';
+import type { IPAddress, IPAddressClaim, IPAddressLedger, IPAddressLedgerEntry } from '../../src/api/index.ts';
 import { Namespaces } from '../../src/kube/index.ts';
 import type { Manager } from '../../src/runtime/index.ts';
-import { parseAddress } from '../../src/core/index.ts';
-import { reservationName } from '../../src/providers/in-cluster/names.ts';
 import { privateControlPlane } from '../support/cluster.ts';
 import type { ControlPlane } from '../../src/local/controlplane.ts';
 import { waitFor } from '../support/wait.ts';
@@ -25,9 +27,12 @@ import {
   startInCluster,
   waitForAddress,
   wrapClient,
-  getOrUndefined,
+  entriesOfPool,
+  entriesSettle,
+  entryAt,
   IPAddresses,
-  IPAddressReservations,
+  IPAddressLedgers,
+  ledgerOf,
   type Harness,
 } from './in-cluster-support.ts';
 
@@ -48,10 +53,15 @@ describe('in-cluster provider: what the manager cannot see', () => {
   const ns = 'unseen';
   /** Claims (by name) the manager's caches do not show by uid, nor their IPAddresses: a cache that lags. */
   const unseen = new Set<string>();
-  /** Claim name → gate before its reservation create fails without an answer (and without creating anything). */
-  const lostCreates = new Map<string, Gate>();
+  /**
+   * Claim name → gate before a ledger write carrying its entry fails without an answer (and without writing
+   * anything); the read of that ledger that follows fails too, so the outcome stays unknown.
+   */
+  const lostWrites = new Map<string, Gate>();
   /** Claim name → gate after the manager's finalizer patch of it was committed, before its answer is read. */
   const heldFinalizerPatches = new Map<string, Gate>();
+  /** Claim name → gate before the manager's create of its IPAddress is sent. */
+  const heldIPAddressCreates = new Map<string, Gate>();
   let cp: ControlPlane | undefined;
   let h: Harness;
   let mgr: Manager;
@@ -63,13 +73,30 @@ describe('in-cluster provider: what the manager cannot see', () => {
   before(async () => {
     // Alone with its manager: another manager would serve these claims without the injected faults.
     cp = await privateControlPlane();
-    const reservations = wrapClient(IPAddressReservations, (real, wrapped) => {
-      wrapped.create = async (obj: IPAddressReservation, opts) => {
-        const g = lostCreates.get(obj.spec.claimRef.name);
-        if (!g) return real.create(obj, opts);
+    const unreadable = new Set<string>();
+    const ledgers = wrapClient(IPAddressLedgers, (real, wrapped) => {
+      /** The gate of a claim whose entry the write carries, if any. */
+      const gated = (entries: Record<string, IPAddressLedgerEntry | null> | undefined) =>
+        Object.values(entries ?? {})
+          .map((e) => e?.claimRef?.name && lostWrites.get(e.claimRef.name))
+          .find((g) => g !== undefined);
+      const lose = async (name: string, g: Gate): Promise<never> => {
+        unreadable.add(name);
         g.reach();
         await g.opened;
-        throw new Error('injected: connection reset before the answer (outcome unknown, nothing created)');
+        throw new Error('injected: connection reset before the answer (outcome unknown, nothing written)');
+      };
+      wrapped.create = async (obj: IPAddressLedger, opts) => {
+        const g = gated(obj.spec.entries);
+        return g ? lose(obj.metadata.name!, g) : real.create(obj, opts);
+      };
+      wrapped.patch = async (key, patch, opts) => {
+        const g = gated((patch as { spec?: { entries?: Record<string, IPAddressLedgerEntry | null> } }).spec?.entries);
+        return g ? lose(key.name, g) : real.patch(key, patch, opts);
+      };
+      wrapped.get = async (key, opts) => {
+        if (unreadable.delete(key.name)) throw new Error('injected: the read after a lost write failed');
+        return real.get(key, opts);
       };
     });
     const claims = wrapClient(IPAddressClaims, (real, wrapped) => {
@@ -82,6 +109,17 @@ describe('in-cluster provider: what the manager cannot see', () => {
           await g.opened;
         }
         return written;
+      };
+    });
+    const ipAddresses = wrapClient(IPAddresses, (real, wrapped) => {
+      wrapped.create = async (obj: IPAddress, opts) => {
+        const g = heldIPAddressCreates.get(obj.metadata.name!);
+        if (g) {
+          heldIPAddressCreates.delete(obj.metadata.name!);
+          g.reach();
+          await g.opened;
+        }
+        return real.create(obj, opts);
       };
     });
     const capture = { name: 'capture', setup: (m: Manager) => void (mgr = m) };
@@ -100,8 +138,8 @@ describe('in-cluster provider: what the manager cannot see', () => {
       },
     };
     h = await startInCluster({
-      before: [reservations, claims, capture, lagging],
-      // Reservations look stale to the sweep 1 s after it first saw them.
+      before: [ledgers, claims, ipAddresses, capture, lagging],
+      // Entries look stale to the sweep 1 s after it first saw them.
       provider: { staleAfterMs: 1000 },
       kubeconfig: cp.kubeconfigPath,
     });
@@ -128,14 +166,14 @@ describe('in-cluster provider: what the manager cannot see', () => {
     const patched = gate();
     const created = gate();
     heldFinalizerPatches.set('early', patched);
-    lostCreates.set('early', created);
-    created.open(); // the create fails as soon as it is sent
+    lostWrites.set('early', created);
+    created.open(); // the write fails as soon as it is sent
     await h.client.resource(IPAddressClaims).create(claimObject(ns, 'early', 'p1'));
     await waitFor(() => patched.reached, { what: 'the finalizer patch of claim early' });
     // The claim's delete event comes before the reconcile that is allocating for it holds an address.
     await vanish('early');
     patched.open();
-    await waitFor(() => created.reached, { what: 'the reservation create of claim early' });
+    await waitFor(() => created.reached, { what: 'the ledger write of claim early' });
 
     // The attempt's address is free: the next claim gets the pool's first address.
     await h.client.resource(IPAddressClaims).create(claimObject(ns, 'next', 'p1'));
@@ -146,15 +184,15 @@ describe('in-cluster provider: what the manager cannot see', () => {
 
   it('counts the address free again once the attempt is given up, although no object changed', async () => {
     const created = gate();
-    lostCreates.set('late', created);
+    lostWrites.set('late', created);
     await h.client.resource(IPAddressClaims).create(claimObject(ns, 'late', 'p2'));
-    await waitFor(() => created.reached, { what: 'the reservation create of claim late' });
+    await waitFor(() => created.reached, { what: 'the ledger write of claim late' });
     // Any change of the pool makes it count now: the attempt under way is counted as used.
     await h.client
       .resource(InClusterIPPools)
       .patch({ namespace: ns, name: 'p2' }, { metadata: { labels: { woken: 'yes' } } });
     await waitFor(async (note) => (await used('p2', note)) === 1, { what: 'the pool to count the attempt as used' });
-    // The claim goes (its delete event drops the attempt), then the create fails without an answer.
+    // The claim goes (its delete event drops the attempt), then the write fails without an answer.
     await vanish('late');
     created.open();
     await waitFor(async (note) => (await used('p2', note)) === 0, {
@@ -162,35 +200,38 @@ describe('in-cluster provider: what the manager cannot see', () => {
     });
   });
 
-  it('does not release a reservation whose claim and IPAddress its cache does not show yet', async () => {
-    await h.client.resource(IPAddressClaims).create(claimObject(ns, 'live', 'p3'));
-    const ipa = await waitForAddress(h.client, ns, 'live');
-    const reservationOf = (address: string) => reservationName('namespace/' + ns, parseAddress(address));
-    const mine = await h.client.resource(IPAddressReservations).get({ name: reservationOf(ipa.spec.address) });
+  it('does not delete the entry of a claim its cache does not show yet, nor hand its address out', async () => {
+    const held = gate();
+    heldIPAddressCreates.set('live', held);
+    const claims = h.client.resource(IPAddressClaims);
+    const { uid } = (await claims.create(claimObject(ns, 'live', 'p3'))).metadata;
+    await waitFor(() => held.reached, { what: 'the IPAddress create of claim live' });
+    // Its address taken, its IPAddress not written yet: the claim's entry holds the address.
+    const mine = (await entriesOfPool(h.client, ns, 'p3')).find((e) => e.claimRef.uid === uid);
+    assert.ok(mine, "the live claim's entry");
     unseen.add('live');
-    // A reservation whose claim never existed, made after the claim's: once the sweep has released it, it has
-    // looked at the claim's too, well after that one looked stale to the cache.
+    // An entry of a claim that never was, written by hand into the same ledger after the claim's: the sweep looks at
+    // the pool's entries in the order it saw them, so once it has deleted this one it has looked at the claim's too,
+    // well after that one looked stale to the cache.
     const decoy = '10.230.2.20';
-    await h.client.resource(IPAddressReservations).create({
-      apiVersion: 'ipam.k0rdent.mirantis.com/v1alpha1',
-      kind: 'IPAddressReservation',
-      metadata: { name: reservationOf(decoy) },
-      spec: {
-        address: decoy,
-        domain: 'namespace/' + ns,
-        poolRef: { apiGroup: 'ipam.cluster.x-k8s.io', kind: 'InClusterIPPool', name: 'p3', namespace: ns },
-        claimRef: { namespace: ns, name: 'never-was', uid: randomUUID() },
-      },
-    } as IPAddressReservation);
-    await waitFor(
-      async () => {
-        const r = await getOrUndefined(h.client.resource(IPAddressReservations).get({ name: reservationOf(decoy) }));
-        return r === undefined || r.spec.releasedAt !== undefined;
-      },
-      { what: 'the sweep to release the reservation of a claim that never was' },
-    );
-    const after = await h.client.resource(IPAddressReservations).get({ name: mine.metadata.name! });
-    assert.equal(after.metadata.uid, mine.metadata.uid);
-    assert.equal(after.spec.releasedAt, undefined, "the live claim's reservation was released on the cache's word");
+    const never = ledgerOf(ns, 'p3', { [decoy]: ['never-was', randomUUID()] });
+    assert.equal(never.metadata.name, mine.ledger);
+    await h.client.resource(IPAddressLedgers).patch({ name: mine.ledger }, { spec: { entries: never.spec.entries } });
+    await waitFor(async () => (await entryAt(h.client, mine.domain, decoy)) === undefined, {
+      what: 'the sweep to delete the entry of a claim that never was',
+    });
+    const kept = await entryAt(h.client, mine.domain, mine.address);
+    assert.equal(kept?.claimRef.uid, uid, "the sweep deleted the live claim's entry on the cache's word");
+
+    // What a user would see had it gone: the next claim of the pool would get the live claim's address.
+    await claims.create(claimObject(ns, 'second', 'p3'));
+    const second = await waitForAddress(h.client, ns, 'second');
+    assert.notEqual(second.spec.address, mine.address, "the live claim's address was handed out again");
+    // The live claim's IPAddress written (the cache still does not show it), the claim is Ready with its address.
+    held.open();
+    const live = await waitForAddress(h.client, ns, 'live');
+    assert.equal(live.spec.address, mine.address);
+    unseen.delete('live');
+    await entriesSettle(h.client, ns, 'p3', [live, second]);
   });
 });

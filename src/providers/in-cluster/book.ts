@@ -1,21 +1,22 @@
 // The in-cluster provider's in-memory view of which addresses are taken, per address domain (spec 03 §3.4), shared
-// by every pool and every worker of one manager process. It only ever errs on the side of "taken": it is an
-// optimisation that makes most creates of a reservation succeed at the first try, never the guarantee (that is the
-// API server refusing a second reservation of one name, see provider.ts).
+// by every pool and every worker of one manager process. It only ever errs on the side of "taken". For picking it
+// is an optimisation that makes most ledger writes take the address at the first try; the guarantee is the ledger's
+// compare-and-swap (provider.ts, ledger.ts), for which the book answers one question: which IPAddresses carry an
+// address (the IPAddress cache being current to the ledger's fence when it is asked).
 //
 // Within a domain, an address is taken while any of these holds:
-// - a reservation object for it exists (the reservation informer shows it, or our own create just succeeded),
-//   released or not;
-// - an IPAddress of a pool of the domain carries it (covers IPAddresses that predate their reservation: written by
-//   the reference provider, or re-created by `clusterctl move`, until the claim reconciler adopts them);
-// - this process is creating its reservation and does not know the outcome yet (`pending`);
-// - a create of its reservation failed with AlreadyExists and the informer has not shown it yet (`conflict`).
-// Pending and conflict marks that the informer never confirms (a reservation created and deleted between two
-// relists) are dropped after `staleMs`, at worst costing one more 409; a claim's pending mark goes as soon as the
-// claim tries another address or is deleted (its attempt will not be retried).
+// - a record of it exists, released or not (a "reservation" here): an entry of the domain's IPAddressLedger, or an
+//   IPAddressReservation an older release wrote (the informers show it, or our own write just succeeded);
+// - an IPAddress of a pool of the domain carries it (a bound claim's address is held by its IPAddress alone once the
+//   ledger dropped its entry);
+// - this process is writing its entry and does not know the outcome yet (`pending`);
+// - a write of its entry found someone else's and the informer has not shown it yet (`conflict`).
+// Pending and conflict marks that the informer never confirms are dropped after `staleMs`, at worst costing one more
+// write; a claim's pending mark goes as soon as the claim tries another address or is deleted (its attempt will not
+// be retried).
 //
-// A claim's address is only ever what a reservation of that claim says: a pending mark is an attempt whose outcome
-// is unknown (the create may or may not have happened), never an address to hand out.
+// A claim's address is only ever what a record of that claim (or its IPAddress) says: a pending mark is an attempt
+// whose outcome is unknown (the write may or may not have happened), never an address to hand out.
 //
 // JS runs one reconcile at a time between awaits, so `pick` chooses and marks an address in one synchronous step:
 // two workers of this process never try the same address.
@@ -24,9 +25,15 @@ import type { IntervalSet } from '../../core/index.ts';
 import { Allocator, type Address, type Pool, type PoolCounts } from '../../core/index.ts';
 import { addressKey, defaultDomainOfKey } from './names.ts';
 
+/**
+ * A record of an address for a claim that no IPAddress shows: an entry of the domain's IPAddressLedger (`ledger` names
+ * it; `name` is `<ledger>/<address>`, `uid` its claim's), or an IPAddressReservation of an older release (its name
+ * and uid).
+ */
 export interface ReservationInfo {
   name: string;
   uid: string;
+  ledger?: string;
   address: Address;
   domain: AddressDomain;
   claimUid: string;

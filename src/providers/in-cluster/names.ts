@@ -44,6 +44,11 @@ export function reservationName(domain: AddressDomain, address: Address): string
   return addressName(address) + domainNameSuffix(domain);
 }
 
+/** The domain's IPAddressLedger: `global`, `ns.tenant-a`, `domain.blue` (one per domain, a valid DNS subdomain). */
+export function ledgerName(domain: AddressDomain): string {
+  return domainNameSuffix(domain).slice(1) || 'global';
+}
+
 function addressName(address: Address): string {
   if (address.family === 4) return `ipv4-${formatAddress(address).replaceAll('.', '-')}`;
   const groups: string[] = [];

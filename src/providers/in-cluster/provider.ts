@@ -1,54 +1,57 @@
 // The in-cluster provider: pools kept in the Kubernetes API (InClusterIPPool, GlobalInClusterIPPool).
 //
-// Uniqueness does not rest on timing. Every address handed out has a cluster-scoped IPAddressReservation whose name
-// is derived from the address and its address domain alone (`ipv4-10-0-0-5.ns.tenant-a`), created BEFORE the
-// IPAddress. The API server accepts one object per name, so of two writers that pick the same address in one domain
-// (two workers, two replicas during a leader hand-over, a stale cache) exactly one create succeeds; the other gets
-// 409 AlreadyExists, marks the address taken and tries the next. An address is the claim's only once our own
-// create succeeded or the API shows the reservation with the claim's uid: a create whose outcome is unknown (timeout,
-// 5xx, a 409 whose GET failed) is retried on the same address, never trusted. The in-memory AddressBook (book.ts)
-// makes collisions rare; it is never trusted to prevent them. Consequences:
+// Uniqueness does not rest on timing. An address is handed out only once a compare-and-swap write of its address
+// domain's IPAddressLedger (ledger.ts) says so: the entry is added only where the ledger, as the API server holds it,
+// has none, and only once this manager's IPAddress cache is current to the ledger's fence, so that every IPAddress
+// whose entry the ledger dropped is in the book (book.ts) and counts as taken. One write serves every claim of the
+// domain queued while the previous one was in flight. An entry lives while the address is in flight: every write
+// drops those whose IPAddress this manager has seen (the IPAddress holds the address from then on) and raises the
+// fence to it. A write whose outcome is unknown (timeout, 5xx) is settled by reading the ledger; if that fails the
+// claim retries the same address, never trusting its cache. Consequences:
 // - An address has one holder per address domain (spec 03 §3.4): a namespace's pools share theirs, pools of
 //   different namespaces do not interfere, global pools share across the cluster, and an annotation joins pools into
 //   a named domain. The pool reconciler reports overlaps: within a domain (shared addresses) and with the global
 //   domain (the one place the same address can be handed out twice).
-// - Crash after the reservation, before the IPAddress: the claim's next reconcile finds its reservation (book index
-//   by claim uid, or the 409 followed by a GET showing the claim's uid) and uses it.
-// - `clusterctl move`: IPAddresses re-created before their claims count as taken at once; each claim adopts its
-//   IPAddress (same name, its claimRef and poolRef) and its reservation is re-created, so the address never changes.
-// - Crash after the IPAddress: the IPAddress is found and kept; a missing reservation is created ("adopt"), which
-//   also covers IPAddresses written by the reference provider before a migration.
-// - Reservations whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`), once the API
-//   (not only the caches) shows it.
-// - Start-up: the informers list every reservation and IPAddress before any reconcile runs, and the book counts an
-//   address as taken if either exists; nothing is allocated from a partial view.
-// - Grace period: a released reservation stays (spec.releasedAt set) until the pool's grace period has passed; the
-//   pool upkeep then deletes it, and that delete wakes the claims waiting for an address.
+// - Crash after the entry, before the IPAddress: the claim's next reconcile finds its entry (book index by claim
+//   uid, or the ledger's answer naming the claim) and uses it.
+// - `clusterctl move`, IPAddresses written by the reference provider: they count as taken as soon as the cache shows
+//   them; the claim adopts its IPAddress and raises the fence to it (`cover`), so no manager decides on the ledger
+//   without seeing it. Two IPAddresses of one address: the older one's claim holds it, the other reports the
+//   duplicate.
+// - Entries whose claim is gone without an IPAddress are released by the pool upkeep (`sweep`), once the API (not
+//   only the caches) shows it.
+// - Start-up: the informers list every ledger, IPAddress and reservation before any reconcile runs; nothing is
+//   allocated from a partial view.
+// - Grace period: before a released claim's IPAddress goes, a released entry (releasedAt) is written (`retain`); the
+//   pool upkeep removes it when the pool's grace period has passed, which wakes the claims waiting for an address.
 // - The sweep's ages (grace periods, staleness) run on this process's clock from when its informer first showed the
-//   reservation (or its release), never from a timestamp another host wrote: skew cannot make it early; after a
-//   restart it counts from the start (later, never earlier).
-// Writes per allocated claim: reservation create + IPAddress create (+ the claim's finalizer and status, which the
-// contract requires of any provider) = 4. Release: reservation delete (or release mark) + IPAddress finalizer
-// removal + IPAddress delete + claim finalizer removal = 4.
+//   entry (or its release), never from a timestamp another host wrote: skew cannot make it early; after a restart it
+//   counts from the start (later, never earlier).
+// - IPAddressReservations, one object per address, written by releases before the ledger: honoured as holders,
+//   released and swept as before; never written.
+// Writes per allocated claim: the IPAddress create (+ the claim's finalizer and status, which the contract requires
+// of any provider) + a share of one ledger write. Release: IPAddress finalizer removal + IPAddress delete + claim
+// finalizer removal (+ a ledger write with a grace period, or to drop an entry still in flight).
 import {
   globalDomain,
   GlobalInClusterIPPools,
   InClusterIPPools,
   IPAddressClaims,
   IPAddresses,
+  IPAddressLedgers,
   IPAddressReservations,
-  ipAddressReservationKind,
+  ipAddressLedgerKind,
   ipamGroup,
   type IPAddress,
   type IPAddressClaim,
   domainTitle,
   type AddressDomain,
+  type IPAddressLedger,
+  type IPAddressLedgerEntry,
   type IPAddressReservation,
 } from '../../api/index.ts';
 import { formatAddress, type Address, type IntervalSet } from '../../core/index.ts';
 import {
-  isAlreadyExists,
-  isApiError,
   isNotFound,
   unlessNotFound,
   isUIDMismatch,
@@ -72,7 +75,16 @@ import type {
   PoolRef,
 } from '../types.ts';
 import { AddressBook, type ReservationInfo } from './book.ts';
-import { isInClusterPoolRef, poolKey, poolTitle, reservationName, tryParseAddress, type PoolKind } from './names.ts';
+import { LedgerCommitter, refused, type LedgerStore } from './ledger.ts';
+import {
+  isInClusterPoolRef,
+  ledgerName,
+  poolKey,
+  poolTitle,
+  reservationName,
+  tryParseAddress,
+  type PoolKind,
+} from './names.ts';
 import { keyOfPool, PoolModels, poolProblem, PoolRangeIndex, type PoolModel, type PoolObject } from './pools.ts';
 
 /** The two pool kinds, seen as what they share (PoolObject). */
@@ -133,6 +145,52 @@ function parseReservation(r: IPAddressReservation): ReservationInfo | undefined 
   };
 }
 
+/** A ledger entry as the book keeps it. */
+function entryInfo(domain: AddressDomain, address: Address, entry: IPAddressLedgerEntry): ReservationInfo {
+  const name = ledgerName(domain);
+  const { poolRef, claimRef } = entry;
+  return {
+    name: `${name}/${formatAddress(address)}`,
+    uid: claimRef.uid,
+    ledger: name,
+    address,
+    domain,
+    claimUid: claimRef.uid,
+    claimNamespace: claimRef.namespace,
+    claimName: claimRef.name,
+    poolKey: poolKey(poolRef.kind, poolRef.namespace, poolRef.name),
+    releasedAt: entry.releasedAt,
+  };
+}
+
+const parsedLedgers = new WeakMap<IPAddressLedger, Map<string, ReservationInfo>>();
+
+/** The ledger's entries as the book keeps them, by address key; parsed once per object. */
+function ledgerInfos(l: IPAddressLedger): Map<string, ReservationInfo> {
+  let infos = parsedLedgers.get(l);
+  if (infos) return infos;
+  infos = new Map();
+  const name = l.metadata.name ?? '';
+  const domain = l.spec.domain;
+  if (name === ledgerName(domain)) {
+    for (const [text, entry] of Object.entries(l.spec.entries ?? {})) {
+      const address = tryParseAddress(text);
+      if (address) infos.set(text, entryInfo(domain, address, entry));
+    }
+  }
+  parsedLedgers.set(l, infos);
+  return infos;
+}
+
+/** The claim an IPAddress key (`namespace/name`, named after its claim) stands for. */
+function keyHolder(key: string): { claimNamespace: string; claimName: string } {
+  const [claimNamespace = '', ...name] = key.split('/');
+  return { claimNamespace, claimName: name.join('/') };
+}
+
+/** How long a ledger decision waits for the IPAddress cache to reach the ledger's fence before giving up (retried). */
+const fenceWaitMs = 30_000;
+
 type IPAddressEntry = { key: string; poolKey: string; address: Address } | undefined;
 const parsedIPAddresses = new WeakMap<IPAddress, IPAddressEntry>();
 
@@ -164,10 +222,6 @@ function staleGiven(info: ReservationInfo, claim: IPAddressClaim | undefined, ip
   return ipaIsClaims === true && !carries;
 }
 
-/** A create refused outright (it made nothing); anything else — timeout, 5xx, 429, a dropped connection — may have. */
-const refused = (err: unknown): boolean =>
-  isApiError(err) && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 408 && err.statusCode !== 429;
-
 export class InClusterProvider implements IPAMProvider {
   readonly name = 'in-cluster';
   readonly poolTypes = Object.values(poolTypes) as unknown as ResourceType<KubeObject>[];
@@ -178,11 +232,17 @@ export class InClusterProvider implements IPAMProvider {
   readonly claims: Informer<IPAddressClaim>;
   readonly ipAddresses: Informer<IPAddress>;
   readonly reservations: Informer<IPAddressReservation>;
+  readonly ledgers: Informer<IPAddressLedger>;
   readonly poolInformers: Record<PoolKind, Informer<PoolObject>>;
   readonly poolOverlays: Record<PoolKind, Overlay<PoolObject>>;
   readonly protection: Record<PoolKind, PoolProtection<PoolObject>>;
   private readonly poolClients: Record<PoolKind, ResourceClient<PoolObject>>;
   private readonly reservationClient: ResourceClient<IPAddressReservation>;
+  private readonly ledgerClient: ResourceClient<IPAddressLedger>;
+  /** One committer per domain's ledger, by ledger name: the claims taking addresses at once share its writes. */
+  private readonly committers = new Map<string, LedgerCommitter>();
+  /** The entries the ledger event being dispatched added, changed or removed (for the watches that map it). */
+  private ledgerChange: { ledger: string; infos: ReservationInfo[] } = { ledger: '', infos: [] };
   private readonly claimClient: ResourceClient<IPAddressClaim>;
   private readonly ipAddressClient: ResourceClient<IPAddress>;
   private readonly log: Logger;
@@ -200,6 +260,7 @@ export class InClusterProvider implements IPAMProvider {
     this.claims = mgr.informer(IPAddressClaims);
     this.ipAddresses = mgr.informer(IPAddresses);
     this.reservations = mgr.informer(IPAddressReservations);
+    this.ledgers = mgr.informer(IPAddressLedgers);
     this.poolInformers = {
       InClusterIPPool: mgr.informer(poolTypes.InClusterIPPool),
       GlobalInClusterIPPool: mgr.informer(poolTypes.GlobalInClusterIPPool),
@@ -209,6 +270,7 @@ export class InClusterProvider implements IPAMProvider {
       GlobalInClusterIPPool: new Overlay(this.poolInformers.GlobalInClusterIPPool),
     };
     this.reservationClient = mgr.client.resource(IPAddressReservations);
+    this.ledgerClient = mgr.client.resource(IPAddressLedgers);
     this.claimClient = mgr.client.resource(IPAddressClaims);
     this.ipAddressClient = mgr.client.resource(IPAddresses);
     this.poolClients = {
@@ -230,17 +292,18 @@ export class InClusterProvider implements IPAMProvider {
     // ever sees a partial book.
     const observe = (r: IPAddressReservation) => {
       const info = reservationInfo(r);
-      if (info) {
-        this.book.observeReservation(info);
-        // The sweep looks at it once it may be stale, or once its grace period may have ended.
-        if (info.releaseSeenAt !== undefined) this.due(this.releaseDue, info.poolKey, info.releaseSeenAt);
-        else this.due(this.staleDue, info.poolKey, (info.seenAt ?? Date.now()) + this.staleAfterMs);
-      } else
+      if (info) this.observeInfo(info);
+      else
         this.log.error(
           { reservation: r.metadata.name },
           'ignoring a reservation whose name does not match its address',
         );
     };
+    this.ledgers.addEventHandler({
+      onAdd: (l) => this.seeLedger(undefined, l),
+      onUpdate: (old, l) => this.seeLedger(old, l),
+      onDelete: (l) => this.seeLedger(l, undefined),
+    });
     this.reservations.addEventHandler({
       onAdd: observe,
       onUpdate: (_, r) => observe(r),
@@ -291,6 +354,42 @@ export class InClusterProvider implements IPAMProvider {
     }
   }
 
+  /** The book follows a reservation or ledger entry; the sweep looks at it once it may be stale or its grace ended. */
+  private observeInfo(info: ReservationInfo): void {
+    this.book.observeReservation(info);
+    if (info.releaseSeenAt !== undefined) this.due(this.releaseDue, info.poolKey, info.releaseSeenAt);
+    else this.due(this.staleDue, info.poolKey, (info.seenAt ?? Date.now()) + this.staleAfterMs);
+  }
+
+  /** A ledger event: the book follows its entries (those that came, changed and went). */
+  private seeLedger(old: IPAddressLedger | undefined, now: IPAddressLedger | undefined): void {
+    const name = (now ?? old)!.metadata.name ?? '';
+    if (now && now.metadata.name !== ledgerName(now.spec.domain)) {
+      this.log.error({ ledger: now.metadata.name }, 'ignoring a ledger whose name does not match its domain');
+    }
+    const before = old ? ledgerInfos(old) : new Map<string, ReservationInfo>();
+    const after = now ? ledgerInfos(now) : new Map<string, ReservationInfo>();
+    const changed: ReservationInfo[] = [];
+    for (const [text, info] of before) {
+      if (after.get(text)?.claimUid === info.claimUid) continue;
+      this.book.forgetReservation(info);
+      changed.push(info);
+    }
+    for (const [text, info] of after) {
+      const prev = before.get(text);
+      if (prev?.claimUid === info.claimUid && prev.releasedAt === info.releasedAt) continue;
+      this.observeInfo(info);
+      changed.push(info);
+    }
+    this.ledgerChange = { ledger: name, infos: changed };
+    if (now) this.committers.get(name)?.observed(now);
+  }
+
+  /** The ledger entries the ledger event being dispatched added, changed or removed. */
+  ledgerChanges(l: IPAddressLedger): readonly ReservationInfo[] {
+    return this.ledgerChange.ledger === l.metadata.name ? this.ledgerChange.infos : [];
+  }
+
   wakeups(): ClaimWakeup[] {
     const named = (keys: Iterable<string>) =>
       [...keys].map((k) => {
@@ -313,17 +412,38 @@ export class InClusterProvider implements IPAMProvider {
         predicate: notStatusOnly,
         map: poolChanged,
       })),
-      // A reservation deleted frees its address: the claims waiting in any pool of its domain holding it try again
-      // at once.
+      // A reservation, ledger entry or IPAddress gone frees its address (unless another holder keeps it): the
+      // claims waiting in any pool of its domain holding it try again at once.
       {
         type: IPAddressReservations as unknown as ResourceType<KubeObject>,
         predicate: (e: { type: string }) => e.type === 'delete',
         map: (obj: KubeObject) => {
           const r = obj as IPAddressReservation;
-          const address = tryParseAddress(r.spec?.address);
-          if (!address) return [];
-          const pools = this.book.poolsContaining(r.spec.domain ?? globalDomain, address);
-          return claimsOf(pools.flatMap((k) => this.waitingClaims(k)));
+          return claimsOf(this.waitingFor(r.spec?.domain ?? globalDomain, tryParseAddress(r.spec?.address)));
+        },
+      },
+      {
+        type: IPAddressLedgers as unknown as ResourceType<KubeObject>,
+        map: (obj: KubeObject) =>
+          claimsOf(this.ledgerChanges(obj as IPAddressLedger).flatMap((i) => this.waitingFor(i.domain, i.address))),
+      },
+      // An entry that came or went at an address another claim's IPAddress carries: that claim reports the duplicate
+      // (or stops reporting it). An entry of the IPAddress's own claim concerns no one else.
+      {
+        type: IPAddressLedgers as unknown as ResourceType<KubeObject>,
+        map: (obj: KubeObject) =>
+          named(
+            this.ledgerChanges(obj as IPAddressLedger).flatMap((i) =>
+              this.book.ipAddressesAt(i.domain, i.address).filter((k) => k !== `${i.claimNamespace}/${i.claimName}`),
+            ),
+          ),
+      },
+      {
+        type: IPAddresses as unknown as ResourceType<KubeObject>,
+        predicate: (e: { type: string }) => e.type === 'delete',
+        map: (obj: KubeObject) => {
+          const e = ipAddressEntry(obj as IPAddress);
+          return e ? claimsOf(this.waitingFor(this.book.domainOf(e.poolKey), e.address)) : [];
         },
       },
       // An IPAddress that arrives with (or leaves) an address another IPAddress of the domain carries: both claims
@@ -369,6 +489,7 @@ export class InClusterProvider implements IPAMProvider {
       // Nothing to record on the claim: an in-cluster address is found by the claim's uid.
       annotations: async () => undefined,
       ensureAddress: (existing, signal) => this.allocate(claim, presentPool(obj, claim), existing, signal),
+      retain: (allocation) => this.retain(claim, obj, allocation),
       duplicates: (allocation) => this.duplicates(claim, presentPool(obj, claim), allocation),
       release: (allocation, signal) => this.release(claim, obj, allocation, signal),
     };
@@ -470,17 +591,31 @@ export class InClusterProvider implements IPAMProvider {
     const address = allocation ? tryParseAddress(allocation.address) : known?.address;
     const addresses = address ? [address] : [];
     const grace = model?.graceSeconds ?? 0;
+    // Without a record of the claim its IPAddress held the address, and is gone. A record the caches do not show yet
+    // (another replica's write) is the sweep's once the API shows its claim gone.
     for (const address of addresses) {
-      let target: ReservationInfo | undefined = this.book.reservationAt(domain, address);
-      if (target?.claimUid !== uid) {
-        // Our cache may not show it yet: the API knows.
-        const name = reservationName(domain, address);
-        const live = await unlessNotFound(this.reservationClient.get({ name }, { signal }));
-        target = live && reservationInfo(live);
-        if (target?.claimUid !== uid) continue;
-      }
-      await this.releaseReservation(target, grace, signal);
+      const target = this.book.reservationAt(domain, address);
+      if (target?.claimUid === uid) await this.releaseReservation(target, grace, signal);
     }
+  }
+
+  /**
+   * Before the claim's IPAddress goes: a pool with a grace period keeps the address past it, released, in the ledger
+   * (the IPAddress was its only holder). A reservation of an older release holds it already.
+   */
+  private async retain(claim: IPAddressClaim, pool: PoolObject | undefined, allocation: Allocation | undefined) {
+    const model = pool && this.models.of(pool);
+    const address = tryParseAddress(allocation?.address);
+    if (!model || !address || model.graceSeconds <= 0) return;
+    const held = this.book.reservationAt(model.domain, address);
+    if (held && !held.ledger) return;
+    const entry = await this.committer(model.domain).submit({
+      type: 'release',
+      address: formatAddress(address),
+      entry: this.entryFor(claim, model),
+      at: metaTime(new Date()),
+    });
+    if (entry) this.book.observeReservation(entryInfo(model.domain, address, entry));
   }
 
   /**
@@ -511,6 +646,7 @@ export class InClusterProvider implements IPAMProvider {
       this.staleDue.delete(key);
       this.lastScan.set(key, now);
     }
+    const tidy = new Set<AddressDomain>();
     for (const info of [...this.book.reservationsOf(key)]) {
       if (info.releasedAt !== undefined) {
         const due = gone ? now : (info.releaseSeenAt ?? now) + grace * 1000;
@@ -521,7 +657,10 @@ export class InClusterProvider implements IPAMProvider {
       if (!scanStale) continue;
       const ripe = (info.seenAt ?? now) + this.staleAfterMs;
       if (ripe > now) this.due(this.staleDue, key, ripe);
-      else if (this.isStale(info) && (await this.isStaleLive(info, signal))) {
+      else if (info.ledger && this.seenInIPAddress(info.domain, formatAddress(info.address), this.ledgerEntry(info))) {
+        // No allocation wrote the ledger since: the entry goes now, so that the ledger is empty at rest.
+        tidy.add(info.domain);
+      } else if (this.isStale(info) && (await this.isStaleLive(info, signal))) {
         this.log.info(
           { address: formatAddress(info.address), claim: `${info.claimNamespace}/${info.claimName}` },
           'releasing a reservation whose claim has no IPAddress for it',
@@ -529,11 +668,18 @@ export class InClusterProvider implements IPAMProvider {
         await this.releaseReservation(info, gone ? 0 : grace, signal);
       }
     }
+    for (const domain of tidy) await this.committer(domain).submit({ type: 'tidy' });
     const next = Math.min(
       this.releaseDue.get(key) ?? Infinity,
       Math.max(this.staleDue.get(key) ?? Infinity, now + interval),
     );
     return next === Infinity ? undefined : Math.max(1, next - now);
+  }
+
+  /** The claims waiting in the pools of the domain that hold the address, if nothing holds it now. */
+  private waitingFor(domain: AddressDomain, address: Address | undefined): IPAddressClaim[] {
+    if (!address || this.book.isTaken(domain, address)) return [];
+    return this.book.poolsContaining(domain, address).flatMap((k) => this.waitingClaims(k));
   }
 
   /** Claims of the pool that are still waiting for an address. */
@@ -562,62 +708,56 @@ export class InClusterProvider implements IPAMProvider {
     return a;
   }
 
+  /** The ledger entry of an address for the claim. */
+  private entryFor(claim: IPAddressClaim, model: PoolModel): IPAddressLedgerEntry {
+    const [kind, namespace, ...name] = model.key.split('/');
+    return {
+      poolRef: { apiGroup: ipamGroup, kind: kind!, name: name.join('/'), ...(namespace ? { namespace } : {}) },
+      claimRef: { namespace: claim.metadata.namespace!, name: claim.metadata.name!, uid: claim.metadata.uid! },
+    };
+  }
+
   /**
-   * Creates the reservation of an address for the claim: 'reserved' once the API server confirms the claim holds
-   * it, 'taken' when someone else does, 'vanished' when the create found one (409) that was gone when read: its
-   * holder let it go meanwhile, a create may succeed now. Throws when the outcome is unknown; the address then stays
-   * marked as this claim's unconfirmed attempt, which the next reconcile retries first.
+   * Takes an address for the claim in its domain's ledger: 'reserved' once the API server confirms the claim holds
+   * it, 'taken' when someone else does. Throws when the outcome is unknown; the address then stays marked as this
+   * claim's unconfirmed attempt, which the next reconcile retries first.
    */
   private async reserve(
     claim: IPAddressClaim,
     model: PoolModel,
     address: Address,
     signal: AbortSignal,
-  ): Promise<'reserved' | 'taken' | 'vanished'> {
+  ): Promise<'reserved' | 'taken'> {
+    signal.throwIfAborted();
     const uid = claim.metadata.uid!;
     const { domain } = model;
-    const [kind, namespace, ...name] = model.key.split('/');
-    const reservation: IPAddressReservation = {
-      apiVersion: `${ipAddressReservationKind.group}/${ipAddressReservationKind.version}`,
-      kind: 'IPAddressReservation',
-      metadata: { name: reservationName(domain, address) },
-      spec: {
-        address: formatAddress(address),
-        domain,
-        poolRef: { apiGroup: ipamGroup, kind: kind!, name: name.join('/'), ...(namespace ? { namespace } : {}) },
-        claimRef: { namespace: claim.metadata.namespace!, name: claim.metadata.name!, uid },
-      },
-    };
     this.book.hold(domain, address, uid, model.key);
+    let entry: IPAddressLedgerEntry | undefined;
     try {
-      const created = await this.reservationClient.create(reservation, { signal });
-      this.book.observeReservation(reservationInfo(created)!);
-      return 'reserved';
+      entry = await this.committer(domain).submit({
+        type: 'reserve',
+        address: formatAddress(address),
+        entry: this.entryFor(claim, model),
+      });
     } catch (err) {
-      if (!isAlreadyExists(err)) {
-        // Refused: nothing was made. Unknown outcome for a claim gone meanwhile (its delete event may have come
-        // before this attempt was held): nobody will retry it, and a reservation made would be the sweep's.
-        if (refused(err) || !this.claims.byIndex(Index.uid, uid).length) this.book.abandon(domain, address, uid);
-        throw err;
-      }
+      // Refused: nothing was written. Unknown outcome for a claim gone meanwhile (its delete event may have come
+      // before this attempt was held): nobody will retry it, and an entry written would be the sweep's.
+      if (refused(err) || !this.claims.byIndex(Index.uid, uid).length) this.book.abandon(domain, address, uid);
+      throw err;
     }
-    // Someone holds it. If it is this claim (an earlier attempt whose reservation our cache has not shown yet, or
-    // another replica's), it is the claim's address. If the API cannot tell now, the attempt stays unconfirmed.
-    const live = await unlessNotFound(this.reservationClient.get({ name: reservation.metadata.name! }, { signal }));
-    const info = live && reservationInfo(live);
+    const info = entry && entryInfo(domain, address, entry);
     if (info && info.claimUid === uid && info.releasedAt === undefined && info.poolKey === model.key) {
       this.book.observeReservation(info);
       return 'reserved';
     }
     this.book.conflict(domain, address, uid);
-    if (!info) return 'vanished';
-    this.book.observeReservation(info);
+    if (info) this.book.observeReservation(info);
     return 'taken';
   }
 
   /**
-   * The claim already has an IPAddress (its own, or one it adopts after a move): make sure its reservation says
-   * so, never change the address.
+   * The claim already has an IPAddress (its own, or one it adopts after a move): make sure no manager can hand its
+   * address out — an entry of the claim, or the ledger's fence raised to the IPAddress — never change the address.
    */
   private async adopt(
     claim: IPAddressClaim,
@@ -639,15 +779,109 @@ export class InClusterProvider implements IPAMProvider {
     }
     if (holder && holder.claimUid !== uid) return this.duplicate(model, existing, holder);
     if (holder) return { allocated: existing };
-    // The address is the claim's already: a reservation that vanished between our create and our read (its holder
-    // let it go) is no reason to give up. The cache may still show that holder: it is not asked.
-    for (let tries = 1; ; tries++) {
-      const outcome = await this.reserve(claim, model, address, signal);
-      if (outcome === 'reserved') return { allocated: existing };
-      const other = outcome === 'taken' ? this.book.reservationAt(domain, address) : undefined;
-      if (other) return this.duplicate(model, existing, other);
-      if (tries === 3) throw new Error(`the reservation of ${existing.address} keeps changing; retrying`);
+    const self = `${claim.metadata.namespace}/${claim.metadata.name}`;
+    const ipa = this.ipAddresses.get(self);
+    // Another claim's IPAddress carrying the address, written before this one's, holds it (both managers of a
+    // hand-over agree on which): this claim reports the duplicate, as one whose record came second.
+    const elder = this.elderCarrier(domain, address, self, ipa);
+    if (elder) return this.duplicate(model, existing, elder);
+    const rv = ipa?.metadata.resourceVersion;
+    if (!ipa || ipa.metadata.deletionTimestamp || !rv || !/^[0-9]+$/.test(rv)) {
+      // Going (or not seen yet): the ledger holds the address for the claim until its own IPAddress is seen.
+      if ((await this.reserve(claim, model, address, signal)) === 'reserved') return { allocated: existing };
+      const other = this.book.reservationAt(domain, address);
+      if (other && other.claimUid !== uid) return this.duplicate(model, existing, other);
+      const carrier = this.book.ipAddressesAt(domain, address).find((k) => k !== self);
+      if (carrier) return this.duplicate(model, existing, keyHolder(carrier));
+      throw new Error(`${existing.address} is held in ${domainTitle(domain)} by a holder gone meanwhile; retrying`);
     }
+    const committer = this.committer(domain);
+    const fence = committer.latest()?.spec.fence;
+    if (fence && atLeast(fence, rv)) return { allocated: existing };
+    signal.throwIfAborted();
+    const entry = await committer.submit({
+      type: 'cover',
+      address: formatAddress(address),
+      claimUid: uid,
+      resourceVersion: rv,
+    });
+    const other = entry && entryInfo(domain, address, entry);
+    if (other && other.claimUid !== uid) return this.duplicate(model, existing, other);
+    return { allocated: existing };
+  }
+
+  /** The committer of the domain's ledger. */
+  private committer(domain: AddressDomain): LedgerCommitter {
+    const name = ledgerName(domain);
+    let c = this.committers.get(name);
+    if (!c) {
+      const blank = (): IPAddressLedger => ({
+        apiVersion: ipAddressLedgerKind.apiVersion,
+        kind: 'IPAddressLedger',
+        metadata: { name },
+        spec: { domain },
+      });
+      const store: LedgerStore = {
+        cached: (n) => this.ledgers.get(n),
+        get: (n) => unlessNotFound(this.ledgerClient.get({ name: n })),
+        create: (l) => this.ledgerClient.create(l),
+        patch: (n, patch) => this.ledgerClient.patch({ name: n }, patch),
+        caughtUp: (fence) => this.ipAddresses.waitForResourceVersion(fence, fenceWaitMs),
+        heldElsewhere: (text, claim) => this.heldElsewhere(domain, text, claim),
+        prunable: (text, entry) => this.seenInIPAddress(domain, text, entry),
+      };
+      this.committers.set(name, (c = new LedgerCommitter(name, blank, store)));
+    }
+    return c;
+  }
+
+  /**
+   * Whether the address is held for another claim by what the ledger does not show: an IPAddress this manager sees
+   * (its cache is current to the ledger's fence when this is asked), or a reservation of an older release. The
+   * IPAddress of the claim's own name is the claim's (adopted, maybe with a moved one's stale owner references: a
+   * foreign one is never allocated for).
+   */
+  private heldElsewhere(domain: AddressDomain, text: string, claim: IPAddressLedgerEntry['claimRef']): boolean {
+    const address = tryParseAddress(text);
+    if (!address) return true;
+    const r = this.book.reservationAt(domain, address);
+    if (r && !r.ledger && r.claimUid !== claim.uid) return true;
+    return this.book.ipAddressesAt(domain, address).some((key) => key !== `${claim.namespace}/${claim.name}`);
+  }
+
+  /**
+   * The resourceVersion of the claim's IPAddress once this manager sees it carrying the entry's address from the
+   * entry's pool, not being deleted: the entry may then go, the IPAddress holds the address.
+   */
+  private seenInIPAddress(domain: AddressDomain, text: string, entry: IPAddressLedgerEntry): string | undefined {
+    const { claimRef, poolRef } = entry;
+    const ipa = this.ipAddresses.get(`${claimRef.namespace}/${claimRef.name}`);
+    if (!ipa || ipa.metadata.deletionTimestamp) return undefined;
+    if (!ipa.metadata.ownerReferences?.some((o) => o.controller && o.uid === claimRef.uid)) return undefined;
+    const e = ipAddressEntry(ipa);
+    const address = tryParseAddress(text);
+    if (!e || !address || e.address.value !== address.value || e.address.family !== address.family) return undefined;
+    if (e.poolKey !== poolKey(poolRef.kind, poolRef.namespace, poolRef.name)) return undefined;
+    if (this.book.domainOf(e.poolKey) !== domain) return undefined;
+    return ipa.metadata.resourceVersion;
+  }
+
+  /** The oldest IPAddress (other than `self`) carrying the address in the domain, if it is older than `ipa`. */
+  private elderCarrier(
+    domain: AddressDomain,
+    address: Address,
+    self: string,
+    ipa: IPAddress | undefined,
+  ): { claimNamespace: string; claimName: string } | undefined {
+    const age = (o: IPAddress | undefined, key: string) => `${o?.metadata.creationTimestamp ?? '~'}|${key}`;
+    const mine = age(ipa, self);
+    const others = this.book
+      .ipAddressesAt(domain, address)
+      .filter((k) => k !== self)
+      .map((k) => ({ k, age: age(this.ipAddresses.get(k), k) }))
+      .filter((o) => o.age < mine)
+      .sort((a, b) => (a.age < b.age ? -1 : 1));
+    return others[0] && keyHolder(others[0].k);
   }
 
   /** A reservation of the claim's namespace and name whose claim (by uid) no longer exists. */
@@ -659,7 +893,11 @@ export class InClusterProvider implements IPAMProvider {
     );
   }
 
-  private duplicate(model: PoolModel, existing: Allocation, holder: ReservationInfo): AllocateResult {
+  private duplicate(
+    model: PoolModel,
+    existing: Allocation,
+    holder: { claimNamespace: string; claimName: string },
+  ): AllocateResult {
     return {
       failed: 'AllocationFailed',
       message:
@@ -706,9 +944,26 @@ export class InClusterProvider implements IPAMProvider {
     return staleGiven(info, claim?.metadata.uid === info.claimUid ? claim : undefined, ipa);
   }
 
+  /** The ledger entry a book record of a ledger stands for. */
+  private ledgerEntry(info: ReservationInfo): IPAddressLedgerEntry {
+    const [kind, namespace, ...name] = info.poolKey.split('/');
+    return {
+      poolRef: { apiGroup: ipamGroup, kind: kind!, name: name.join('/'), ...(namespace ? { namespace } : {}) },
+      claimRef: { namespace: info.claimNamespace, name: info.claimName, uid: info.claimUid },
+      ...(info.releasedAt ? { releasedAt: info.releasedAt } : {}),
+    };
+  }
+
   private async releaseReservation(info: ReservationInfo, graceSeconds: number, signal: AbortSignal): Promise<void> {
     if (info.releasedAt !== undefined) return;
     if (graceSeconds <= 0) return this.deleteReservation(info, signal);
+    if (info.ledger) {
+      const address = formatAddress(info.address);
+      const entry = this.ledgerEntry(info);
+      signal.throwIfAborted();
+      await this.committer(info.domain).submit({ type: 'release', address, entry, at: metaTime(new Date()) });
+      return;
+    }
     try {
       // The uid makes the patch fail (422, uid immutable) if the reservation was replaced meanwhile: that one is
       // someone else's and stays.
@@ -723,6 +978,12 @@ export class InClusterProvider implements IPAMProvider {
   }
 
   private async deleteReservation(info: ReservationInfo, signal: AbortSignal): Promise<void> {
+    if (info.ledger) {
+      signal.throwIfAborted();
+      const address = formatAddress(info.address);
+      await this.committer(info.domain).submit({ type: 'delete', address, claimUid: info.claimUid });
+      return;
+    }
     try {
       await this.reservationClient.delete({ name: info.name }, { preconditions: { uid: info.uid }, signal });
     } catch (err) {

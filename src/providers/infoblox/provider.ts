@@ -284,6 +284,8 @@ export class InfobloxProvider implements IPAMProvider {
       annotations: (signal) => this.annotations(claim, presentPool(ib, claim), signal),
       ensureAddress: (existing, signal) => this.allocate(claim, presentPool(ib, claim), existing, signal),
       duplicates: (allocation) => this.duplicates(claim, presentPool(ib, claim), allocation),
+      // The appliance's record holds the address until release deletes it.
+      retain: async () => {},
       release: (allocation, signal) => this.release(claim, ib, allocation, signal),
     };
   }

@@ -872,8 +872,10 @@ export const lifecycle: HostileCase[] = [
           await ctx.kubectl(['delete', resources.InClusterIPPool!, 'doomed', '--ignore-not-found', '--wait=false'], {
             namespace: ctx.ns,
           });
-          // Within the sweep's reach: a reservation made for a claim another manager answered first (npm test runs
-          // several managers on one control plane, without leader election) goes once stale (30 s) at the latest.
+          // The pool waits for its ledger entries too. Within the sweep's reach: an entry made for a claim another
+          // manager answered first with another address (npm test runs several managers on one control plane,
+          // without leader election) goes once stale (30 s); one whose IPAddress was seen, at the next write of the
+          // ledger or the sweep's tidy (about 30 s).
           await until(
             async () => ((await getObject(ctx, 'InClusterIPPool', 'doomed')) ? undefined : true),
             'the doomed pool to be gone once its claims are',
@@ -917,7 +919,7 @@ export const lifecycle: HostileCase[] = [
               return p?.status?.ipAddresses?.used === 0 ? true : undefined;
             },
             'the pool to count 0 used',
-            // A reservation made for a claim deleted mid-allocation goes once stale (30 s after a manager first saw
+            // A ledger entry left by a claim deleted mid-allocation goes once stale (30 s after a manager first saw
             // it), at the sweep after that (every 15 s at most), then its delete: 90 s, as for the doomed pool.
             90_000,
             () => last,
