@@ -201,6 +201,14 @@ export function ipAddressClaimController(opts: IPAddressClaimControllerOptions =
           }
           return;
         }
+        // Unpaused (or readable again): said at once, whatever the allocation or release below does (it may fail
+        // and be retried for a while); the other conditions stay as they are.
+        const conditions = claim.status?.conditions ?? [];
+        if (conditions.some((c) => c.type === 'Paused' && c.status !== 'False')) {
+          const duplicate = conditions.find((c) => c.type === 'DuplicateAddress' && c.status === 'True')?.message;
+          await writeStatus(claim, duplicate !== undefined ? { duplicate } : {});
+          claim = claims.get(key) ?? claim;
+        }
 
         if (claim.metadata.deletionTimestamp) return releaseClaim(work, claim, provider.handler(claim, pool), ctx);
 
