@@ -37,7 +37,8 @@ interface Faults {
 /**
  * Wraps the manager's ledger client: of the writes (create or patch), every 5th is refused with 429 and every 7th
  * with 403 before reaching the server, every 3rd other one is committed and its answer lost; 2 of every 3 GETs fail
- * with 503.
+ * with 503. The first three writes are one of each (lost, 429, 403): the claims share the writes, so a run may need
+ * few of them, and each fault must happen in every run.
  */
 function injectFaults(faults: Faults) {
   let writes = 0;
@@ -47,16 +48,16 @@ function injectFaults(faults: Faults) {
       <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
       async (...args: A): Promise<R> => {
         const n = ++writes;
-        if (n % 5 === 0) {
+        if (n === 2 || n % 5 === 0) {
           faults.refusedWrites++;
           throw new ApiError(429, { message: 'injected: too many requests', reason: 'TooManyRequests' } as never, 'X');
         }
-        if (n % 7 === 0) {
+        if (n === 3 || n % 7 === 0) {
           faults.deniedWrites++;
           throw new ApiError(403, { message: 'injected: denied', reason: 'Forbidden' } as never, 'X');
         }
         const written = await write(...args);
-        if (n % 3 === 0) {
+        if (n === 1 || n % 3 === 0) {
           faults.lostWrites++;
           throw new Error('injected: socket hang up after the write was committed');
         }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IPAddress } from '../../src/api/index.ts';
+import type { Manager } from '../../src/runtime/index.ts';
 import { testNamespace, ownControlPlane } from '../support/cluster.ts';
 import { patience, waitFor } from '../support/wait.ts';
 import {
@@ -27,8 +28,9 @@ const perPool = 400;
 
 describe('in-cluster provider under load', () => {
   let h: Harness;
+  let mgr: Manager;
   before(async () => {
-    h = await startInCluster({ workers: 8 });
+    h = await startInCluster({ workers: 8, before: [{ name: 'capture', setup: (m: Manager) => void (mgr = m) }] });
   });
   after(async () => {
     await h?.stop();
@@ -88,6 +90,13 @@ describe('in-cluster provider under load', () => {
       );
 
       assert.equal(addresses.length, claims.length);
+      // The claims shared the ledger writes (/metrics: operations carried per write): fewer writes than claims, and
+      // every claim's address among what they carried.
+      const { values } = await mgr.registry.getSingleMetric('cluster_ipam_ledger_write_operations')!.get();
+      const of = (suffix: string) =>
+        (values as { metricName?: string; value: number }[]).find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
+      assert.ok(of('_sum') >= claims.length, `${of('_sum')} operations written for ${claims.length} claims`);
+      assert.ok(of('_count') < claims.length, `${of('_count')} ledger writes for ${claims.length} claims`);
       // Unique per address domain: namespace ns1's (p0 and p1 share the same addresses, p2), the global pool's
       // (across both namespaces), namespace ns2's.
       const domainOf = (a: IPAddress) =>

@@ -140,6 +140,7 @@ export class LedgerCommitter {
   private async commit(batch: Pending[]): Promise<void> {
     let open = batch;
     let ledger = this.latest();
+    let fresh = false;
     for (let round = 1; ; round++) {
       const fence = ledger?.spec.fence;
       if (fence && open.some((p) => p.op.type === 'reserve') && !(await this.store.caughtUp(fence))) {
@@ -147,7 +148,12 @@ export class LedgerCommitter {
           `the IPAddress cache is not current to IPAddressLedger ${this.name}'s fence ${fence}; retrying`,
         );
       }
-      const decided = this.decide(open, ledger);
+      const decided = this.decide(open, ledger, fresh);
+      if (decided.refresh) {
+        ledger = this.hold(await this.store.get(this.name));
+        fresh = true;
+        continue;
+      }
       for (const [p, entry] of decided.answered) p.resolve(entry);
       open = decided.writes.map(([p]) => p);
       if (open.length === 0) return;
@@ -162,6 +168,7 @@ export class LedgerCommitter {
         // Changed meanwhile (409), gone (404), or the outcome is unknown: what the API server holds decides.
         try {
           ledger = this.hold(await this.store.get(this.name));
+          fresh = true;
         } catch (readErr) {
           // Not a refusal, whatever the write's answer was: the callers keep their addresses to retry.
           throw new Error(`IPAddressLedger ${this.name}: the write's outcome is unknown and reading it failed`, {
@@ -214,11 +221,13 @@ export class LedgerCommitter {
   private decide(
     batch: Pending[],
     ledger: IPAddressLedger | undefined,
+    fresh: boolean,
   ): {
     answered: [Pending, IPAddressLedgerEntry | undefined][];
     writes: [Pending, IPAddressLedgerEntry | undefined][];
     delta: Record<string, unknown>;
     fence: string | undefined;
+    refresh?: boolean;
   } {
     const held = ledger?.spec.entries ?? {};
     const entries: Record<string, IPAddressLedgerEntry | undefined> = { ...held };
@@ -262,6 +271,10 @@ export class LedgerCommitter {
         if (ownedBy(cur, op.claimUid)) {
           next = undefined;
           size--;
+        } else if (!fresh) {
+          // Nothing to remove, on a copy this manager holds: the entry may be one its caches have not shown (another
+          // replica's); answering "none" would leave it for ever. The API server's copy decides.
+          return { answered: [], writes: [], delta: {}, fence: undefined, refresh: true };
         }
       } else if (!cur) {
         if (size >= ledgerMaxEntries) {

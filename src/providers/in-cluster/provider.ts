@@ -32,6 +32,7 @@
 // Writes per allocated claim: the IPAddress create (+ the claim's finalizer and status, which the contract requires
 // of any provider) + a share of one ledger write. Release: IPAddress finalizer removal + IPAddress delete + claim
 // finalizer removal (+ a ledger write with a grace period, or to drop an entry still in flight).
+import { Histogram } from 'prom-client';
 import {
   globalDomain,
   GlobalInClusterIPPools,
@@ -241,6 +242,8 @@ export class InClusterProvider implements IPAMProvider {
   private readonly ledgerClient: ResourceClient<IPAddressLedger>;
   /** One committer per domain's ledger, by ledger name: the claims taking addresses at once share its writes. */
   private readonly committers = new Map<string, LedgerCommitter>();
+  /** How many operations each ledger write carried: how well the claims share the writes. */
+  private readonly ledgerWrites: Histogram;
   /** The entries the ledger event being dispatched added, changed or removed (for the watches that map it). */
   private ledgerChange: { ledger: string; infos: ReservationInfo[] } = { ledger: '', infos: [] };
   private readonly claimClient: ResourceClient<IPAddressClaim>;
@@ -271,6 +274,12 @@ export class InClusterProvider implements IPAMProvider {
     };
     this.reservationClient = mgr.client.resource(IPAddressReservations);
     this.ledgerClient = mgr.client.resource(IPAddressLedgers);
+    this.ledgerWrites = new Histogram({
+      name: 'cluster_ipam_ledger_write_operations',
+      help: 'Operations (addresses taken, released or removed, fences raised) carried by each IPAddressLedger write',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [mgr.registry],
+    });
     this.claimClient = mgr.client.resource(IPAddressClaims);
     this.ipAddressClient = mgr.client.resource(IPAddresses);
     this.poolClients = {
@@ -646,6 +655,31 @@ export class InClusterProvider implements IPAMProvider {
       this.staleDue.delete(key);
       this.lastScan.set(key, now);
     }
+    try {
+      await this.sweepRecords(key, gone, grace, scanStale, now, interval, signal);
+    } catch (err) {
+      // What this pass did not finish is looked at again by the retry: no event may bring it back.
+      this.due(this.releaseDue, key, now);
+      if (scanStale) this.due(this.staleDue, key, now);
+      throw err;
+    }
+    const next = Math.min(
+      this.releaseDue.get(key) ?? Infinity,
+      Math.max(this.staleDue.get(key) ?? Infinity, now + interval),
+    );
+    return next === Infinity ? undefined : Math.max(1, next - now);
+  }
+
+  /** One pass of the sweep over the pool's records (reservations and ledger entries). */
+  private async sweepRecords(
+    key: string,
+    gone: boolean,
+    grace: number,
+    scanStale: boolean,
+    now: number,
+    interval: number,
+    signal: AbortSignal,
+  ): Promise<void> {
     const tidy = new Set<AddressDomain>();
     for (const info of [...this.book.reservationsOf(key)]) {
       if (info.releasedAt !== undefined) {
@@ -666,14 +700,13 @@ export class InClusterProvider implements IPAMProvider {
           'releasing a reservation whose claim has no IPAddress for it',
         );
         await this.releaseReservation(info, gone ? 0 : grace, signal);
+      } else if (!this.carriedByItsIPAddress(info)) {
+        // In flight, or not stale yet as the caches or the API show it (a replica's stray whose claim's IPAddress
+        // is still on its way): looked at again, since no event may come for it.
+        this.due(this.staleDue, key, now + interval);
       }
     }
     for (const domain of tidy) await this.committer(domain).submit({ type: 'tidy' });
-    const next = Math.min(
-      this.releaseDue.get(key) ?? Infinity,
-      Math.max(this.staleDue.get(key) ?? Infinity, now + interval),
-    );
-    return next === Infinity ? undefined : Math.max(1, next - now);
   }
 
   /** The claims waiting in the pools of the domain that hold the address, if nothing holds it now. */
@@ -830,7 +863,7 @@ export class InClusterProvider implements IPAMProvider {
         heldElsewhere: (text, claim) => this.heldElsewhere(domain, text, claim),
         prunable: (text, entry) => this.seenInIPAddress(domain, text, entry),
       };
-      this.committers.set(name, (c = new LedgerCommitter(name, blank, store)));
+      this.committers.set(name, (c = new LedgerCommitter(name, blank, store, (ops) => this.ledgerWrites.observe(ops))));
     }
     return c;
   }
@@ -923,6 +956,12 @@ export class InClusterProvider implements IPAMProvider {
 
   private due(map: Map<string, number>, key: string, at: number): void {
     map.set(key, Math.min(map.get(key) ?? Infinity, at));
+  }
+
+  /** Whether the claim's IPAddress, as the cache shows it, carries the record's address. */
+  private carriedByItsIPAddress(info: ReservationInfo): boolean {
+    const ipa = this.ipAddresses.get(`${info.claimNamespace}/${info.claimName}`);
+    return tryParseAddress(ipa?.spec.address)?.value === info.address.value;
   }
 
   /** Stale as the caches show it: cheap, so every reservation is looked at this way first. */
